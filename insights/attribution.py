@@ -1,0 +1,174 @@
+"""Who and what drove an insight: top values of each attribute, in bounded memory.
+
+Baseline side: every key keeps, per attribute, a small space-saving sketch (``slots`` value ids
+with counts) for each of two epochs of half a window; the baseline average of a value is its count
+over both epochs divided by the baseline minutes they cover. While a key has no more distinct
+values than slots the counts are exact; beyond that the sketch keeps the heavy hitters with
+bounded over-estimates. Observations are buffered and merged hourly with numpy, not per record.
+
+Insight side: the few keys in an open insight get exact counters.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from insights.columns import Columns, Field
+
+I64 = npt.NDArray[np.int64]
+TOP = 5
+PREV, CUR = 0, 1
+
+
+def attribution_fields(attributes: int, slots: int) -> dict[str, Field]:
+    return {
+        "att_val": Field("int32", (attributes, 2, slots)),
+        "att_cnt": Field("float32", (attributes, 2, slots)),
+        "att_minutes": Field("int32", (2,)),
+    }
+
+
+class Attributions:
+    """Baseline sketches (in ``cols``) and exact insight counters for one track."""
+
+    def __init__(self, cols: Columns, attributes: int) -> None:
+        self.cols = cols
+        self.attributes = attributes
+        self.pending: list[tuple[I64, I64]] = []
+        self.insight: dict[int, list[defaultdict[int, int]]] = {}
+        self.insight_minutes: dict[int, int] = {}
+
+    def observe(self, slots: I64, values: I64, open_mask: npt.NDArray[np.bool_]) -> None:
+        """Route one closed minute's observations: open insights count exactly, the rest buffer."""
+        if open_mask.any():
+            for slot in np.unique(slots[open_mask]).tolist():
+                counters = self.insight[slot]
+                rows = values[slots == slot]
+                for a in range(self.attributes):
+                    ids, counts = np.unique(rows[:, a], return_counts=True)
+                    for value, count in zip(ids.tolist(), counts.tolist(), strict=True):
+                        counters[a][value] += count
+        rest = ~open_mask
+        if rest.any():
+            self.pending.append((slots[rest], values[rest]))
+
+    def backfill(self, slot: int, first_minute: int, through_minute: int, epoch_minutes: int) -> None:
+        """Count the closed minutes since ``first_minute`` as baseline minutes of a new key."""
+        current = (through_minute + 1) // epoch_minutes * epoch_minutes
+        previous = current - epoch_minutes
+        self.cols["att_minutes"][slot, CUR] = max(0, through_minute + 1 - max(first_minute, current))
+        self.cols["att_minutes"][slot, PREV] = max(0, current - max(first_minute, previous))
+
+    def count_minute(self, learn: npt.NDArray[np.bool_], rows: int) -> None:
+        self.cols["att_minutes"][:rows, CUR] += learn
+
+    def tick_insights(self) -> None:
+        for slot in self.insight_minutes:
+            self.insight_minutes[slot] += 1
+
+    def flush(self) -> None:
+        """Merge buffered baseline observations into the sketches."""
+        if not self.pending:
+            return
+        slots = np.concatenate([s for s, _ in self.pending])
+        values = np.concatenate([v for _, v in self.pending])
+        self.pending = []
+        for a in range(self.attributes):
+            code = (slots << 32) | values[:, a]
+            uniq, counts = np.unique(code, return_counts=True)
+            self._merge(a, uniq >> 32, uniq & 0xFFFFFFFF, counts.astype(np.float32))
+
+    def _merge(self, a: int, slots: I64, values: I64, counts: npt.NDArray[np.float32]) -> None:
+        val = self.cols["att_val"]
+        cnt = self.cols["att_cnt"]
+        row_val = val[slots, a, CUR]
+        row_cnt = cnt[slots, a, CUR]
+        match = (row_val == values[:, None]) & (row_cnt > 0)
+        hit = match.any(axis=1)
+        where = match.argmax(axis=1)
+        cnt[slots[hit], a, CUR, where[hit]] += counts[hit]
+        for slot, value, count in zip(
+            slots[~hit].tolist(), values[~hit].tolist(), counts[~hit].tolist(), strict=True
+        ):
+            row = cnt[slot, a, CUR]
+            j = int(row.argmin())
+            cnt[slot, a, CUR, j] = row[j] + count
+            val[slot, a, CUR, j] = value
+
+    def rotate(self, rows: int) -> None:
+        """Start a new epoch: the current one becomes the previous, the oldest is forgotten."""
+        self.flush()
+        for name in ("att_val", "att_cnt"):
+            self.cols[name][:rows, :, PREV] = self.cols[name][:rows, :, CUR]
+            self.cols[name][:rows, :, CUR] = 0
+        self.cols["att_minutes"][:rows, PREV] = self.cols["att_minutes"][:rows, CUR]
+        self.cols["att_minutes"][:rows, CUR] = 0
+
+    def baseline_top(self, slot: int) -> list[list[tuple[int, float]]]:
+        """Per attribute, the top values with per-minute averages over the baseline epochs."""
+        minutes = max(int(self.cols["att_minutes"][slot].sum()), 1)
+        result = []
+        for a in range(self.attributes):
+            totals: defaultdict[int, float] = defaultdict(float)
+            vals = self.cols["att_val"][slot, a].ravel().tolist()
+            cnts = self.cols["att_cnt"][slot, a].ravel().tolist()
+            for value, count in zip(vals, cnts, strict=True):
+                if count > 0:
+                    totals[value] += count
+            result.append(_top({v: c / minutes for v, c in totals.items()}))
+        return result
+
+    def open(self, slot: int) -> None:
+        self.insight[slot] = [defaultdict(int) for _ in range(self.attributes)]
+        self.insight_minutes[slot] = 0
+
+    def insight_top(self, slot: int) -> list[list[tuple[int, float]]]:
+        minutes = max(self.insight_minutes.get(slot, 0), 1)
+        counters = self.insight.get(slot) or [defaultdict(int) for _ in range(self.attributes)]
+        return [_top({v: c / minutes for v, c in counter.items()}) for counter in counters]
+
+    def close(self, slot: int) -> None:
+        self.insight.pop(slot, None)
+        self.insight_minutes.pop(slot, None)
+
+    def referenced_values(self, rows: int) -> I64:
+        """Every value id the state refers to (for string-table compaction)."""
+        parts = [self.cols["att_val"][:rows].ravel().astype(np.int64)]
+        parts += [v.ravel() for _, v in self.pending]
+        parts += [np.fromiter(c.keys(), np.int64) for cs in self.insight.values() for c in cs]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def remap(self, mapping: I64, rows: int) -> None:
+        val = self.cols["att_val"]
+        val[:rows] = mapping[val[:rows]]
+        self.pending = [(s, mapping[v]) for s, v in self.pending]
+        for slot, counters in self.insight.items():
+            self.insight[slot] = [
+                defaultdict(int, {int(mapping[k]): n for k, n in c.items()}) for c in counters
+            ]
+
+    def to_state(self) -> dict[str, Any]:
+        self.flush()
+        return {
+            "insight": [
+                [slot, [sorted(c.items()) for c in counters], self.insight_minutes[slot]]
+                for slot, counters in sorted(self.insight.items())
+            ]
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.pending = []
+        self.insight = {}
+        self.insight_minutes = {}
+        for slot, counters, minutes in state["insight"]:
+            self.insight[int(slot)] = [defaultdict(int, {int(v): int(n) for v, n in c}) for c in counters]
+            self.insight_minutes[int(slot)] = int(minutes)
+
+
+def _top(averages: dict[int, float]) -> list[tuple[int, float]]:
+    """The ``TOP`` largest, ties broken by value id so output is deterministic."""
+    return sorted(averages.items(), key=lambda item: (-item[1], item[0]))[:TOP]

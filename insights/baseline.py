@@ -1,0 +1,194 @@
+"""Rolling 7-day baselines of per-minute counts, for every key at once.
+
+Storing 10080 raw minutes per key would cost ~40 KB a key; instead each key keeps one row of
+hourly summaries (sum, sum of squares, busiest minute, minutes counted) in a ring covering the
+window, plus the running hour. From those the module derives, once an hour and for all keys:
+
+* the baseline average AWS reports (total calls / minutes counted, zero minutes included);
+* seasonal references: the robust mean (busiest minute left out, so an hourly job does not inflate
+  it) of the same hour of day, +/- one hour, on each earlier day of the window — the highest of all
+  for judging rises; for judging drops, the median over days of each day's lowest of the three
+  hours, so the ramp at the end of business hours and the quiet weekend are both normal;
+* the peak references: the busiest minute of the last 24 hours and the mean of the hourly busiest
+  minutes, so a burst that happens every hour (whatever minute it moves to) is normal;
+* dispersion: how much more variable than Poisson the key is within an hour (busiest minute left
+  out again), for the negative-binomial tails of :mod:`insights.detector`.
+
+A recent-level EWMA (half-life one hour) follows slow growth between hourly refreshes. Minutes
+inside an open insight are not learnt: they are unusual by definition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from insights.columns import Columns, Field
+
+F64 = npt.NDArray[np.float64]
+Bool = npt.NDArray[np.bool_]
+
+EWMA_ALPHA = 1.0 - 2.0 ** (-1.0 / 60.0)
+MIN_MINUTES_PER_HOUR = 30
+MAX_DISPERSION = 50.0
+PEAK_HOURS = 24
+
+
+def baseline_fields(hours: int) -> dict[str, Field]:
+    """Columns a track needs for its baselines (``hours`` = ring length)."""
+    ring = (hours,)
+    return {
+        "hour_sum": Field("float32", ring),
+        "hour_sumsq": Field("float32", ring),
+        "hour_max": Field("float32", ring),
+        "hour_n": Field("uint8", ring),
+        "cur_sum": Field("float64"),
+        "cur_sumsq": Field("float64"),
+        "cur_max": Field("float32"),
+        "cur_n": Field("int32"),
+        "tot_sum": Field("float64"),
+        "tot_n": Field("int32"),
+        "disp_num": Field("float64"),
+        "disp_den": Field("float64"),
+        "disp_sum": Field("float64"),
+        "disp_n": Field("float64"),
+        "ewma": Field("float32"),
+        "ref_up": Field("float32"),
+        "ref_down": Field("float32"),
+        "ref_peak": Field("float32"),
+        "ref_peak_mean": Field("float32"),
+        "dispersion": Field("float32", fill=1.0),
+    }
+
+
+def _dispersion_terms(
+    total: npt.NDArray[np.floating], sumsq: npt.NDArray[np.floating], peak: npt.NDArray[np.floating], n: F64
+) -> tuple[F64, F64, F64, F64]:
+    """Within-hour variance terms with the busiest minute left out (robust to one burst an hour)."""
+    rest_n = np.maximum(n - 1.0, 0.0)
+    rest_sum = np.asarray(total, dtype=np.float64) - peak
+    rest_sumsq = np.asarray(sumsq, dtype=np.float64) - np.square(np.asarray(peak, dtype=np.float64))
+    valid = n >= 3
+    ss = np.where(valid, rest_sumsq - np.square(rest_sum) / np.maximum(rest_n, 1.0), 0.0)
+    return (
+        np.maximum(ss, 0.0),
+        np.where(valid, rest_n - 1.0, 0.0),
+        np.where(valid, rest_sum, 0.0),
+        np.where(valid, rest_n, 0.0),
+    )
+
+
+class Baseline:
+    """Hourly-ring baselines over a shared :class:`~insights.columns.Columns`.
+
+    >>> from insights.columns import Columns
+    >>> cols = Columns(baseline_fields(168))
+    >>> b = Baseline(cols, hours=168)
+    >>> for minute in range(120):
+    ...     b.learn(np.array([3.0]), np.array([True]), rows=1)
+    ...     if minute % 60 == 59:
+    ...         b.roll_hour(minute // 60 + 1, rows=1)
+    >>> float(b.average(1)[0]), int(b.minutes(1)[0])
+    (3.0, 120)
+    """
+
+    def __init__(self, cols: Columns, hours: int) -> None:
+        self.cols = cols
+        self.hours = hours
+
+    def learn(self, counts: F64, learn: Bool, rows: int) -> None:
+        """Add one closed minute's counts for the keys in ``learn`` (others keep their state)."""
+        c = self.cols
+        sel = np.flatnonzero(learn)
+        x = counts[sel]
+        c["cur_sum"][sel] += x
+        c["cur_sumsq"][sel] += x * x
+        c["cur_max"][sel] = np.maximum(c["cur_max"][sel], x)
+        c["cur_n"][sel] += 1
+        ewma = c["ewma"]
+        ewma[sel] += (EWMA_ALPHA * (x - ewma[sel])).astype(np.float32)
+
+    def roll_hour(self, new_hour: int, rows: int) -> None:
+        """Close the running hour into the ring and refresh every reference for ``new_hour``."""
+        c = self.cols
+        slot = (new_hour - 1) % self.hours
+        old_n = c["hour_n"][:rows, slot].astype(np.float64)
+        old = _dispersion_terms(
+            c["hour_sum"][:rows, slot], c["hour_sumsq"][:rows, slot], c["hour_max"][:rows, slot], old_n
+        )
+        cur_n = c["cur_n"][:rows].astype(np.float64)
+        new = _dispersion_terms(c["cur_sum"][:rows], c["cur_sumsq"][:rows], c["cur_max"][:rows], cur_n)
+        for name, before, after in zip(("disp_num", "disp_den", "disp_sum", "disp_n"), old, new, strict=True):
+            c[name][:rows] += after - before
+        c["tot_sum"][:rows] += c["cur_sum"][:rows] - c["hour_sum"][:rows, slot]
+        c["tot_n"][:rows] += c["cur_n"][:rows] - old_n.astype(np.int32)
+        c["hour_sum"][:rows, slot] = c["cur_sum"][:rows]
+        c["hour_sumsq"][:rows, slot] = c["cur_sumsq"][:rows]
+        c["hour_max"][:rows, slot] = c["cur_max"][:rows]
+        c["hour_n"][:rows, slot] = c["cur_n"][:rows]
+        for name in ("cur_sum", "cur_sumsq", "cur_max", "cur_n"):
+            c[name][:rows] = 0
+        self.refresh(new_hour, rows)
+
+    def backfill(self, slot: int, first_minute: int, through_minute: int) -> None:
+        """Count the closed minutes ``[first_minute, through_minute]`` as zeros for a new key.
+
+        A key first seen after its account and region have been observed for a while has had zero
+        calls all that time: that is its true baseline, and AWS counts zero minutes too.
+        """
+        if through_minute < first_minute:
+            return
+        c = self.cols
+        current_hour = (through_minute + 1) // 60
+        c["cur_n"][slot] = through_minute + 1 - max(first_minute, current_hour * 60)
+        oldest_hour = max(first_minute // 60, current_hour - self.hours)
+        for hour in range(oldest_hour, current_hour):
+            minutes = min(60, (hour + 1) * 60 - max(first_minute, hour * 60))
+            c["hour_n"][slot, hour % self.hours] = minutes
+        c["tot_n"][slot] = int(c["hour_n"][slot].sum())
+
+    def refresh(self, hour: int, rows: int) -> None:
+        """Recompute the seasonal, peak and dispersion references used during ``hour``."""
+        c = self.cols
+        days = self.hours // 24
+        grid = np.array([[hour - 24 * day + offset for offset in (-1, 0, 1)] for day in range(1, days + 1)])
+        in_ring = grid >= hour - self.hours
+        slots = np.where(in_ring, grid, hour) % self.hours
+        n = c["hour_n"][:rows][:, slots].astype(np.float64)
+        total = c["hour_sum"][:rows][:, slots]
+        peak = c["hour_max"][:rows][:, slots]
+        usable = in_ring & (n >= MIN_MINUTES_PER_HOUR)
+        robust = np.where(usable, (total - peak) / np.maximum(n - 1, 1), np.nan)
+        has_day = ~np.all(np.isnan(robust), axis=2)
+        has = has_day.any(axis=1)
+        up = np.zeros(rows)
+        down = np.zeros(rows)
+        with np.errstate(all="ignore"):
+            up[has] = np.nanmax(robust[has], axis=(1, 2))
+            day_low = np.full(has_day.shape, np.nan)
+            day_low[has_day] = np.nanmin(robust[has_day], axis=1)
+            down[has] = np.nanmedian(day_low[has], axis=1)
+        c["ref_up"][:rows] = up
+        c["ref_down"][:rows] = down
+        recent = np.array([(hour - 1 - i) % self.hours for i in range(min(PEAK_HOURS, self.hours))])
+        maxima = c["hour_max"][:rows][:, recent]
+        counted = c["hour_n"][:rows][:, recent] > 0
+        c["ref_peak"][:rows] = maxima.max(axis=1)
+        c["ref_peak_mean"][:rows] = maxima.sum(axis=1) / np.maximum(counted.sum(axis=1), 1)
+        mean = c["disp_sum"][:rows] / np.maximum(c["disp_n"][:rows], 1.0)
+        var = c["disp_num"][:rows] / np.maximum(c["disp_den"][:rows], 1.0)
+        ratio = np.where(mean > 1e-3, var / np.maximum(mean, 1e-9), 1.0)
+        c["dispersion"][:rows] = np.clip(ratio, 1.0, MAX_DISPERSION)
+
+    def average(self, rows: int) -> F64:
+        """The AWS baseline average: calls per minute over the window, zero minutes included."""
+        c = self.cols
+        minutes = self.minutes(rows)
+        total = c["tot_sum"][:rows] + c["cur_sum"][:rows]
+        return np.where(minutes > 0, total / np.maximum(minutes, 1), 0.0)
+
+    def minutes(self, rows: int) -> npt.NDArray[np.int64]:
+        """Minutes the baseline covers (``baselineDuration``)."""
+        c = self.cols
+        total: npt.NDArray[np.int64] = c["tot_n"][:rows].astype(np.int64) + c["cur_n"][:rows]
+        return total

@@ -1,0 +1,50 @@
+"""State to bytes and back, exactly: numpy arrays keep dtype and shape, nothing is pickled.
+
+The format is MessagePack (via msgspec) of plain containers, with each array stored as
+``{"dtype", "shape", "data"}``. A version number guards against reading another layout; any
+problem while loading raises :class:`SnapshotError` so the caller can refuse to start instead of
+silently starting from nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+FORMAT_VERSION = 1
+
+
+class SnapshotError(ValueError):
+    """The bytes are not a snapshot this version of trailpulse can restore."""
+
+
+def pack_array(array: npt.NDArray[Any]) -> dict[str, Any]:
+    contiguous = np.ascontiguousarray(array)
+    return {"dtype": contiguous.dtype.str, "shape": list(contiguous.shape), "data": contiguous.tobytes()}
+
+
+def unpack_array(packed: dict[str, Any]) -> npt.NDArray[Any]:
+    array = np.frombuffer(packed["data"], dtype=np.dtype(packed["dtype"]))
+    return array.reshape(packed["shape"]).copy()
+
+
+def encode(state: dict[str, Any]) -> bytes:
+    """Serialise a state tree (dicts, lists, scalars, bytes, packed arrays)."""
+    return msgspec.msgpack.encode({"version": FORMAT_VERSION, "state": state})
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    """Inverse of :func:`encode`; raises :class:`SnapshotError` on anything unexpected."""
+    try:
+        envelope = msgspec.msgpack.decode(data)
+    except (msgspec.DecodeError, ValueError, RecursionError) as exc:
+        raise SnapshotError(f"snapshot is not readable: {exc}") from exc
+    if not isinstance(envelope, dict) or envelope.get("version") != FORMAT_VERSION:
+        raise SnapshotError("snapshot has an unknown format version")
+    state = envelope.get("state")
+    if not isinstance(state, dict):
+        raise SnapshotError("snapshot has no state")
+    return state
