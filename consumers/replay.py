@@ -28,6 +28,9 @@ from insights.events import encode_event, insight_event
 from insights.record import CloudTrailRecord
 from insights.transition import InsightTransition
 
+# Files are small (CloudTrail writes one every ~5 minutes per account and region): the engine gets
+# them in batches of about this many records, so per-call costs are paid once per batch.
+BATCH_RECORDS = 20_000
 STDIN_LIMITS = DecodeLimits(max_message_bytes=4 << 30)
 _RECORDS = msgspec.msgpack.Decoder(list[CloudTrailRecord])
 _ENCODER = msgspec.msgpack.Encoder()
@@ -102,11 +105,16 @@ def replay(
     summary = ReplaySummary()
     started = time.perf_counter()
 
+    batch: list[CloudTrailRecord] = []
+
     def feed(records: list[CloudTrailRecord], rejects: Counter[str]) -> None:
         summary.files += 1
         summary.records += len(records)
         summary.rejected.update(rejects)
-        handle(engine.process(records))
+        batch.extend(records)
+        if len(batch) >= BATCH_RECORDS:
+            handle(engine.process(batch))
+            batch.clear()
 
     def handle(transitions: list[InsightTransition]) -> None:
         summary.starts += sum(t.state == "Start" for t in transitions)
@@ -119,6 +127,7 @@ def replay(
         feed(result.records, Counter(str(r.reason) for r in result.rejects))
     for records, rejects in _decoded(files, workers):
         feed(records, rejects)
+    handle(engine.process(batch))
     handle(engine.finish())
     summary.seconds = time.perf_counter() - started
     return summary

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from insights.columns import Columns, Field
+from insights.snapshot import pack_array, unpack_array
 
 I64 = npt.NDArray[np.int64]
 TOP = 5
@@ -32,6 +33,45 @@ def attribution_fields(attributes: int, slots: int) -> dict[str, Field]:
     }
 
 
+class OpenInsight:
+    """Exact counters of one open insight.
+
+    Minutes that look ordinary again go to ``quiet`` first: if the insight then ends they are not
+    part of it (``End.eventTime`` is the first of them); if it carries on they are folded in.
+    """
+
+    def __init__(self, attributes: int) -> None:
+        self.main: list[defaultdict[int, int]] = [defaultdict(int) for _ in range(attributes)]
+        self.quiet: list[defaultdict[int, int]] = [defaultdict(int) for _ in range(attributes)]
+        self.minutes = 0
+        self.quiet_minutes = 0
+
+    def fold_quiet(self) -> None:
+        for main, quiet in zip(self.main, self.quiet, strict=True):
+            for value, count in quiet.items():
+                main[value] += count
+            quiet.clear()
+        self.minutes += self.quiet_minutes
+        self.quiet_minutes = 0
+
+    def to_state(self) -> list[Any]:
+        return [
+            [sorted(c.items()) for c in self.main],
+            [sorted(c.items()) for c in self.quiet],
+            self.minutes,
+            self.quiet_minutes,
+        ]
+
+    @classmethod
+    def from_state(cls, state: list[Any]) -> OpenInsight:
+        main, quiet, minutes, quiet_minutes = state
+        item = cls(len(main))
+        item.main = [defaultdict(int, {int(v): int(n) for v, n in c}) for c in main]
+        item.quiet = [defaultdict(int, {int(v): int(n) for v, n in c}) for c in quiet]
+        item.minutes, item.quiet_minutes = int(minutes), int(quiet_minutes)
+        return item
+
+
 class Attributions:
     """Baseline sketches (in ``cols``) and exact insight counters for one track."""
 
@@ -39,20 +79,31 @@ class Attributions:
         self.cols = cols
         self.attributes = attributes
         self.pending: list[tuple[I64, I64]] = []
-        self.insight: dict[int, list[defaultdict[int, int]]] = {}
-        self.insight_minutes: dict[int, int] = {}
+        self.insight: dict[int, OpenInsight] = {}
 
-    def observe(self, slots: I64, values: I64, open_mask: npt.NDArray[np.bool_]) -> None:
-        """Route one closed minute's observations: open insights count exactly, the rest buffer."""
-        if open_mask.any():
-            for slot in np.unique(slots[open_mask]).tolist():
-                counters = self.insight[slot]
-                rows = values[slots == slot]
-                for a in range(self.attributes):
-                    ids, counts = np.unique(rows[:, a], return_counts=True)
-                    for value, count in zip(ids.tolist(), counts.tolist(), strict=True):
-                        counters[a][value] += count
-        rest = ~open_mask
+    def observe(
+        self, slots: I64, values: I64, open_rows: npt.NDArray[np.bool_], quiet_rows: npt.NDArray[np.bool_]
+    ) -> None:
+        """Route one closed minute's observations: open insights count exactly, the rest buffer.
+
+        ``open_rows``/``quiet_rows`` are per key slot: in an insight this minute, and whether this
+        minute was an ordinary one within it.
+        """
+        for slot in np.flatnonzero(open_rows).tolist():
+            counters = self.insight[slot]
+            if quiet_rows[slot]:
+                counters.quiet_minutes += 1
+                target = counters.quiet
+            else:
+                counters.fold_quiet()
+                counters.minutes += 1
+                target = counters.main
+            rows = values[slots == slot]
+            for a in range(self.attributes):
+                ids, counts = np.unique(rows[:, a], return_counts=True)
+                for value, count in zip(ids.tolist(), counts.tolist(), strict=True):
+                    target[a][value] += count
+        rest = ~open_rows[slots]
         if rest.any():
             self.pending.append((slots[rest], values[rest]))
 
@@ -65,10 +116,6 @@ class Attributions:
 
     def count_minute(self, learn: npt.NDArray[np.bool_], rows: int) -> None:
         self.cols["att_minutes"][:rows, CUR] += learn
-
-    def tick_insights(self) -> None:
-        for slot in self.insight_minutes:
-            self.insight_minutes[slot] += 1
 
     def flush(self) -> None:
         """Merge buffered baseline observations into the sketches."""
@@ -123,50 +170,50 @@ class Attributions:
         return result
 
     def open(self, slot: int) -> None:
-        self.insight[slot] = [defaultdict(int) for _ in range(self.attributes)]
-        self.insight_minutes[slot] = 0
+        self.insight[slot] = OpenInsight(self.attributes)
 
     def insight_top(self, slot: int) -> list[list[tuple[int, float]]]:
-        minutes = max(self.insight_minutes.get(slot, 0), 1)
-        counters = self.insight.get(slot) or [defaultdict(int) for _ in range(self.attributes)]
-        return [_top({v: c / minutes for v, c in counter.items()}) for counter in counters]
+        """Per attribute, the top values with per-minute averages over the insight's minutes."""
+        counters = self.insight.get(slot) or OpenInsight(self.attributes)
+        minutes = max(counters.minutes, 1)
+        return [_top({v: c / minutes for v, c in counter.items()}) for counter in counters.main]
 
     def close(self, slot: int) -> None:
         self.insight.pop(slot, None)
-        self.insight_minutes.pop(slot, None)
 
     def referenced_values(self, rows: int) -> I64:
         """Every value id the state refers to (for string-table compaction)."""
         parts = [self.cols["att_val"][:rows].ravel().astype(np.int64)]
         parts += [v.ravel() for _, v in self.pending]
-        parts += [np.fromiter(c.keys(), np.int64) for cs in self.insight.values() for c in cs]
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        for counters in self.insight.values():
+            parts += [np.fromiter(c.keys(), np.int64) for c in (*counters.main, *counters.quiet)]
+        return np.concatenate(parts)
 
     def remap(self, mapping: I64, rows: int) -> None:
         val = self.cols["att_val"]
         val[:rows] = mapping[val[:rows]]
         self.pending = [(s, mapping[v]) for s, v in self.pending]
-        for slot, counters in self.insight.items():
-            self.insight[slot] = [
-                defaultdict(int, {int(mapping[k]): n for k, n in c.items()}) for c in counters
-            ]
+        for counters in self.insight.values():
+            for side in (counters.main, counters.quiet):
+                for a, c in enumerate(side):
+                    side[a] = defaultdict(int, {int(mapping[k]): n for k, n in c.items()})
 
     def to_state(self) -> dict[str, Any]:
-        self.flush()
+        """Everything, pending observations included: flushing here would change later output."""
+        width = self.attributes
+        slots = np.concatenate([s for s, _ in self.pending]) if self.pending else np.zeros(0, np.int64)
+        values = (
+            np.concatenate([v for _, v in self.pending]) if self.pending else np.zeros((0, width), np.int64)
+        )
         return {
-            "insight": [
-                [slot, [sorted(c.items()) for c in counters], self.insight_minutes[slot]]
-                for slot, counters in sorted(self.insight.items())
-            ]
+            "pending": [pack_array(slots), pack_array(values)],
+            "insight": [[slot, item.to_state()] for slot, item in sorted(self.insight.items())],
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.pending = []
-        self.insight = {}
-        self.insight_minutes = {}
-        for slot, counters, minutes in state["insight"]:
-            self.insight[int(slot)] = [defaultdict(int, {int(v): int(n) for v, n in c}) for c in counters]
-            self.insight_minutes[int(slot)] = int(minutes)
+        slots, values = (unpack_array(a) for a in state["pending"])
+        self.pending = [(slots, values)] if len(slots) else []
+        self.insight = {int(slot): OpenInsight.from_state(item) for slot, item in state["insight"]}
 
 
 def _top(averages: dict[int, float]) -> list[tuple[int, float]]:

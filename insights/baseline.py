@@ -20,6 +20,8 @@ inside an open insight are not learnt: they are unusual by definition.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
@@ -28,15 +30,30 @@ from insights.columns import Columns, Field
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 
-EWMA_ALPHA = 1.0 - 2.0 ** (-1.0 / 60.0)
-MIN_MINUTES_PER_HOUR = 30
 MAX_DISPERSION = 50.0
-PEAK_HOURS = 24
 
 
-def baseline_fields(hours: int) -> dict[str, Field]:
-    """Columns a track needs for its baselines (``hours`` = ring length)."""
-    ring = (hours,)
+@dataclass(frozen=True)
+class RingLayout:
+    """How buckets group into ring blocks: for minute data a block is an hour, 24 to a day.
+
+    ``score-series`` handles other intervals by choosing other numbers (e.g. 5-minute buckets:
+    12 to a block); everything below says "hour" and "minute" for the common case.
+    """
+
+    blocks: int = 168
+    block: int = 60
+    per_day: int = 24
+
+    @property
+    def ewma_alpha(self) -> float:
+        """Half-life of the recent level: one block."""
+        return float(1.0 - 0.5 ** (1.0 / self.block))
+
+
+def baseline_fields(layout: RingLayout) -> dict[str, Field]:
+    """Columns a track needs for its baselines."""
+    ring = (layout.blocks,)
     return {
         "hour_sum": Field("float32", ring),
         "hour_sumsq": Field("float32", ring),
@@ -82,8 +99,8 @@ class Baseline:
     """Hourly-ring baselines over a shared :class:`~insights.columns.Columns`.
 
     >>> from insights.columns import Columns
-    >>> cols = Columns(baseline_fields(168))
-    >>> b = Baseline(cols, hours=168)
+    >>> cols = Columns(baseline_fields(RingLayout()))
+    >>> b = Baseline(cols, RingLayout())
     >>> for minute in range(120):
     ...     b.learn(np.array([3.0]), np.array([True]), rows=1)
     ...     if minute % 60 == 59:
@@ -92,9 +109,11 @@ class Baseline:
     (3.0, 120)
     """
 
-    def __init__(self, cols: Columns, hours: int) -> None:
+    def __init__(self, cols: Columns, layout: RingLayout) -> None:
         self.cols = cols
-        self.hours = hours
+        self.layout = layout
+        self.hours = layout.blocks
+        self.alpha = layout.ewma_alpha
 
     def learn(self, counts: F64, learn: Bool, rows: int) -> None:
         """Add one closed minute's counts for the keys in ``learn`` (others keep their state)."""
@@ -106,7 +125,7 @@ class Baseline:
         c["cur_max"][sel] = np.maximum(c["cur_max"][sel], x)
         c["cur_n"][sel] += 1
         ewma = c["ewma"]
-        ewma[sel] += (EWMA_ALPHA * (x - ewma[sel])).astype(np.float32)
+        ewma[sel] += (self.alpha * (x - ewma[sel])).astype(np.float32)
 
     def roll_hour(self, new_hour: int, rows: int) -> None:
         """Close the running hour into the ring and refresh every reference for ``new_hour``."""
@@ -139,25 +158,29 @@ class Baseline:
         if through_minute < first_minute:
             return
         c = self.cols
-        current_hour = (through_minute + 1) // 60
-        c["cur_n"][slot] = through_minute + 1 - max(first_minute, current_hour * 60)
-        oldest_hour = max(first_minute // 60, current_hour - self.hours)
+        block = self.layout.block
+        current_hour = (through_minute + 1) // block
+        c["cur_n"][slot] = through_minute + 1 - max(first_minute, current_hour * block)
+        oldest_hour = max(first_minute // block, current_hour - self.hours)
         for hour in range(oldest_hour, current_hour):
-            minutes = min(60, (hour + 1) * 60 - max(first_minute, hour * 60))
+            minutes = min(block, (hour + 1) * block - max(first_minute, hour * block))
             c["hour_n"][slot, hour % self.hours] = minutes
         c["tot_n"][slot] = int(c["hour_n"][slot].sum())
 
     def refresh(self, hour: int, rows: int) -> None:
         """Recompute the seasonal, peak and dispersion references used during ``hour``."""
         c = self.cols
-        days = self.hours // 24
-        grid = np.array([[hour - 24 * day + offset for offset in (-1, 0, 1)] for day in range(1, days + 1)])
+        per_day = self.layout.per_day
+        days = max(self.hours // per_day, 1)
+        grid = np.array(
+            [[hour - per_day * day + offset for offset in (-1, 0, 1)] for day in range(1, days + 1)]
+        )
         in_ring = grid >= hour - self.hours
         slots = np.where(in_ring, grid, hour) % self.hours
         n = c["hour_n"][:rows][:, slots].astype(np.float64)
         total = c["hour_sum"][:rows][:, slots]
         peak = c["hour_max"][:rows][:, slots]
-        usable = in_ring & (n >= MIN_MINUTES_PER_HOUR)
+        usable = in_ring & (n >= max(self.layout.block // 2, 1))
         robust = np.where(usable, (total - peak) / np.maximum(n - 1, 1), np.nan)
         has_day = ~np.all(np.isnan(robust), axis=2)
         has = has_day.any(axis=1)
@@ -170,7 +193,7 @@ class Baseline:
             down[has] = np.nanmedian(day_low[has], axis=1)
         c["ref_up"][:rows] = up
         c["ref_down"][:rows] = down
-        recent = np.array([(hour - 1 - i) % self.hours for i in range(min(PEAK_HOURS, self.hours))])
+        recent = np.array([(hour - 1 - i) % self.hours for i in range(min(per_day, self.hours))])
         maxima = c["hour_max"][:rows][:, recent]
         counted = c["hour_n"][:rows][:, recent] > 0
         c["ref_peak"][:rows] = maxima.max(axis=1)

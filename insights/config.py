@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from insights.baseline import RingLayout
+
 MINUTES_PER_DAY = 1440
 
 
@@ -66,19 +68,23 @@ class EngineConfig:
     it. CloudTrail delivers within ~5 minutes on average but files are written every ~5 minutes
     and sometimes later, so 10 minutes keeps almost every record while bounding how long a drop
     (which can only be judged on a closed minute) waits. Records for closed minutes are counted as
-    late and dropped. Upward anomalies do not wait for the close (see ``early_detection``).
+    late and dropped.
+
+    ``block_minutes``/``blocks_per_day`` lay out the baseline ring (hours, 24 a day);
+    ``score-series`` changes them to suit a series' interval.
     """
 
     window_minutes: int = 7 * MINUTES_PER_DAY
     warmup_minutes: int = 36 * 60
     allowed_lateness_minutes: int = 10
-    early_detection: bool = True
     max_keys_per_type: int = 200_000
     idle_evict_minutes: int = 7 * MINUTES_PER_DAY
     attribution_slots: int = 8
     analyse_data_events: bool = False
     detector: DetectorParams = field(default_factory=DetectorParams)
     rules: tuple[Rule, ...] = ()
+    block_minutes: int = 60
+    blocks_per_day: int = 24
 
     def params_for(self, insight_type: str, event_source: str, event_name: str) -> DetectorParams:
         """The global parameters with every matching rule applied in order (later rules win)."""
@@ -89,8 +95,11 @@ class EngineConfig:
         return params
 
     @property
-    def hours_in_window(self) -> int:
-        return -(-self.window_minutes // 60)
+    def ring(self) -> RingLayout:
+        """The baseline ring: hourly blocks covering the window (``blocks_per_day`` to a day)."""
+        return RingLayout(
+            -(-self.window_minutes // self.block_minutes), self.block_minutes, self.blocks_per_day
+        )
 
 
 def suppress(event_source: str = "*", event_name: str = "*", insight_type: str = "*") -> Rule:

@@ -56,10 +56,11 @@ def lower_surprise(count: F64, mu: F64, phi: F64) -> F64:
     8.69
     """
     count = np.asarray(count, dtype=np.float64)
-    mu = np.maximum(np.asarray(mu, dtype=np.float64), MIN_RATE)
+    raw_mu = np.asarray(mu, dtype=np.float64)
+    mu = np.maximum(raw_mu, MIN_RATE)
     phi = np.asarray(phi, dtype=np.float64)
     out = np.zeros(count.shape)
-    todo = count < mu
+    todo = count < raw_mu
     if not todo.any():
         return out
     k, m, d = count[todo], mu[todo], phi[todo]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from insights import snapshot
 from insights.config import EngineConfig
 from insights.keys import StringTable
@@ -39,6 +41,7 @@ class Engine:
         self.error = Track("ApiErrorRateInsight", ERROR_ATTRIBUTES, self.config, self.strings)
         self.normaliser = Normaliser(self.call, self.error, self.strings, self.config.analyse_data_events)
         self.closed_through: int | None = None
+        self._strings_after_compaction = 0
 
     @property
     def tracks(self) -> tuple[Track, Track]:
@@ -97,7 +100,26 @@ class Engine:
                 out.extend(track.close_minute(minute, warmup))
             self.normaliser.forget_minute(minute)
             self.closed_through = minute
+        self._compact_strings()
         return out
+
+    def _compact_strings(self) -> None:
+        """Forget attribution values no state refers to any more, once the table is full.
+
+        Compaction runs again only after a tenth of the capacity has been refilled, so a table
+        full of values that are all still referenced is not compacted on every call.
+        """
+        strings = self.strings
+        if (
+            len(strings) < strings.capacity
+            or len(strings) - self._strings_after_compaction < strings.capacity // 10
+        ):
+            return
+        referenced = np.concatenate([track.referenced_values() for track in self.tracks])
+        mapping = strings.compact(referenced)
+        for track in self.tracks:
+            track.remap_values(mapping)
+        self._strings_after_compaction = len(strings)
 
     def _earliest_buffered(self) -> int | None:
         minutes = [m for track in self.tracks for m in track.buffers]

@@ -84,7 +84,7 @@ class Normaliser:
                 skipped["insight_event"] += 1
                 continue
             if category != "Management" and (category != "Data" or not self.data_events):
-                skipped["category_" + category[:32].lower()] += 1
+                skipped["data_event" if category == "Data" else "other_category"] += 1
                 continue
             prefix = r.eventTime[:16]
             minute = minutes_of.get(prefix, -1)
@@ -98,16 +98,6 @@ class Normaliser:
             if minute <= closed:
                 skipped["late"] += 1
                 continue
-            event_id = r.eventID
-            if event_id is not None:
-                seen = seen_ids.get(minute)
-                if seen is None:
-                    seen_ids[minute] = {event_id}
-                elif event_id in seen:
-                    skipped["duplicate"] += 1
-                    continue
-                else:
-                    seen.add(event_id)
             identity = r.userIdentity
             account = r.recipientAccountId or (identity.accountId if identity is not None else None)
             if account is None:
@@ -119,10 +109,24 @@ class Normaliser:
             scope_start = scopes.get(scope)
             if scope_start is None:
                 scope_start = scopes[scope] = minute
+            elif minute < scope_start:
+                scope_start = scopes[scope] = minute
+                self.call.lower_scope_start(scope, minute)
+                self.error.lower_scope_start(scope, minute)
             error_code = r.errorCode
             write = r.readOnly is False or category == "Data"
             if not write and error_code is None:
                 continue
+            event_id = r.eventID
+            if event_id is not None:
+                seen = seen_ids.get(minute)
+                if seen is None:
+                    seen_ids[minute] = {event_id}
+                elif event_id in seen:
+                    skipped["duplicate"] += 1
+                    continue
+                else:
+                    seen.add(event_id)
             text = identity.arn if identity is not None else None
             arn = (known(text) or intern(text)) if text else null_id
             text = r.userAgent
@@ -131,7 +135,7 @@ class Normaliser:
                 key = (category, account, region, r.eventSource, r.eventName)
                 slot = call_index.get(key)
                 if slot is None:
-                    slot = self.call.slot_for(key, minute, scope_start)
+                    slot = self.call.slot_for(key, minute, scope_start, call.slots)
                 call.minutes.append(minute)
                 call.slots.append(slot)
                 call.values += (
@@ -143,7 +147,7 @@ class Normaliser:
                 error_key = (category, account, region, r.eventSource, r.eventName, error_code)
                 slot = error_index.get(error_key)
                 if slot is None:
-                    slot = self.error.slot_for(error_key, minute, scope_start)
+                    slot = self.error.slot_for(error_key, minute, scope_start, error.slots)
                 error.minutes.append(minute)
                 error.slots.append(slot)
                 error.values += (arn, agent)

@@ -11,6 +11,7 @@ Key tuples are ``(category, account, region, eventSource, eventName[, errorCode]
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -50,24 +51,25 @@ class Track:
         self.attribute_names = attributes
         self.config = config
         self.strings = strings
-        self.hours = config.hours_in_window
+        self.layout = config.ring
         self.keys = KeyTable(config.max_keys_per_type)
-        fields = {**META_FIELDS, **baseline_fields(self.hours), **LIFECYCLE_FIELDS}
+        fields = {**META_FIELDS, **baseline_fields(self.layout), **LIFECYCLE_FIELDS}
         fields.update(attribution_fields(len(attributes), config.attribution_slots))
         self.cols = Columns(fields)
-        self.baseline = Baseline(self.cols, self.hours)
+        self.baseline = Baseline(self.cols, self.layout)
         self.attributions = Attributions(self.cols, len(attributes))
         self.params: list[DetectorParams] = []
         self.buffers: dict[int, list[tuple[I64, I64]]] = {}
         self.closed_through: int | None = None
         self._params_cache: tuple[dict[str, npt.NDArray[np.float64]], npt.NDArray[np.bool_]] | None = None
+        self.last_view: MinuteView | None = None
+        self.last_decisions: Decisions | None = None
         self.late_records = 0
         self.dropped_full = 0
 
     # -- state --------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         rows = self.keys.high_water
-        self.attributions.flush()
         return {
             "keys": self.keys.to_state(),
             "columns": {name: pack_array(a) for name, a in self.cols.to_state(rows).items()},
@@ -105,13 +107,17 @@ class Track:
                 self.cols["param_idx"][slot] = self._param_index(key)
 
     # -- keys ---------------------------------------------------------------------------------
-    def slot_for(self, key: ApiKey, minute: int, scope_start: int) -> int:
-        """The slot of ``key``, tracking it if new; -1 when the table is full of active keys."""
+    def slot_for(self, key: ApiKey, minute: int, scope_start: int, in_flight: Sequence[int] = ()) -> int:
+        """The slot of ``key``, tracking it if new; -1 when the table is full of active keys.
+
+        ``in_flight`` are slots the caller has collected observations for but not yet ingested:
+        they must not be evicted, or their observations would count for the new key.
+        """
         slot = self.keys.index.get(key)
         if slot is not None:
             return slot
         slot = self.keys.insert(key)
-        if slot < 0 and self._evict_one(minute):
+        if slot < 0 and self._evict_one(minute, in_flight):
             slot = self.keys.insert(key)
         if slot < 0:
             self.dropped_full += 1
@@ -131,18 +137,38 @@ class Track:
             )
         return slot
 
+    def referenced_values(self) -> I64:
+        """Attribution value ids held anywhere in this track (buffers included)."""
+        parts = [self.attributions.referenced_values(self.keys.high_water)]
+        parts += [values.ravel() for chunks in self.buffers.values() for _, values in chunks]
+        return np.concatenate(parts)
+
+    def remap_values(self, mapping: I64) -> None:
+        """Apply a string-table compaction to every value id this track holds."""
+        self.attributions.remap(mapping, self.keys.high_water)
+        self.buffers = {m: [(s, mapping[v]) for s, v in chunks] for m, chunks in self.buffers.items()}
+
+    def lower_scope_start(self, scope: tuple[str, str], minute: int) -> None:
+        """An account/region turned out to start earlier (out-of-order delivery within lateness)."""
+        starts = self.cols["scope_start"]
+        for slot, key in enumerate(self.keys.keys):
+            if key is not None and (key[1], key[2]) == scope and starts[slot] > minute:
+                starts[slot] = minute
+
     def _param_index(self, key: ApiKey) -> int:
         params = self.config.params_for(self.insight_type, key[3], key[4])
         if params not in self.params:
             self.params.append(params)
         return self.params.index(params)
 
-    def _evict_one(self, minute: int) -> bool:
+    def _evict_one(self, minute: int, in_flight: Sequence[int]) -> bool:
         """Free the longest-idle key that is not in an insight and has no open-minute data."""
         rows = self.keys.high_water
-        horizon = (self.closed_through if self.closed_through is not None else minute) - 60
+        horizon = (self.closed_through if self.closed_through is not None else minute) - self.layout.block
         c = self.cols
         idle = c["live"][:rows] & (c["open_dir"][:rows] == 0) & (c["last_active"][:rows] < horizon)
+        busy = np.asarray(in_flight, dtype=np.int64)
+        idle[busy[busy >= 0]] = False
         if not idle.any():
             return False
         self.attributions.flush()
@@ -178,19 +204,19 @@ class Track:
             minutes, slots, values = minutes[keep], slots[keep], values[keep]
         if not len(minutes):
             return
-        np.maximum.at(self.cols["last_active"], slots, minutes)
         order = np.argsort(minutes, kind="stable")
         minutes, slots, values = minutes[order], slots[order], values[order]
-        bounds = np.flatnonzero(np.diff(minutes)) + 1
-        for part in np.split(np.arange(len(minutes)), bounds):
-            minute = int(minutes[part[0]])
-            self.buffers.setdefault(minute, []).append((slots[part], values[part]))
+        last_active = self.cols["last_active"]
+        # Sorted by minute, the last write per slot carries its newest minute.
+        last_active[slots] = np.maximum(last_active[slots], minutes)
+        firsts = np.flatnonzero(np.diff(minutes, prepend=minutes[0] - 1))
+        ends = [*firsts[1:].tolist(), len(minutes)]
+        for begin, end in zip(firsts.tolist(), ends, strict=True):
+            self.buffers.setdefault(int(minutes[begin]), []).append((slots[begin:end], values[begin:end]))
 
     # -- minute close -------------------------------------------------------------------------
     def close_minute(self, minute: int, warmup: int) -> list[InsightTransition]:
-        """Score ``minute`` for every key, decide transitions, learn, and roll hours/epochs."""
-        rows = self.keys.high_water
-        self.closed_through = minute
+        """Score ``minute`` for every key from its buffered observations."""
         chunks = self.buffers.pop(minute, [])
         if chunks:
             slots = np.concatenate([s for s, _ in chunks])
@@ -198,18 +224,31 @@ class Track:
         else:
             slots = np.zeros(0, np.int64)
             values = np.zeros((0, len(self.attribute_names)), np.int64)
+        counts = np.bincount(slots, minlength=self.keys.high_water).astype(np.float64)
+        return self.close_counts(minute, counts, slots, values, warmup)
+
+    def close_counts(
+        self, minute: int, counts: npt.NDArray[np.float64], slots: I64, values: I64, warmup: int
+    ) -> list[InsightTransition]:
+        """Score one closed minute given every key's count, decide, learn, roll hours and epochs.
+
+        ``slots``/``values`` are the minute's observations for attributions (may be empty).
+        The minute's view and decisions stay readable in ``last_view``/``last_decisions``.
+        """
+        rows = self.keys.high_water
+        self.closed_through = minute
         transitions: list[InsightTransition] = []
         if rows:
-            counts = np.bincount(slots, minlength=rows).astype(np.float64)
             view = self._view(minute, counts, rows, warmup)
             decisions = decide(self.cols, view, rows)
             transitions = self._apply(minute, view, decisions, slots, values, rows)
+            self.last_view, self.last_decisions = view, decisions
         next_minute = minute + 1
-        if next_minute % 60 == 0:
+        if next_minute % self.layout.block == 0:
             self.attributions.flush()
-            self.baseline.roll_hour(next_minute // 60, rows)
+            self.baseline.roll_hour(next_minute // self.layout.block, rows)
             self.evict_idle(minute)
-        if next_minute % (self.config.window_minutes // 2) == 0:
+        if next_minute % max(self.config.window_minutes // 2, 1) == 0:
             self.attributions.rotate(rows)
         return transitions
 
@@ -259,8 +298,7 @@ class Track:
                 c[name][starts] = 0
 
         open_now = c["open_dir"][:rows] != 0
-        self.attributions.observe(slots, values, open_now[slots])
-        self.attributions.tick_insights()
+        self.attributions.observe(slots, values, open_now, c["quiet"][:rows] > 0)
         learn = c["live"][:rows] & ~open_now & (minute >= c["scope_start"][:rows])
         self.baseline.learn(view.counts, learn, rows)
         self.attributions.count_minute(learn, rows)

@@ -1,0 +1,148 @@
+"""Delivery of synthetic records into CloudTrail log files, as S3 would hold them.
+
+Records are grouped per (account, region) into ~5-minute files named and laid out as CloudTrail
+delivers them (``AWSLogs/{account}/CloudTrail/{region}/YYYY/MM/DD/...json.gz``), unordered within a
+file; busy periods are split into several files; a small fraction of records arrives late (in a file
+5-20 minutes later) and a smaller one twice (the same eventID in two files).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from consumers.records_out import RecordFactory
+from consumers.traffic import Cells, TrafficPlan, plan_traffic, simulate_counts
+from consumers.traffic_options import GenerateOptions, minute_to_iso
+
+WINDOW = 5  # minutes covered by one delivery
+CHUNK = 60  # minutes of event time materialised at once
+_ALNUM = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    """One delivered log file: its path relative to the output root and its records (JSON bytes each)."""
+
+    path: str
+    account: str
+    region: str
+    delivery_minute: int
+    records: list[bytes]
+
+    def body(self) -> bytes:
+        """The uncompressed file contents: ``{"Records":[...]}``."""
+        return b'{"Records":[' + b",".join(self.records) + b"]}"
+
+
+@dataclass
+class DeliveryStats:
+    """Counts of what was delivered."""
+
+    records: int = 0
+    delivered: int = 0
+    late: int = 0
+    duplicates: int = 0
+    files: int = 0
+
+
+def file_path(account: str, region: str, delivery_minute: int, suffix: str) -> str:
+    """The S3 key of a CloudTrail log file delivered at ``delivery_minute``.
+
+    >>> file_path("123456789012", "us-east-1", 29459525, "AbCdEfGhIjKlMnOp")
+    'AWSLogs/123456789012/CloudTrail/us-east-1/2026/01/05/123456789012_CloudTrail_us-east-1_20260105T0005Z_AbCdEfGhIjKlMnOp.json.gz'
+    """
+    iso = minute_to_iso(delivery_minute)
+    day = f"{iso[0:4]}/{iso[5:7]}/{iso[8:10]}"
+    stamp = f"{iso[0:4]}{iso[5:7]}{iso[8:10]}T{iso[11:13]}{iso[14:16]}Z"
+    return (
+        f"AWSLogs/{account}/CloudTrail/{region}/{day}/{account}_CloudTrail_{region}_{stamp}_{suffix}.json.gz"
+    )
+
+
+class _Deliverer:
+    def __init__(self, plan: TrafficPlan, cells: Cells, stats: DeliveryStats) -> None:
+        self.plan, self.cells, self.stats = plan, cells, stats
+        self.factory = RecordFactory(plan, cells.codes)
+        self.rec_rng = np.random.default_rng(plan.seeds[6])
+        self.rng = np.random.default_rng(plan.seeds[7])
+        self.pair_of_api = np.array([a.pair for a in plan.apis], dtype=np.int64)
+        self.buckets: dict[tuple[int, int], list[bytes]] = {}
+
+    def run(self) -> Iterator[GeneratedFile]:
+        o = self.plan.options
+        start, end = o.start_minute, o.start_minute + o.minutes
+        minute_abs = self.cells.minute + start
+        edge = start - start % CHUNK
+        while edge < end:
+            chunk_end = edge + CHUNK
+            lo, hi = np.searchsorted(minute_abs, [edge, chunk_end])
+            if hi > lo:
+                self._add(int(lo), int(hi), minute_abs)
+            yield from self._emit(chunk_end // WINDOW)
+            edge = chunk_end
+        yield from self._emit(None)
+
+    def _add(self, lo: int, hi: int, minute_abs: np.ndarray) -> None:
+        o = self.plan.options
+        records, api = self.factory.records(self.cells, lo, hi, self.rec_rng)
+        n = len(records)
+        window = np.repeat(minute_abs[lo:hi], self.cells.count[lo:hi]) // WINDOW
+        late = self.rng.random(n) < o.late_fraction
+        window = window + late * self.rng.integers(1, 5, n)
+        dup = np.flatnonzero(self.rng.random(n) < o.duplicate_fraction)
+        pair = self.pair_of_api[api]
+        index = np.concatenate([np.arange(n), dup])
+        windows = np.concatenate([window, window[dup] + self.rng.integers(1, 4, dup.size)])
+        pairs = pair[index]
+        order = np.lexsort((pairs, windows))
+        keys = windows[order] * 64 + pairs[order]
+        cuts = np.flatnonzero(np.diff(keys)) + 1
+        for group in np.split(order, cuts):
+            key = (int(windows[group[0]]), int(pairs[group[0]]))
+            self.buckets.setdefault(key, []).extend(records[i] for i in index[group].tolist())
+        self.stats.records += n
+        self.stats.late += int(late.sum())
+        self.stats.duplicates += int(dup.size)
+
+    def _emit(self, before: int | None) -> Iterator[GeneratedFile]:
+        pairs = self.plan.pairs
+        ready = sorted(k for k in self.buckets if before is None or k[0] < before)
+        for key in ready:
+            records = self.buckets.pop(key)
+            window, pair = key
+            account, region = pairs[pair]
+            n = len(records)
+            shuffled = [records[i] for i in self.rng.permutation(n).tolist()]
+            n_files = -(-n // self.plan.options.max_records_per_file)
+            if n >= 40 and self.rng.random() < 0.25:
+                n_files += 1
+            # near-equal parts with some jitter, so no file is much larger than the limit
+            jitter = self.rng.uniform(-0.1, 0.1, n_files - 1)
+            inner = ((np.arange(1, n_files) + jitter) * n / n_files).astype(np.int64).tolist()
+            bounds: list[int] = [0, *inner, n]
+            delivery = (window + 1) * WINDOW
+            for a, b in itertools.pairwise(bounds):
+                if b <= a:
+                    continue
+                suffix = _ALNUM[self.rng.integers(0, len(_ALNUM), 16)].tobytes().decode()
+                self.stats.files += 1
+                self.stats.delivered += b - a
+                yield GeneratedFile(
+                    file_path(account, region, delivery, suffix), account, region, delivery, shuffled[a:b]
+                )
+
+
+def iter_log_files(
+    options: GenerateOptions, plan: TrafficPlan | None = None, stats: DeliveryStats | None = None
+) -> Iterator[GeneratedFile]:
+    """Generate the trace and yield its log files in delivery order (no I/O).
+
+    Pass ``plan`` to reuse one already drawn (e.g. to write its labels), ``stats`` to collect counts.
+    """
+    plan = plan if plan is not None else plan_traffic(options)
+    cells = simulate_counts(plan)
+    yield from _Deliverer(plan, cells, stats if stats is not None else DeliveryStats()).run()

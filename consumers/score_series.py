@@ -1,0 +1,81 @@
+"""``trailpulse score-series INPUT.csv``: the detector on one ``timestamp,value`` series.
+
+Reads and writes CSV row by row (``-`` for stdin/stdout), so it can sit in a pipe. Output columns
+are ``timestamp,value,baseline,score,insight``; see :mod:`insights.series` for their meaning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from datetime import UTC, datetime
+from typing import IO
+
+from insights.series import SeriesScorer
+
+
+class SeriesInputError(ValueError):
+    """A row that cannot be read; reported with its line number."""
+
+
+def parse_timestamp(text: str) -> datetime:
+    """ISO-8601 with ``T`` or a space, optional fraction, optional ``Z`` or offset; naive is UTC."""
+    value = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def score_csv(source: IO[str], sink: IO[str]) -> int:
+    """Score every row of ``source`` into ``sink``; returns the number of rows."""
+    reader = csv.reader(source)
+    header = [h.strip().lower() for h in next(reader, [])]
+    if "timestamp" not in header or "value" not in header:
+        raise SeriesInputError("line 1: the header must name the columns timestamp and value")
+    t_col, v_col = header.index("timestamp"), header.index("value")
+    writer = csv.writer(sink, lineterminator="\n")
+    writer.writerow(["timestamp", "value", "baseline", "score", "insight"])
+    scorer = SeriesScorer()
+    rows = 0
+    for line, row in enumerate(reader, start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        try:
+            when = parse_timestamp(row[t_col])
+            value = float(row[v_col])
+            if not math.isfinite(value):
+                raise ValueError(f"value {row[v_col]!r} is not a finite number")
+            point = scorer.score(when, value)
+        except (IndexError, ValueError) as exc:
+            raise SeriesInputError(f"line {line}: {exc}") from exc
+        writer.writerow(
+            [row[t_col], row[v_col], f"{point.baseline:.6g}", f"{point.score:.4f}", int(point.insight)]
+        )
+        rows += 1
+    return rows
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("score-series", help="score one timestamp,value CSV series")
+    p.add_argument("input", help="CSV file with a timestamp,value header, or - for stdin")
+    p.add_argument("--output", "-o", default="-", help="output CSV (default: stdout)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        source = sys.stdin if args.input == "-" else open(args.input, newline="", encoding="utf-8")  # noqa: SIM115
+        sink = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        print(f"trailpulse score-series: {exc}", file=sys.stderr)
+        return 2
+    try:
+        rows = score_csv(source, sink)
+    except (SeriesInputError, UnicodeDecodeError, csv.Error) as exc:
+        print(f"trailpulse score-series: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for handle in (source, sink):
+            if handle not in (sys.stdin, sys.stdout):
+                handle.close()
+    print(f"score-series: rows={rows}", file=sys.stderr)
+    return 0
