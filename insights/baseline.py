@@ -9,8 +9,10 @@ window, plus the running hour. From those the module derives, once an hour and f
   it) of the same hour of day, +/- one hour, on each earlier day of the window — the highest of all
   for judging rises; for judging drops, the median over days of each day's lowest of the three
   hours, so the ramp at the end of business hours and the quiet weekend are both normal;
-* the peak references: the busiest minute of the last 24 hours and the mean of the hourly busiest
-  minutes, so a burst that happens every hour (whatever minute it moves to) is normal;
+* the peak references: the busiest minute of the last 24 hours; and, for bursty keys (whose hourly
+  busiest minute is well above what their other minutes predict, like an hourly job), the mean of
+  the hourly busiest minutes, so a burst that happens every hour (whatever minute it moves to) is
+  normal;
 * dispersion: how much more variable than Poisson the key is within an hour (busiest minute left
   out again), for the negative-binomial tails of :mod:`insights.detector`.
 
@@ -31,6 +33,13 @@ F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 
 MAX_DISPERSION = 50.0
+BURSTY = 1.5
+
+
+def _expected_peak(mean: npt.NDArray[np.floating], dispersion: npt.NDArray[np.floating]) -> F64:
+    """Roughly the busiest of 60 minutes for a negative binomial with this mean and dispersion."""
+    mean = np.asarray(mean, dtype=np.float64)
+    return mean + 2.4 * np.sqrt(np.asarray(dispersion, dtype=np.float64) * mean) + 0.5
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,7 @@ def baseline_fields(layout: RingLayout) -> dict[str, Field]:
         "ref_up": Field("float32"),
         "ref_down": Field("float32"),
         "ref_peak": Field("float32"),
-        "ref_peak_mean": Field("float32"),
+        "ref_burst": Field("float32"),
         "dispersion": Field("float32", fill=1.0),
     }
 
@@ -194,10 +203,17 @@ class Baseline:
         c["ref_up"][:rows] = up
         c["ref_down"][:rows] = down
         recent = np.array([(hour - 1 - i) % self.hours for i in range(min(per_day, self.hours))])
-        maxima = c["hour_max"][:rows][:, recent]
-        counted = c["hour_n"][:rows][:, recent] > 0
+        maxima = c["hour_max"][:rows][:, recent].astype(np.float64)
+        minutes = c["hour_n"][:rows][:, recent].astype(np.float64)
+        counted = np.maximum((minutes > 0).sum(axis=1), 1)
         c["ref_peak"][:rows] = maxima.max(axis=1)
-        c["ref_peak_mean"][:rows] = maxima.sum(axis=1) / np.maximum(counted.sum(axis=1), 1)
+        peak_mean = maxima.sum(axis=1) / counted
+        rest = (c["hour_sum"][:rows][:, recent] - maxima).sum(axis=1) / np.maximum(
+            (minutes - 1).clip(0).sum(axis=1), 1
+        )
+        c["ref_burst"][:rows] = np.where(
+            peak_mean > BURSTY * _expected_peak(rest, c["dispersion"][:rows]), peak_mean, 0.0
+        )
         mean = c["disp_sum"][:rows] / np.maximum(c["disp_n"][:rows], 1.0)
         var = c["disp_num"][:rows] / np.maximum(c["disp_den"][:rows], 1.0)
         ratio = np.where(mean > 1e-3, var / np.maximum(mean, 1e-9), 1.0)

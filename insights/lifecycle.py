@@ -50,7 +50,7 @@ class MinuteView:
     mu_up: F64
     mu_down: F64
     peak: F64
-    peak_mean: F64
+    burst: F64
     phi: F64
     eligible: Bool
     params: dict[str, F64]
@@ -87,7 +87,7 @@ def decide(cols: Columns, view: MinuteView, rows: int) -> Decisions:
     single = (
         free & (c >= p["min_count"]) & (c >= p["min_ratio"] * view.mu_up) & (c > p["peak_margin"] * view.peak)
     )
-    burst_mu = np.maximum(view.mu_up[single], view.peak_mean[single])
+    burst_mu = np.maximum(view.mu_up[single], view.burst[single])
     surprise[single] = upper_surprise(c[single], burst_mu, view.phi[single])
 
     _streak(cols, "up", free & (c >= 1) & (c >= p["sustained_ratio"] * view.mu_up), c, view.mu_up, rows)

@@ -263,7 +263,7 @@ class Track:
             mu_up=np.maximum(ewma, c["ref_up"][:rows]),
             mu_down=np.minimum(ewma, c["ref_down"][:rows]),
             peak=np.maximum(c["ref_peak"][:rows], c["cur_max"][:rows]).astype(np.float64),
-            peak_mean=c["ref_peak_mean"][:rows].astype(np.float64),
+            burst=c["ref_burst"][:rows].astype(np.float64),
             phi=c["dispersion"][:rows].astype(np.float64),
             eligible=eligible,
             params=params,
