@@ -10,6 +10,7 @@ the number of workers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import sys
 import time
@@ -20,6 +21,7 @@ from typing import IO
 
 import msgspec
 
+from consumers import settings
 from consumers.files import InputError, LogFile, discover, read_bytes, read_stdin
 from insights.config import EngineConfig
 from insights.decode import DecodeLimits, Decoder, Envelope
@@ -138,12 +140,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (recursive) or - for stdin")
     p.add_argument("--output", "-o", help="write Insight events here (default: stdout)")
     p.add_argument("--workers", type=int, default=1, help="decoding processes (default: 1)")
+    p.add_argument("--config", help="TOML settings file (see consumers/settings.py)")
     p.add_argument("--lateness", type=int, help="allowed lateness in minutes")
     p.add_argument("--warmup-minutes", type=int, help="history a key needs before it can alert")
     p.add_argument("--data-events", action="store_true", help="analyse data events too")
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
+    """The settings file (if any) with the command-line flags on top."""
+    base = settings.load(args.config) if args.config else EngineConfig()
     overrides: dict[str, object] = {}
     if args.lateness is not None:
         overrides["allowed_lateness_minutes"] = args.lateness
@@ -151,17 +156,18 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         overrides["warmup_minutes"] = args.warmup_minutes
     if args.data_events:
         overrides["analyse_data_events"] = True
-    return EngineConfig(**overrides)  # type: ignore[arg-type]
+    return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
 
 
 def run(args: argparse.Namespace) -> int:
     try:
+        config = config_from_args(args)
         files = discover(args.paths)
         out: IO[bytes] = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
-    except (InputError, OSError) as exc:
+    except (InputError, OSError, settings.SettingsError) as exc:
         print(f"trailpulse replay: {exc}", file=sys.stderr)
         return 2
-    engine = Engine(config_from_args(args))
+    engine = Engine(config)
 
     def emit(transitions: list[InsightTransition]) -> None:
         out.write(b"".join(encode_event(insight_event(t)) + b"\n" for t in transitions))
