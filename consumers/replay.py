@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import multiprocessing
 import sys
 import time
@@ -23,6 +24,7 @@ import msgspec
 
 from consumers import settings
 from consumers.files import InputError, LogFile, discover, read_bytes, read_stdin
+from insights.classify import Classified, classify
 from insights.config import EngineConfig
 from insights.decode import DecodeLimits, Decoder, Envelope
 from insights.engine import Engine
@@ -34,7 +36,9 @@ from insights.transition import InsightTransition
 # them in batches of about this many records, so per-call costs are paid once per batch.
 BATCH_RECORDS = 20_000
 STDIN_LIMITS = DecodeLimits(max_message_bytes=4 << 30)
-_RECORDS = msgspec.msgpack.Decoder(list[CloudTrailRecord])
+_PACKED = msgspec.msgpack.Decoder(
+    tuple[int, list[CloudTrailRecord], list[tuple[int, str, str, int]], dict[str, int], dict[str, int]]
+)
 _ENCODER = msgspec.msgpack.Encoder()
 
 
@@ -68,32 +72,54 @@ class ReplaySummary:
 
 
 _DECODERS: dict[Envelope, Decoder] = {}
+_MINUTES: dict[str, int | None] = {}
 
 
-def _decode(item: LogFile) -> tuple[list[CloudTrailRecord], Counter[str]]:
-    """One file to its records and reject counts; decoders are reused for their name caches."""
+@dataclass
+class Decoded:
+    """One file, decoded and classified: what the engine's stateful step needs of it."""
+
+    records: int
+    batch: Classified
+    rejects: Counter[str]
+
+
+def _decode(item: LogFile, data_events: bool) -> Decoded:
+    """Read, decode and classify one file; decoders are reused for their name caches."""
     decoder = _DECODERS.get(item.envelope)
     if decoder is None:
         decoder = _DECODERS[item.envelope] = Decoder(envelope=item.envelope)
     result = decoder.decode(read_bytes(item.path))
-    return result.records, Counter(str(r.reason) for r in result.rejects)
+    rejects = Counter(str(r.reason) for r in result.rejects)
+    return Decoded(len(result.records), classify(result.records, data_events, _MINUTES), rejects)
 
 
-def _decode_packed(item: LogFile) -> tuple[bytes, Counter[str]]:
-    """Worker: one file to (MessagePack of its decoded records, reject counts)."""
-    records, rejects = _decode(item)
-    return _ENCODER.encode(records), rejects
+def _decode_packed(item: LogFile, data_events: bool) -> bytes:
+    """Worker: :func:`_decode`, packed compactly (countable records only) for the main process."""
+    decoded = _decode(item, data_events)
+    batch = decoded.batch
+    context = [[m, a, r, n] for (m, a, r), n in batch.context.items()]
+    return _ENCODER.encode(
+        [decoded.records, batch.countable, context, dict(batch.skipped), dict(decoded.rejects)]
+    )
 
 
-def _decoded(files: list[LogFile], workers: int) -> Iterator[tuple[list[CloudTrailRecord], Counter[str]]]:
+def _unpack(packed: bytes) -> Decoded:
+    records, countable, context, skipped, rejects = _PACKED.decode(packed)
+    batch = Classified(countable, Counter({(m, a, r): n for m, a, r, n in context}), Counter(skipped))
+    return Decoded(records, batch, Counter(rejects))
+
+
+def _decoded(files: list[LogFile], workers: int, data_events: bool) -> Iterator[Decoded]:
     if workers <= 1:
         for item in files:
-            yield _decode(item)
+            yield _decode(item, data_events)
         return
     context = multiprocessing.get_context("forkserver")
     with context.Pool(workers) as pool:
-        for packed, rejects in pool.imap(_decode_packed, files, chunksize=4):
-            yield _RECORDS.decode(packed), rejects
+        work = functools.partial(_decode_packed, data_events=data_events)
+        for packed in pool.imap(work, files, chunksize=4):
+            yield _unpack(packed)
 
 
 def replay(
@@ -103,20 +129,15 @@ def replay(
     workers: int = 1,
     stdin: bool = False,
 ) -> ReplaySummary:
-    """Feed every file to ``engine`` in replay order, then finish; ``emit`` gets transitions."""
+    """Feed every file to ``engine`` in replay order, then finish; ``emit`` gets transitions.
+
+    Files are grouped into batches of about ``BATCH_RECORDS`` input records; batch boundaries
+    depend only on the input, so the output is the same whatever ``workers`` is.
+    """
     summary = ReplaySummary()
     started = time.perf_counter()
-
-    batch: list[CloudTrailRecord] = []
-
-    def feed(records: list[CloudTrailRecord], rejects: Counter[str]) -> None:
-        summary.files += 1
-        summary.records += len(records)
-        summary.rejected.update(rejects)
-        batch.extend(records)
-        if len(batch) >= BATCH_RECORDS:
-            handle(engine.process(batch))
-            batch.clear()
+    batch = Classified()
+    pending = 0
 
     def handle(transitions: list[InsightTransition]) -> None:
         summary.starts += sum(t.state == "Start" for t in transitions)
@@ -124,12 +145,25 @@ def replay(
         if transitions:
             emit(transitions)
 
+    def feed(decoded: Decoded) -> None:
+        nonlocal batch, pending
+        summary.files += 1
+        summary.records += decoded.records
+        summary.rejected.update(decoded.rejects)
+        batch.extend(decoded.batch)
+        pending += decoded.records
+        if pending >= BATCH_RECORDS:
+            handle(engine.process_classified(batch))
+            batch, pending = Classified(), 0
+
+    data_events = engine.config.analyse_data_events
     if stdin:
         result = Decoder(STDIN_LIMITS).decode(read_stdin())
-        feed(result.records, Counter(str(r.reason) for r in result.rejects))
-    for records, rejects in _decoded(files, workers):
-        feed(records, rejects)
-    handle(engine.process(batch))
+        rejects = Counter(str(r.reason) for r in result.rejects)
+        feed(Decoded(len(result.records), engine.classify(result.records), rejects))
+    for decoded in _decoded(files, workers, data_events):
+        feed(decoded)
+    handle(engine.process_classified(batch))
     handle(engine.finish())
     summary.seconds = time.perf_counter() - started
     return summary

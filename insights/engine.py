@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from insights import snapshot
+from insights.classify import Classified, classify
 from insights.config import EngineConfig
 from insights.keys import StringTable
 from insights.normalise import Normaliser
@@ -42,6 +43,7 @@ class Engine:
         self.normaliser = Normaliser(self.call, self.error, self.strings, self.config.analyse_data_events)
         self.closed_through: int | None = None
         self._strings_after_compaction = 0
+        self._minute_cache: dict[str, int | None] = {}
 
     @property
     def tracks(self) -> tuple[Track, Track]:
@@ -49,7 +51,15 @@ class Engine:
 
     def process(self, records: Iterable[CloudTrailRecord]) -> list[InsightTransition]:
         """Ingest a batch and close every minute the watermark has passed."""
-        self.normaliser.normalise(records, self.closed_through)
+        return self.process_classified(self.classify(records))
+
+    def classify(self, records: Iterable[CloudTrailRecord]) -> Classified:
+        """Stage one of :meth:`process` (stateless; may run elsewhere, see ``replay --workers``)."""
+        return classify(records, self.config.analyse_data_events, self._minute_cache)
+
+    def process_classified(self, batch: Classified) -> list[InsightTransition]:
+        """Stage two of :meth:`process`: ingest a classified batch and close passed minutes."""
+        self.normaliser.normalise(batch, self.closed_through)
         newest = self.normaliser.max_minute
         if newest is None:
             return []

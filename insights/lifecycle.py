@@ -9,6 +9,7 @@ accepted as the new normal, so a permanent change does not stay an insight forev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,10 +72,22 @@ class Decisions:
 
 
 def _streak(cols: Columns, prefix: str, extend: Bool, counts: F64, mu: F64, rows: int) -> None:
-    streak, total, expected = cols[f"{prefix}_streak"], cols[f"{prefix}_sum"], cols[f"{prefix}_mu"]
-    streak[:rows] = np.where(extend, streak[:rows] + 1, 0)
-    total[:rows] = np.where(extend, total[:rows] + counts, 0.0)
-    expected[:rows] = np.where(extend, expected[:rows] + mu, 0.0)
+    """Extend or reset one kind of streak (count, observed sum, expected sum) for every key."""
+    streak = cols[f"{prefix}_streak"][:rows]
+    if not extend.any() and not streak.any():
+        return
+    total, expected = cols[f"{prefix}_sum"][:rows], cols[f"{prefix}_mu"][:rows]
+    streak[:] = np.where(extend, streak + 1, 0)
+    total[:] = np.where(extend, total + counts, 0.0)
+    expected[:] = np.where(extend, expected + mu, 0.0)
+
+
+def _surprise(tail: Callable[[F64, F64, F64], F64], mask: Bool, count: F64, mu: F64, phi: F64) -> F64:
+    """``tail`` surprise where ``mask`` holds, zero elsewhere; scipy is not called for nothing."""
+    out = np.zeros(len(mask))
+    if mask.any():
+        out[mask] = tail(count[mask], mu[mask], phi[mask])
+    return out
 
 
 def decide(cols: Columns, view: MinuteView, rows: int) -> Decisions:
@@ -83,26 +96,20 @@ def decide(cols: Columns, view: MinuteView, rows: int) -> Decisions:
     is_open = cols["open_dir"][:rows] != 0
     free = view.eligible & ~is_open
 
-    surprise = np.zeros(rows)
     single = (
         free & (c >= p["min_count"]) & (c >= p["min_ratio"] * view.mu_up) & (c > p["peak_margin"] * view.peak)
     )
-    burst_mu = np.maximum(view.mu_up[single], view.burst[single])
-    surprise[single] = upper_surprise(c[single], burst_mu, view.phi[single])
+    surprise = _surprise(upper_surprise, single, c, np.maximum(view.mu_up, view.burst), view.phi)
 
     _streak(cols, "up", free & (c >= 1) & (c >= p["sustained_ratio"] * view.mu_up), c, view.mu_up, rows)
     streak = cols["up_streak"][:rows]
     sustained = (streak >= p["sustained_minutes"]) & (cols["up_sum"][:rows] >= 2 * p["min_count"])
-    s_sus = np.zeros(rows)
-    s_sus[sustained] = upper_surprise(
-        cols["up_sum"][:rows][sustained], cols["up_mu"][:rows][sustained], view.phi[sustained]
-    )
+    s_sus = _surprise(upper_surprise, sustained, cols["up_sum"][:rows], cols["up_mu"][:rows], view.phi)
 
     dropping = free & (view.mu_down >= p["drop_min_level"]) & (c <= p["drop_ratio"] * view.mu_down)
     _streak(cols, "dn", dropping, c, view.mu_down, rows)
     drop = cols["dn_streak"][:rows] >= p["drop_minutes"]
-    s_drop = np.zeros(rows)
-    s_drop[drop] = lower_surprise(cols["dn_sum"][:rows][drop], cols["dn_mu"][:rows][drop], view.phi[drop])
+    s_drop = _surprise(lower_surprise, drop, cols["dn_sum"][:rows], cols["dn_mu"][:rows], view.phi)
 
     threshold = p["start_surprise"]
     start_single = single & (surprise >= threshold)

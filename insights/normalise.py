@@ -7,29 +7,25 @@ without ``readOnly`` is not counted as a write) per (account, region, eventSourc
 data call counts towards the call rate, read or write, as AWS does). Duplicated deliveries (same
 ``eventID``) count once.
 
-This is the one per-record Python loop of the engine, so it does only dict lookups and appends.
-Records are expected from :class:`insights.decode.Decoder`, which has validated every field; the
-minute is therefore cached by the ``YYYY-MM-DDTHH:MM`` prefix of ``eventTime``.
+This is stage two, after the stateless :mod:`insights.classify`: it holds the event-time clock,
+the account/region scopes and the dedup sets, and turns countable records into columns of interned
+ids for the tracks — the one per-record loop with state, so it does only dict lookups and appends.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from insights.eventtime import event_minute
+from insights.classify import Classified, account_of, minute_of
 from insights.keys import StringTable
-from insights.record import CloudTrailRecord
 from insights.track import Track
 
-INSIGHT_EVENT_TYPE = "AwsCloudTrailInsight"
 NULL = "null"
-TIME_CACHE_SIZE = 100_000
 
 
 @dataclass
@@ -63,60 +59,37 @@ class Normaliser:
         self.skipped: Counter[str] = Counter()
         self.analysed = 0
 
-    def normalise(self, records: Iterable[CloudTrailRecord], closed_through: int | None) -> None:
-        """Route ``records`` into both tracks' minute buffers."""
+    def normalise(self, batch: Classified, closed_through: int | None) -> None:
+        """Advance the clock and scopes with ``batch`` and route its countable records to tracks."""
+        self.skipped.update(batch.skipped)
+        closed = -1 if closed_through is None else closed_through
+        for (seen_minute, seen_account, seen_region), n in batch.context.items():
+            self._observe(seen_minute, seen_account, seen_region, n, closed)
         call, error = Columns3(), Columns3()
         intern = self.strings.intern
         known = self.strings.index.get
         null_id = intern(NULL)
-        minutes_of = self._minutes
-        if len(minutes_of) > TIME_CACHE_SIZE:
-            minutes_of.clear()
-        scopes, seen_ids = self.scopes, self.seen_ids
+        minutes_cache, seen_ids, scopes = self._minutes, self.seen_ids, self.scopes
         call_index, error_index = self.call.keys.index, self.error.keys.index
-        closed = -1 if closed_through is None else closed_through
-        newest = -1 if self.max_minute is None else self.max_minute
         skipped = self.skipped
-        analysed = 0
-        for r in records:
-            category = r.eventCategory
-            if r.eventType == INSIGHT_EVENT_TYPE:
-                skipped["insight_event"] += 1
+        analysed, newest = 0, -1
+        for r in batch.countable:
+            minute = minute_of(r, minutes_cache)
+            account = account_of(r)
+            if minute is None or account is None:
+                skipped["bad_event_time" if minute is None else "no_account"] += 1
                 continue
-            if category != "Management" and (category != "Data" or not self.data_events):
-                skipped["data_event" if category == "Data" else "other_category"] += 1
-                continue
-            prefix = r.eventTime[:16]
-            minute = minutes_of.get(prefix, -1)
-            if minute == -1:
-                minute = minutes_of[prefix] = event_minute(r.eventTime)
-            if minute is None:
-                skipped["bad_event_time"] += 1
-                continue
-            if minute > newest:
-                newest = minute
-            if minute <= closed:
-                skipped["late"] += 1
-                continue
-            identity = r.userIdentity
-            account = r.recipientAccountId or (identity.accountId if identity is not None else None)
-            if account is None:
-                skipped["no_account"] += 1
-                continue
-            analysed += 1
             region = r.awsRegion
-            scope = (account, region)
-            scope_start = scopes.get(scope)
-            if scope_start is None:
-                scope_start = scopes[scope] = minute
-            elif minute < scope_start:
-                scope_start = scopes[scope] = minute
-                self.call.lower_scope_start(scope, minute)
-                self.error.lower_scope_start(scope, minute)
-            error_code = r.errorCode
-            write = r.readOnly is False or category == "Data"
-            if not write and error_code is None:
-                continue
+            scope_start = scopes.get((account, region))
+            if scope_start is None or minute < scope_start or minute <= closed:
+                self._observe(minute, account, region, 1, closed)
+                if minute <= closed:
+                    continue
+                scope_start = scopes[(account, region)]
+            else:
+                analysed += 1
+                if minute > newest:
+                    newest = minute
             event_id = r.eventID
             if event_id is not None:
                 seen = seen_ids.get(minute)
@@ -127,11 +100,14 @@ class Normaliser:
                     continue
                 else:
                     seen.add(event_id)
+            identity = r.userIdentity
             text = identity.arn if identity is not None else None
             arn = (known(text) or intern(text)) if text else null_id
             text = r.userAgent
             agent = (known(text) or intern(text)) if text else null_id
-            if write:
+            error_code = r.errorCode
+            category = r.eventCategory
+            if r.readOnly is False or category == "Data":
                 key = (category, account, region, r.eventSource, r.eventName)
                 slot = call_index.get(key)
                 if slot is None:
@@ -152,10 +128,27 @@ class Normaliser:
                 error.slots.append(slot)
                 error.values += (arn, agent)
         self.analysed += analysed
-        if newest >= 0:
+        if newest >= 0 and (self.max_minute is None or newest > self.max_minute):
             self.max_minute = newest
         self.call.ingest(*call.arrays(3))
         self.error.ingest(*error.arrays(2))
+
+    def _observe(self, minute: int, account: str, region: str, records: int, closed: int) -> None:
+        """Account for ``records`` seen at ``minute``: the clock, lateness, the scope's start."""
+        if self.max_minute is None or minute > self.max_minute:
+            self.max_minute = minute
+        if minute <= closed:
+            self.skipped["late"] += records
+            return
+        self.analysed += records
+        scope = (account, region)
+        start = self.scopes.get(scope)
+        if start is None:
+            self.scopes[scope] = minute
+        elif minute < start:
+            self.scopes[scope] = minute
+            self.call.lower_scope_start(scope, minute)
+            self.error.lower_scope_start(scope, minute)
 
     def to_state(self) -> dict[str, Any]:
         return {
