@@ -1,23 +1,27 @@
 #!/usr/bin/env python
 """Replay throughput against the decode floor, measured side by side in one run.
 
-On a generated trace of gzipped CloudTrail files in the S3 layout (default options: ~1.8 M records
+On a generated trace of gzipped CloudTrail files in the S3 layout (default options: ~1.85 M records
 over 10.5 days), this measures:
 
 * (a) the *decode floor*: read + gunzip + decode of every file with one :class:`Decoder` per envelope
-  (as ``replay`` reuses them), one process, records discarded — what no replay can beat;
+  (as ``replay`` reuses them), one process, records discarded: what no replay can beat;
 * (b) ``replay(workers=1)``: the full engine in one process, transitions discarded;
 * (c) ``replay(workers=2)``: decoding in two processes, the engine in the main one.
 
 Each round runs (a), (b) and (c) one after the other; with ``--repeat N`` rounds the best of each is
-reported (the machine may be shared, so only ratios measured in the same run mean anything). Goals
-(issue acceptance): b >= 0.5 * a, and c >= 150 k records/s.
+reported, with the ratios of each round (the machine may be shared, so only figures measured in the
+same run mean anything). Besides wall time, each run reports the main process's CPU time (how much
+of a core it got; records per CPU second compare (a) and (b) less exposed to the load, though on a
+VM whose host is busy CPU time inflates too). For every replay the time spent inside the
+engine's entry points is measured too, which for (c) shows whether the main process is the limit.
+Goals (issue acceptance): b >= 0.5 * a, and c >= 150 k records/s.
 
-A separate timed pass then reproduces ``replay()``'s batching in its own loop and times read,
-decode (and gunzip within it), ``Engine.process`` (normalising vs minute closes and their steps)
-and ``Engine.finish``, by wrapping methods of that pass's own objects (no engine code is changed).
-It also times the MessagePack round trip that ``--workers N`` adds, to estimate the main process's
-ceiling when decoding is farmed out. ``--profile N`` adds a cProfile pass of (b) (top N functions).
+A separate pass runs ``replay(workers=1)`` again with timers wrapped around the steps it goes
+through (read, decode, gunzip, the engine's stages, minute closes and their parts), so it is
+replay's own batching; only this process's objects are wrapped, no engine code is changed, and a
+step the code does not have (it evolves) is simply not shown. ``--profile N`` adds a cProfile pass
+of (b) (top N functions by own time, to stderr).
 
 Run: ``.venv/bin/python bench/replay.py [--workdir DIR] [--repeat 2] [--days 10.5] [--scale 1]``
 (``DIR`` is reused if ``DIR/labels.json`` exists, else the trace is generated there; without
@@ -30,36 +34,54 @@ import argparse
 import cProfile
 import gc
 import json
-import multiprocessing
 import pstats
 import shutil
+import statistics
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+import types
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 import consumers.replay
 import insights.decode
 import insights.track
 from consumers.files import LogFile, discover, read_bytes
 from consumers.generate import generate_to_dir
-from consumers.replay import BATCH_RECORDS, replay
+from consumers.replay import replay
 from consumers.traffic_options import GenerateOptions
 from insights.decode import Decoder, Envelope
 from insights.engine import Engine
-from insights.record import CloudTrailRecord
 from insights.transition import InsightTransition
 
 FLOOR_RATIO_GOAL = 0.5
 TWO_CORE_GOAL = 150_000.0
 MIN_RECORDS = 1_000_000
+# The engine's entry points replay may call (whichever exist): time inside them is "engine" time.
+ENGINE_ENTRY_POINTS = ("process", "classify", "process_classified", "finish")
+# Steps timed in the breakdown pass, where they exist: (owner path, attribute, label).
+ENGINE_STEPS = (
+    ("normaliser", "normalise", "normalise"),
+    ("normaliser", "classify", "classify"),
+)
+TRACK_STEPS = (
+    ("", "close_minute", "close_minute[{track}]"),
+    ("", "ingest", "ingest"),
+    ("", "_view", "view"),
+    ("", "_apply", "apply"),
+    ("", "evict_idle", "evict_idle"),
+    ("baseline", "learn", "baseline.learn"),
+    ("baseline", "roll_hour", "baseline.roll_hour"),
+    ("baseline", "refresh", "baseline.refresh"),
+    ("attributions", "observe", "attr.observe"),
+    ("attributions", "flush", "attr.flush"),
+    ("attributions", "rotate", "attr.rotate"),
+)
 
 
 @dataclass
@@ -69,12 +91,84 @@ class Run:
     name: str
     records: int
     seconds: float
+    cpu_seconds: float
+    engine_seconds: float | None = None
+    engine_cpu_seconds: float | None = None
     starts: int = 0
     ends: int = 0
 
     @property
     def rate(self) -> float:
         return self.records / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.records / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
+
+
+# -- timers -------------------------------------------------------------------------------------------
+class Timers:
+    """Inclusive wall time per call path of wrapped callables (nested wraps give a tree).
+
+    ``cpu`` holds the calling thread's CPU time per path: unlike wall time it leaves out time the
+    process was waiting for a core (on a loaded machine) or for other threads holding the GIL.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[tuple[str, ...], float] = defaultdict(float)
+        self.cpu: defaultdict[tuple[str, ...], float] = defaultdict(float)
+        self.calls: defaultdict[tuple[str, ...], int] = defaultdict(int)
+        self._stack: list[str] = []
+        self._undo: list[Callable[[], None]] = []
+
+    @contextmanager
+    def span(self, label: str) -> Iterator[None]:
+        self._stack.append(label)
+        path = tuple(self._stack)
+        began, cpu = time.perf_counter(), time.thread_time()
+        try:
+            yield
+        finally:
+            self.seconds[path] += time.perf_counter() - began
+            self.cpu[path] += time.thread_time() - cpu
+            self.calls[path] += 1
+            self._stack.pop()
+
+    def wrap(self, owner: Any, attribute: str, label: str) -> bool:
+        """Replace ``owner.attribute`` by a timed version until :meth:`unwrap_all`; False if absent."""
+        inner = getattr(owner, attribute, None)
+        if owner is None or not callable(inner):
+            return False
+        own = isinstance(owner, type | types.ModuleType) or attribute in getattr(owner, "__dict__", {})
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.span(label):
+                return inner(*args, **kwargs)
+
+        setattr(owner, attribute, timed)
+        self._undo.append(lambda: setattr(owner, attribute, inner) if own else delattr(owner, attribute))
+        return True
+
+    def unwrap_all(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def top_level(self) -> float:
+        return sum(s for path, s in self.seconds.items() if len(path) == 1)
+
+    def rows(self) -> list[tuple[tuple[str, ...], float, float, int]]:
+        """(path, inclusive s, self s, calls); children under parents, busiest first."""
+        children: defaultdict[tuple[str, ...], float] = defaultdict(float)
+        for path, seconds in self.seconds.items():
+            children[path[:-1]] += seconds
+        ordered = sorted(self.seconds, key=lambda p: [-self.seconds[p[: i + 1]] for i in range(len(p))])
+        return [(p, self.seconds[p], self.seconds[p] - children[p], self.calls[p]) for p in ordered]
+
+
+def _attribute_path(root: Any, path: str) -> Any:
+    for part in filter(None, path.split(".")):
+        root = getattr(root, part, None)
+    return root
 
 
 # -- input -------------------------------------------------------------------------------------------
@@ -98,174 +192,56 @@ _FLOOR_DECODERS: dict[Envelope, Decoder] = {}
 def decode_floor(files: list[LogFile]) -> Run:
     """(a) read + gunzip + decode every file, one process, one decoder per envelope, nothing kept."""
     records = 0
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for item in files:
         decoder = _FLOOR_DECODERS.get(item.envelope)
         if decoder is None:
             decoder = _FLOOR_DECODERS[item.envelope] = Decoder(envelope=item.envelope)
         records += len(decoder.decode(read_bytes(item.path)).records)
-    return Run("decode floor", records, time.perf_counter() - began)
+    return Run("decode floor", records, time.perf_counter() - began, time.process_time() - cpu)
 
 
-def replay_run(files: list[LogFile], workers: int) -> Run:
-    """(b)/(c) ``replay`` with a fresh default engine; transitions are discarded."""
-
-    def discard(_transitions: list[InsightTransition]) -> None:
-        return None
-
-    summary = replay(files, Engine(), discard, workers=workers)
-    return Run(f"replay workers={workers}", summary.records, summary.seconds, summary.starts, summary.ends)
+def _discard(_transitions: list[InsightTransition]) -> None:
+    return None
 
 
-def one_decode_worker_run(files: list[LogFile]) -> Run:
-    """What-if: ``replay``'s multi-process path with a pool of ONE decode process.
+def replay_run(files: list[LogFile], workers: int, timers: Timers | None = None) -> Run:
+    """(b)/(c) ``replay`` with a fresh default engine, engine entry points timed; output discarded.
 
-    ``replay(workers=N)`` runs N decode processes besides the main one (which runs the engine), so
-    on two cores ``--workers 2`` means three busy processes, and ``--workers 1`` means no pool.
-    This swaps ``replay``'s file source for a one-process pool (same ``_decode_packed`` and
-    MessagePack path) for the duration of one call, to see whether two processes beat three.
+    With ``timers``, every step of :data:`ENGINE_STEPS`/:data:`TRACK_STEPS` and the decode path is
+    timed as well (the breakdown pass).
     """
-    original = consumers.replay._decoded
-
-    def one_worker(
-        files: list[LogFile], workers: int
-    ) -> Iterator[tuple[list[CloudTrailRecord], Counter[str]]]:
-        packed_records = msgspec.msgpack.Decoder(list[CloudTrailRecord])
-        with multiprocessing.get_context("forkserver").Pool(1) as pool:
-            for packed, rejects in pool.imap(consumers.replay._decode_packed, files, chunksize=4):
-                yield packed_records.decode(packed), rejects
-
-    consumers.replay._decoded = one_worker
-    try:
-        run = replay_run(files, 2)
-    finally:
-        consumers.replay._decoded = original
-    run.name = "1 decode proc + main"
-    return run
-
-
-# -- timed breakdown ----------------------------------------------------------------------------------
-class Timers:
-    """Inclusive wall time per call path of wrapped callables (nested wraps give a tree)."""
-
-    def __init__(self) -> None:
-        self.seconds: defaultdict[tuple[str, ...], float] = defaultdict(float)
-        self.calls: defaultdict[tuple[str, ...], int] = defaultdict(int)
-        self._stack: list[str] = []
-
-    @contextmanager
-    def span(self, label: str) -> Iterator[None]:
-        self._stack.append(label)
-        path = tuple(self._stack)
-        began = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[path] += time.perf_counter() - began
-            self.calls[path] += 1
-            self._stack.pop()
-
-    def wrap(self, owner: Any, attribute: str, label: str) -> Callable[[], None]:
-        """Replace ``owner.attribute`` by a timed version; returns a function that undoes it."""
-        inner = getattr(owner, attribute)
-        had_own = isinstance(owner, type(sys)) or attribute in getattr(owner, "__dict__", {})
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            with self.span(label):
-                return inner(*args, **kwargs)
-
-        setattr(owner, attribute, timed)
-
-        def undo() -> None:
-            if had_own:
-                setattr(owner, attribute, inner)
-            else:
-                delattr(owner, attribute)
-
-        return undo
-
-    def rows(self) -> list[tuple[tuple[str, ...], float, float, int]]:
-        """(path, inclusive s, self s, calls), depth-first in recorded order of first appearance."""
-        children: defaultdict[tuple[str, ...], float] = defaultdict(float)
-        for path, seconds in self.seconds.items():
-            children[path[:-1]] += seconds
-        ordered = sorted(self.seconds, key=lambda p: [self._rank(p[: i + 1]) for i in range(len(p))])
-        return [(p, self.seconds[p], self.seconds[p] - children[p], self.calls[p]) for p in ordered]
-
-    def _rank(self, path: tuple[str, ...]) -> float:
-        return -self.seconds.get(path, 0.0)
-
-
-def timed_breakdown(files: list[LogFile]) -> tuple[Run, Timers]:
-    """Replay with ``replay()``'s batching in our own loop, every step timed."""
-    timers = Timers()
     engine = Engine()
-    undo: list[Callable[[], None]] = [
-        timers.wrap(insights.decode, "unwrap", "gunzip"),
-        timers.wrap(insights.track, "decide", "decide"),
-        timers.wrap(engine.normaliser, "normalise", "normalise"),
-    ]
-    for track in engine.tracks:
-        name = "call" if track is engine.call else "error"
-        undo += [
-            timers.wrap(track, "close_minute", f"close_minute[{name}]"),
-            timers.wrap(track, "ingest", "ingest"),
-            timers.wrap(track, "_view", "view"),
-            timers.wrap(track, "_apply", "apply"),
-            timers.wrap(track, "evict_idle", "evict_idle"),
-            timers.wrap(track.baseline, "learn", "baseline.learn"),
-            timers.wrap(track.baseline, "roll_hour", "baseline.roll_hour"),
-            timers.wrap(track.baseline, "refresh", "baseline.refresh"),
-            timers.wrap(track.attributions, "observe", "attr.observe"),
-            timers.wrap(track.attributions, "flush", "attr.flush"),
-            timers.wrap(track.attributions, "rotate", "attr.rotate"),
-        ]
-    decoders: dict[Envelope, Decoder] = {}
-    encoder = msgspec.msgpack.Encoder()
-    packed_decoder = msgspec.msgpack.Decoder(list[CloudTrailRecord])
-    batch: list[CloudTrailRecord] = []
-    records = starts = ends = 0
-
-    def count(transitions: list[InsightTransition]) -> None:
-        nonlocal starts, ends
-        starts += sum(t.state == "Start" for t in transitions)
-        ends += sum(t.state == "End" for t in transitions)
-
+    own = timers or Timers()
+    for name in ENGINE_ENTRY_POINTS:
+        own.wrap(engine, name, f"engine.{name}")
+    if timers is not None:
+        own.wrap(consumers.replay, "read_bytes", "read")
+        own.wrap(consumers.replay, "classify", "classify")
+        own.wrap(Decoder, "decode", "decode")
+        own.wrap(insights.decode, "unwrap", "gunzip")
+        own.wrap(insights.track, "decide", "decide")
+        for owner, attribute, label in ENGINE_STEPS:
+            own.wrap(_attribute_path(engine, owner), attribute, label)
+        for name, track in (("call", engine.call), ("error", engine.error)):
+            for owner, attribute, label in TRACK_STEPS:
+                own.wrap(_attribute_path(track, owner), attribute, label.format(track=name))
+    cpu = time.process_time()
     try:
-        began = time.perf_counter()
-        for item in files:
-            decoder = decoders.get(item.envelope)
-            if decoder is None:
-                decoder = decoders[item.envelope] = Decoder(envelope=item.envelope)
-            with timers.span("read"):
-                data = read_bytes(item.path)
-            with timers.span("decode"):
-                decoded = decoder.decode(data).records
-            records += len(decoded)
-            batch.extend(decoded)
-            if len(batch) >= BATCH_RECORDS:
-                with timers.span("engine.process"):
-                    count(engine.process(batch))
-                batch.clear()
-        with timers.span("engine.process"):
-            count(engine.process(batch))
-        with timers.span("engine.finish"):
-            count(engine.finish())
-        run = Run("timed pass (workers=1)", records, time.perf_counter() - began, starts, ends)
+        summary = replay(files, engine, _discard, workers=workers)
     finally:
-        for step in reversed(undo):
-            step()
-    # Outside the timed pass: the MessagePack round trip each file takes with --workers > 1
-    # (encoded in a worker, decoded again in the main process, which also runs the engine).
-    for item in files:
-        decoder = decoders[item.envelope]
-        decoded = decoder.decode(read_bytes(item.path)).records
-        with timers.span("(extra) msgpack encode [worker side]"):
-            packed = encoder.encode(decoded)
-        with timers.span("(extra) msgpack decode [main side]"):
-            packed_decoder.decode(packed)
-    run.name += f" keys call={len(engine.call.keys)} error={len(engine.error.keys)}"
-    return run, timers
+        own.unwrap_all()
+    entry = [path for path in own.seconds if len(path) == 1 and path[0].startswith("engine.")]
+    return Run(
+        f"replay workers={workers}",
+        summary.records,
+        summary.seconds,
+        time.process_time() - cpu,
+        engine_seconds=sum(own.seconds[p] for p in entry),
+        engine_cpu_seconds=sum(own.cpu[p] for p in entry),
+        starts=summary.starts,
+        ends=summary.ends,
+    )
 
 
 def profile_replay(files: list[LogFile], top: int) -> None:
@@ -274,17 +250,22 @@ def profile_replay(files: list[LogFile], top: int) -> None:
     profiler.enable()
     replay_run(files, 1)
     profiler.disable()
-    stats = pstats.Stats(profiler, stream=sys.stderr)
-    stats.sort_stats("tottime").print_stats(top)
+    print(f"\ncProfile of replay(workers=1), top {top} by own time:", file=sys.stderr)
+    pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(top)
 
 
 # -- report -------------------------------------------------------------------------------------------
 def line(run: Run) -> str:
-    extra = f"  starts={run.starts} ends={run.ends}" if run.starts or run.ends else ""
-    return (
-        f"{run.name:<22} records={run.records:>9,}  seconds={run.seconds:7.2f}"
-        f"  records/s={run.rate:>10,.0f}{extra}"
+    text = (
+        f"{run.name:<18} records={run.records:>9,}  wall={run.seconds:6.2f} s  records/s={run.rate:>9,.0f}"
+        f"  main cpu={run.cpu_seconds:6.2f} s ({100 * run.cpu_seconds / run.seconds:3.0f}% of wall,"
+        f" {run.cpu_rate:,.0f} records/cpu-s)"
     )
+    if run.engine_seconds is not None and run.engine_cpu_seconds is not None:
+        text += f"  in engine={run.engine_seconds:5.2f} s (cpu {run.engine_cpu_seconds:5.2f} s)"
+    if run.starts or run.ends:
+        text += f"  insights={run.starts}/{run.ends}"
+    return text
 
 
 def main() -> int:
@@ -297,11 +278,6 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds; best of each is kept")
     parser.add_argument("--workers", type=int, default=2, help="workers for measurement (c)")
-    parser.add_argument(
-        "--one-worker-what-if",
-        action="store_true",
-        help="also time replay's pool path with ONE decode process (two processes in all)",
-    )
     parser.add_argument("--no-breakdown", action="store_true", help="skip the timed breakdown pass")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="also cProfile (b), top N")
     args = parser.parse_args()
@@ -318,48 +294,55 @@ def main() -> int:
 
 
 def measure(files: list[LogFile], args: argparse.Namespace) -> int:
-    best: dict[str, Run] = {}
-    all_runs: defaultdict[str, list[float]] = defaultdict(list)
+    runs: defaultdict[str, list[Run]] = defaultdict(list)
     kinds: list[tuple[str, Callable[[], Run]]] = [
         ("floor", lambda: decode_floor(files)),
         ("one", lambda: replay_run(files, 1)),
         ("parallel", lambda: replay_run(files, args.workers)),
     ]
-    if args.one_worker_what_if:
-        kinds.append(("one_worker", lambda: one_decode_worker_run(files)))
     for round_no in range(1, args.repeat + 1):
         for kind, fn in kinds:
             gc.collect()
             run = fn()
-            all_runs[kind].append(run.rate)
+            runs[kind].append(run)
             print(f"round {round_no}: {line(run)}", file=sys.stderr)
-            if kind not in best or run.seconds < best[kind].seconds:
-                best[kind] = run
 
+    best = {kind: min(items, key=lambda r: r.seconds) for kind, items in runs.items()}
     floor, one, parallel = best["floor"], best["one"], best["parallel"]
-    outputs = {(r.starts, r.ends) for r in best.values() if r is not floor}
-    # Ratios within each round (runs seconds apart), less exposed to load changing between rounds.
-    paired_one = [o / f for f, o in zip(all_runs["floor"], all_runs["one"], strict=True)]
-    paired_parallel = [p / f for f, p in zip(all_runs["floor"], all_runs["parallel"], strict=True)]
+    outputs = {(r.starts, r.ends) for kind in ("one", "parallel") for r in runs[kind]}
     ratio_one = one.rate / floor.rate
     ratio_parallel = parallel.rate / floor.rate
+    # Within a round the runs are seconds apart: less exposed to the load changing between rounds.
+    paired_one = [o.rate / f.rate for f, o in zip(runs["floor"], runs["one"], strict=True)]
+    paired_parallel = [p.rate / f.rate for f, p in zip(runs["floor"], runs["parallel"], strict=True)]
+    cpu_ratio_one = statistics.median(
+        o.cpu_rate / f.cpu_rate for f, o in zip(runs["floor"], runs["one"], strict=True)
+    )
     goal_one = ratio_one >= FLOOR_RATIO_GOAL
     goal_parallel = parallel.rate >= TWO_CORE_GOAL
 
-    print(f"\n{len(files):,} files; best of {args.repeat} interleaved rounds")
-    for run in best.values():
+    print(f"\n{len(files):,} files; best of {args.repeat} interleaved rounds (by wall time)")
+    for run in (floor, one, parallel):
         print(line(run))
     print(
-        f"replay workers=1 / floor = {ratio_one:.2f}  (goal >= {FLOOR_RATIO_GOAL}: "
-        f"{'met' if goal_one else 'NOT met'}); per round: {', '.join(f'{r:.2f}' for r in paired_one)}"
+        f"replay workers=1 / floor = {ratio_one:.2f}  (goal >= {FLOOR_RATIO_GOAL}:"
+        f" {'met' if goal_one else 'NOT met'}); per round {', '.join(f'{r:.2f}' for r in paired_one)};"
+        f" per CPU second (median of rounds) {cpu_ratio_one:.2f}"
     )
     print(
-        f"replay workers={args.workers} / floor = {ratio_parallel:.2f}; {parallel.rate:,.0f} records/s "
-        f"(goal >= {TWO_CORE_GOAL:,.0f}: {'met' if goal_parallel else 'NOT met'});"
-        f" per round / floor: {', '.join(f'{r:.2f}' for r in paired_parallel)}"
+        f"replay workers={args.workers}: {parallel.rate:,.0f} records/s (goal >= {TWO_CORE_GOAL:,.0f}:"
+        f" {'met' if goal_parallel else 'NOT met'}); / floor = {ratio_parallel:.2f},"
+        f" per round {', '.join(f'{r:.2f}' for r in paired_parallel)}"
     )
-    if "one_worker" in best:
-        print(f"what-if, 1 decode process + main: {best['one_worker'].rate:,.0f} records/s")
+    engine_parallel = parallel.engine_seconds or 0.0
+    engine_parallel_cpu = parallel.engine_cpu_seconds or 0.0
+    print(
+        f"  main process of workers={args.workers}: {parallel.cpu_seconds:.2f} s cpu"
+        f" in {parallel.seconds:.2f} s wall, of which in engine {engine_parallel:.2f} s wall"
+        f" / {engine_parallel_cpu:.2f} s cpu"
+        f" (workers=1: {one.engine_seconds or 0.0:.2f} s / {one.engine_cpu_seconds or 0.0:.2f} s);"
+        f" main-process ceiling {parallel.records / max(parallel.cpu_seconds, 1e-9):,.0f} records/s"
+    )
     if floor.records < MIN_RECORDS:
         print(f"warning: only {floor.records:,} records (the issue asks for >= {MIN_RECORDS:,})")
     if len(outputs) != 1:
@@ -368,29 +351,37 @@ def measure(files: list[LogFile], args: argparse.Namespace) -> int:
     breakdown: dict[str, float] = {}
     if not args.no_breakdown:
         gc.collect()
-        timed, timers = timed_breakdown(files)
-        print(f"\nbreakdown of one-process replay ({line(timed)}):")
-        print(f"  {'step':<58}{'incl s':>9}{'self s':>9}{'calls':>10}{'% pass':>8}")
+        timers = Timers()
+        timed = replay_run(files, 1, timers)
+        print(f"\nbreakdown of replay(workers=1), timed pass: {line(timed)}")
+        print(f"  {'step':<50}{'incl s':>9}{'self s':>9}{'calls':>10}{'% wall':>8}")
         for path, inclusive, own, calls in timers.rows():
             if len(path) > 1 and inclusive < 0.002 * timed.seconds:
-                continue  # noise (e.g. the few minutes engine.finish closes)
+                continue  # noise, e.g. the few minutes engine.finish closes
             label = "  " * (len(path) - 1) + path[-1]
-            extra = path[0].startswith("(extra)")
-            share = "-" if extra else f"{100 * inclusive / timed.seconds:.1f}"
-            print(f"  {label:<58}{inclusive:9.2f}{own:9.2f}{calls:10,}{share:>8}")
+            share = 100 * inclusive / timed.seconds
+            print(f"  {label:<50}{inclusive:9.2f}{own:9.2f}{calls:10,}{share:8.1f}")
             if len(path) <= 2:
                 breakdown["/".join(path)] = round(inclusive, 3)
-        engine_seconds = sum(timers.seconds[(k,)] for k in ("engine.process", "engine.finish"))
-        main_side = engine_seconds + timers.seconds[("(extra) msgpack decode [main side]",)]
+        rest = timed.seconds - timers.top_level()
         print(
-            f"  engine alone: {timed.records / engine_seconds:,.0f} records/s; main process with workers>1"
-            f" (msgpack decode + engine): ceiling ~{timed.records / main_side:,.0f} records/s"
+            f"  {'(replay outside the timed steps)':<50}{rest:9.2f}{'':>19}{100 * rest / timed.seconds:8.1f}"
         )
-        breakdown["engine_records_per_s"] = round(timed.records / engine_seconds)
-        breakdown["parallel_main_ceiling_records_per_s"] = round(timed.records / main_side)
+        breakdown["untimed"] = round(rest, 3)
 
     if args.profile:
         profile_replay(files, args.profile)
+
+    def figures(run: Run) -> dict[str, Any]:
+        return {
+            "seconds": round(run.seconds, 3),
+            "records_per_s": round(run.rate),
+            "cpu_seconds": round(run.cpu_seconds, 3),
+            "engine_seconds": None if run.engine_seconds is None else round(run.engine_seconds, 3),
+            "engine_cpu_seconds": None
+            if run.engine_cpu_seconds is None
+            else round(run.engine_cpu_seconds, 3),
+        }
 
     print(
         json.dumps(
@@ -399,23 +390,13 @@ def measure(files: list[LogFile], args: argparse.Namespace) -> int:
                 "files": len(files),
                 "records": floor.records,
                 "repeat": args.repeat,
-                "floor": {"seconds": round(floor.seconds, 3), "records_per_s": round(floor.rate)},
-                "replay_workers_1": {"seconds": round(one.seconds, 3), "records_per_s": round(one.rate)},
-                f"replay_workers_{args.workers}": {
-                    "seconds": round(parallel.seconds, 3),
-                    "records_per_s": round(parallel.rate),
-                },
-                "all_rates": {k: [round(r) for r in v] for k, v in all_runs.items()},
-                "one_decode_process_what_if": (
-                    {
-                        "seconds": round(best["one_worker"].seconds, 3),
-                        "records_per_s": round(best["one_worker"].rate),
-                    }
-                    if "one_worker" in best
-                    else None
-                ),
+                "floor": figures(floor),
+                "replay_workers_1": figures(one),
+                f"replay_workers_{args.workers}": figures(parallel),
+                "rates_per_round": {k: [round(r.rate) for r in v] for k, v in runs.items()},
                 "ratio_workers_1": round(ratio_one, 3),
                 "ratio_workers_1_per_round": [round(r, 3) for r in paired_one],
+                "ratio_workers_1_per_cpu_second": round(cpu_ratio_one, 3),
                 f"ratio_workers_{args.workers}": round(ratio_parallel, 3),
                 "goal_ratio_workers_1": goal_one,
                 "goal_two_cores_150k": goal_parallel,
