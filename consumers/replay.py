@@ -24,21 +24,18 @@ import msgspec
 
 from consumers import settings
 from consumers.files import InputError, LogFile, discover, read_bytes, read_stdin
-from insights.classify import Classified, classify
+from insights.classify import ColumnBatch, classify
 from insights.config import EngineConfig
 from insights.decode import DecodeLimits, Decoder, Envelope
 from insights.engine import Engine
 from insights.events import encode_event, insight_event
-from insights.record import CloudTrailRecord
 from insights.transition import InsightTransition
 
 # Files are small (CloudTrail writes one every ~5 minutes per account and region): the engine gets
 # them in batches of about this many records, so per-call costs are paid once per batch.
 BATCH_RECORDS = 20_000
 STDIN_LIMITS = DecodeLimits(max_message_bytes=4 << 30)
-_PACKED = msgspec.msgpack.Decoder(
-    tuple[int, list[CloudTrailRecord], list[tuple[int, str, str, int]], dict[str, int], dict[str, int]]
-)
+FILES_PER_TASK = 16
 _ENCODER = msgspec.msgpack.Encoder()
 
 
@@ -79,8 +76,7 @@ _MINUTES: dict[str, int | None] = {}
 class Decoded:
     """One file, decoded and classified: what the engine's stateful step needs of it."""
 
-    records: int
-    batch: Classified
+    batch: ColumnBatch
     rejects: Counter[str]
 
 
@@ -91,23 +87,16 @@ def _decode(item: LogFile, data_events: bool) -> Decoded:
         decoder = _DECODERS[item.envelope] = Decoder(envelope=item.envelope)
     result = decoder.decode(read_bytes(item.path))
     rejects = Counter(str(r.reason) for r in result.rejects)
-    return Decoded(len(result.records), classify(result.records, data_events, _MINUTES), rejects)
+    return Decoded(classify(result.records, data_events, _MINUTES), rejects)
 
 
-def _decode_packed(item: LogFile, data_events: bool) -> bytes:
-    """Worker: :func:`_decode`, packed compactly (countable records only) for the main process."""
-    decoded = _decode(item, data_events)
-    batch = decoded.batch
-    context = [[m, a, r, n] for (m, a, r), n in batch.context.items()]
-    return _ENCODER.encode(
-        [decoded.records, batch.countable, context, dict(batch.skipped), dict(decoded.rejects)]
-    )
-
-
-def _unpack(packed: bytes) -> Decoded:
-    records, countable, context, skipped, rejects = _PACKED.decode(packed)
-    batch = Classified(countable, Counter({(m, a, r): n for m, a, r, n in context}), Counter(skipped))
-    return Decoded(records, batch, Counter(rejects))
+def _decode_packed(items: list[LogFile], data_events: bool) -> bytes:
+    """Worker: :func:`_decode` for a few files, packed as integer columns for the main process."""
+    packed = []
+    for item in items:
+        decoded = _decode(item, data_events)
+        packed.append([decoded.batch.pack(), dict(decoded.rejects)])
+    return _ENCODER.encode(packed)
 
 
 def _decoded(files: list[LogFile], workers: int, data_events: bool) -> Iterator[Decoded]:
@@ -116,10 +105,12 @@ def _decoded(files: list[LogFile], workers: int, data_events: bool) -> Iterator[
             yield _decode(item, data_events)
         return
     context = multiprocessing.get_context("forkserver")
+    groups = [files[i : i + FILES_PER_TASK] for i in range(0, len(files), FILES_PER_TASK)]
     with context.Pool(workers) as pool:
         work = functools.partial(_decode_packed, data_events=data_events)
-        for packed in pool.imap(work, files, chunksize=4):
-            yield _unpack(packed)
+        for packed in pool.imap(work, groups):
+            for batch, rejects in msgspec.msgpack.decode(packed):
+                yield Decoded(ColumnBatch.unpack(batch), Counter(rejects))
 
 
 def replay(
@@ -136,7 +127,7 @@ def replay(
     """
     summary = ReplaySummary()
     started = time.perf_counter()
-    batch = Classified()
+    batches: list[ColumnBatch] = []
     pending = 0
 
     def handle(transitions: list[InsightTransition]) -> None:
@@ -146,24 +137,24 @@ def replay(
             emit(transitions)
 
     def feed(decoded: Decoded) -> None:
-        nonlocal batch, pending
+        nonlocal pending
         summary.files += 1
-        summary.records += decoded.records
+        summary.records += decoded.batch.records
         summary.rejected.update(decoded.rejects)
-        batch.extend(decoded.batch)
-        pending += decoded.records
+        batches.append(decoded.batch)
+        pending += decoded.batch.records
         if pending >= BATCH_RECORDS:
-            handle(engine.process_classified(batch))
-            batch, pending = Classified(), 0
+            handle(engine.process_classified(batches))
+            batches.clear()
+            pending = 0
 
     data_events = engine.config.analyse_data_events
     if stdin:
         result = Decoder(STDIN_LIMITS).decode(read_stdin())
-        rejects = Counter(str(r.reason) for r in result.rejects)
-        feed(Decoded(len(result.records), engine.classify(result.records), rejects))
+        feed(Decoded(engine.classify(result.records), Counter(str(r.reason) for r in result.rejects)))
     for decoded in _decoded(files, workers, data_events):
         feed(decoded)
-    handle(engine.process_classified(batch))
+    handle(engine.process_classified(batches))
     handle(engine.finish())
     summary.seconds = time.perf_counter() - started
     return summary

@@ -1,38 +1,76 @@
-"""Stage one of the semantics: which records can count at all, without any engine state.
+"""Stage one of the semantics: records to columns, without any engine state.
 
-Most CloudTrail records are successful reads: they feed no insight, but they do move the
-event-time clock and show that an account and region are being observed. This step keeps the
-records that can count (writes, errors) as records and folds all others into
-``(minute, account, region) -> records`` context, plus skip counts by reason. Being stateless it
-can run where decoding runs (``replay --workers``), so the stateful step that follows
-(:mod:`insights.normalise`) only sees the records that matter; both paths give the same output.
+Every analysable record contributes to ``context`` — ``(minute, account, region) -> records`` —
+which drives the event-time clock and shows that an account and region are being observed. The
+records that can count (writes, and calls with an ``errorCode``) also become a row of integer
+columns over *local* dictionaries of API keys and strings, with a 64-bit hash of ``eventID`` for
+deduplication. Being stateless this runs where decoding runs (``replay --workers``), so the
+stateful step (:mod:`insights.normalise`) only translates a few hundred dictionary entries per
+batch and works on arrays; both paths give the same output.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from insights.eventtime import event_minute
 from insights.record import CloudTrailRecord
+from insights.snapshot import pack_array, unpack_array
 
 INSIGHT_EVENT_TYPE = "AwsCloudTrailInsight"
+NULL = "null"
 Context = tuple[int, str, str]
+ApiTuple = tuple[str, str, str, str, str]
+COLUMNS = ("minute", "api", "write", "error", "arn", "agent", "event_hash")
 
 
 @dataclass
-class Classified:
-    """Records that can count, context of those that cannot, and why others were skipped."""
+class ColumnBatch:
+    """Classified records: context counts, skip reasons, and countable rows as columns.
 
-    countable: list[CloudTrailRecord] = field(default_factory=list)
+    ``apis[i]`` is ``(category, account, region, eventSource, eventName)``; ``strings[0]`` is
+    ``"null"``; ``error`` is a string id or -1; ``event_hash`` is 0 for a record without eventID.
+    """
+
+    records: int = 0
     context: Counter[Context] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    apis: list[ApiTuple] = field(default_factory=list)
+    strings: list[str] = field(default_factory=lambda: [NULL])
+    columns: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
 
-    def extend(self, other: Classified) -> None:
-        self.countable += other.countable
-        self.context.update(other.context)
-        self.skipped.update(other.skipped)
+    def __len__(self) -> int:
+        return len(self.columns.get("minute", ()))
+
+    def pack(self) -> list[Any]:
+        """Plain containers for MessagePack (worker to main process)."""
+        return [
+            self.records,
+            [[m, a, r, n] for (m, a, r), n in self.context.items()],
+            dict(self.skipped),
+            [list(api) for api in self.apis],
+            self.strings,
+            {name: pack_array(array) for name, array in self.columns.items()},
+        ]
+
+    @classmethod
+    def unpack(cls, packed: list[Any]) -> ColumnBatch:
+        records, context, skipped, apis, strings, columns = packed
+        return cls(
+            records=int(records),
+            context=Counter({(int(m), a, r): int(n) for m, a, r, n in context}),
+            skipped=Counter(skipped),
+            apis=[(api[0], api[1], api[2], api[3], api[4]) for api in apis],
+            strings=list(strings),
+            columns={name: unpack_array(array) for name, array in columns.items()},
+        )
 
 
 def minute_of(record: CloudTrailRecord, cache: dict[str, int | None]) -> int | None:
@@ -46,18 +84,30 @@ def minute_of(record: CloudTrailRecord, cache: dict[str, int | None]) -> int | N
     return minute
 
 
-def account_of(record: CloudTrailRecord) -> str | None:
-    identity = record.userIdentity
-    return record.recipientAccountId or (identity.accountId if identity is not None else None)
+def event_hash(event_id: str) -> int:
+    """A stable 64-bit hash of an eventID, never 0 (0 means "no eventID")."""
+    value = int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "little", signed=True)
+    return value or 1
 
 
 def classify(
     records: Iterable[CloudTrailRecord], data_events: bool, cache: dict[str, int | None]
-) -> Classified:
-    """Split ``records`` into countable ones and context (see the module docstring)."""
-    out = Classified()
-    countable, context, skipped = out.countable, out.context, out.skipped
+) -> ColumnBatch:
+    """Classify ``records`` (see the module docstring)."""
+    out = ColumnBatch()
+    context, skipped = out.context, out.skipped
+    api_ids: dict[ApiTuple, int] = {}
+    string_ids: dict[str, int] = {NULL: 0}
+    minutes: list[int] = []
+    apis: list[int] = []
+    writes: list[bool] = []
+    errors: list[int] = []
+    arns: list[int] = []
+    agents: list[int] = []
+    hashes: list[int] = []
+    total = 0
     for r in records:
+        total += 1
         category = r.eventCategory
         if r.eventType == INSIGHT_EVENT_TYPE:
             skipped["insight_event"] += 1
@@ -65,13 +115,43 @@ def classify(
         if category != "Management" and (category != "Data" or not data_events):
             skipped["data_event" if category == "Data" else "other_category"] += 1
             continue
-        if r.readOnly is False or r.errorCode is not None or category == "Data":
-            countable.append(r)
-            continue
         minute = minute_of(r, cache)
-        account = account_of(r)
+        identity = r.userIdentity
+        account = r.recipientAccountId or (identity.accountId if identity is not None else None)
         if minute is None or account is None:
             skipped["bad_event_time" if minute is None else "no_account"] += 1
             continue
-        context[(minute, account, r.awsRegion)] += 1
+        region = r.awsRegion
+        context[(minute, account, region)] += 1
+        write = r.readOnly is False or category == "Data"
+        error_code = r.errorCode
+        if not write and error_code is None:
+            continue
+        api_key = (category, account, region, r.eventSource, r.eventName)
+        api = api_ids.get(api_key)
+        if api is None:
+            api = api_ids[api_key] = len(api_ids)
+        text = identity.arn if identity is not None else None
+        arn = 0 if not text else string_ids.setdefault(text, len(string_ids))
+        text = r.userAgent
+        agent = 0 if not text else string_ids.setdefault(text, len(string_ids))
+        minutes.append(minute)
+        apis.append(api)
+        writes.append(write)
+        errors.append(-1 if error_code is None else string_ids.setdefault(error_code, len(string_ids)))
+        arns.append(arn)
+        agents.append(agent)
+        hashes.append(0 if r.eventID is None else event_hash(r.eventID))
+    out.records = total
+    out.apis = list(api_ids)
+    out.strings = list(string_ids)
+    out.columns = {
+        "minute": np.array(minutes, dtype=np.int64),
+        "api": np.array(apis, dtype=np.int64),
+        "write": np.array(writes, dtype=bool),
+        "error": np.array(errors, dtype=np.int64),
+        "arn": np.array(arns, dtype=np.int64),
+        "agent": np.array(agents, dtype=np.int64),
+        "event_hash": np.array(hashes, dtype=np.int64),
+    }
     return out

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from insights import snapshot
-from insights.classify import Classified, classify
+from insights.classify import ColumnBatch, classify
 from insights.config import EngineConfig
 from insights.keys import StringTable
 from insights.normalise import Normaliser
@@ -40,7 +40,7 @@ class Engine:
         self.strings = StringTable()
         self.call = Track("ApiCallRateInsight", CALL_ATTRIBUTES, self.config, self.strings)
         self.error = Track("ApiErrorRateInsight", ERROR_ATTRIBUTES, self.config, self.strings)
-        self.normaliser = Normaliser(self.call, self.error, self.strings, self.config.analyse_data_events)
+        self.normaliser = Normaliser(self.call, self.error, self.strings)
         self.closed_through: int | None = None
         self._strings_after_compaction = 0
         self._minute_cache: dict[str, int | None] = {}
@@ -51,15 +51,15 @@ class Engine:
 
     def process(self, records: Iterable[CloudTrailRecord]) -> list[InsightTransition]:
         """Ingest a batch and close every minute the watermark has passed."""
-        return self.process_classified(self.classify(records))
+        return self.process_classified([self.classify(records)])
 
-    def classify(self, records: Iterable[CloudTrailRecord]) -> Classified:
+    def classify(self, records: Iterable[CloudTrailRecord]) -> ColumnBatch:
         """Stage one of :meth:`process` (stateless; may run elsewhere, see ``replay --workers``)."""
         return classify(records, self.config.analyse_data_events, self._minute_cache)
 
-    def process_classified(self, batch: Classified) -> list[InsightTransition]:
-        """Stage two of :meth:`process`: ingest a classified batch and close passed minutes."""
-        self.normaliser.normalise(batch, self.closed_through)
+    def process_classified(self, batches: list[ColumnBatch]) -> list[InsightTransition]:
+        """Stage two of :meth:`process`: ingest classified batches, in order, and close passed minutes."""
+        self.normaliser.normalise(batches, self.closed_through)
         newest = self.normaliser.max_minute
         if newest is None:
             return []

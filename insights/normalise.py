@@ -1,4 +1,4 @@
-"""CloudTrail semantics: which records feed which insight type, as columns of interned ids.
+"""CloudTrail semantics, stage two: the clock, scopes, dedup, and routing columns to the tracks.
 
 DESIGN §1: ``ApiCallRateInsight`` counts write management calls (``readOnly`` false; a record
 without ``readOnly`` is not counted as a write) per (account, region, eventSource, eventName);
@@ -7,131 +7,130 @@ without ``readOnly`` is not counted as a write) per (account, region, eventSourc
 data call counts towards the call rate, read or write, as AWS does). Duplicated deliveries (same
 ``eventID``) count once.
 
-This is stage two, after the stateless :mod:`insights.classify`: it holds the event-time clock,
-the account/region scopes and the dedup sets, and turns countable records into columns of interned
-ids for the tracks — the one per-record loop with state, so it does only dict lookups and appends.
+Stage one (:mod:`insights.classify`) is stateless and per record; this stage holds the state —
+the event-time clock, each account/region's first minute, the dedup sets of open minutes — and
+works on arrays: per batch it translates the batch's small local dictionaries (API keys, strings)
+to key slots and interned ids, then maps whole columns with numpy.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from insights.classify import Classified, account_of, minute_of
+from insights.classify import ColumnBatch
 from insights.keys import StringTable
+from insights.snapshot import pack_array, unpack_array
 from insights.track import Track
 
-NULL = "null"
-
-
-@dataclass
-class Columns3:
-    """Observations for one track, accumulated as Python lists then turned into arrays."""
-
-    minutes: list[int] = field(default_factory=list)
-    slots: list[int] = field(default_factory=list)
-    values: list[int] = field(default_factory=list)
-
-    def arrays(self, attributes: int) -> tuple[npt.NDArray[np.int64], ...]:
-        return (
-            np.array(self.minutes, dtype=np.int64),
-            np.array(self.slots, dtype=np.int64),
-            np.array(self.values, dtype=np.int64).reshape(-1, attributes),
-        )
+I64 = npt.NDArray[np.int64]
 
 
 class Normaliser:
-    """Turns decoded records into per-track observation columns and keeps the event-time clock."""
+    """Turns classified batches into per-track observation columns and keeps the event-time clock."""
 
-    def __init__(self, call: Track, error: Track, strings: StringTable, data_events: bool) -> None:
+    def __init__(self, call: Track, error: Track, strings: StringTable) -> None:
         self.call = call
         self.error = error
         self.strings = strings
-        self.data_events = data_events
         self.scopes: dict[tuple[str, str], int] = {}
-        self.seen_ids: dict[int, set[str]] = {}
-        self._minutes: dict[str, int | None] = {}
+        self.seen_ids: dict[int, I64] = {}
         self.max_minute: int | None = None
         self.skipped: Counter[str] = Counter()
         self.analysed = 0
 
-    def normalise(self, batch: Classified, closed_through: int | None) -> None:
-        """Advance the clock and scopes with ``batch`` and route its countable records to tracks."""
-        self.skipped.update(batch.skipped)
+    def normalise(self, batches: list[ColumnBatch], closed_through: int | None) -> None:
+        """Advance the clock and scopes with ``batches`` and route their rows to the tracks."""
         closed = -1 if closed_through is None else closed_through
-        for (seen_minute, seen_account, seen_region), n in batch.context.items():
-            self._observe(seen_minute, seen_account, seen_region, n, closed)
-        call, error = Columns3(), Columns3()
-        intern = self.strings.intern
-        known = self.strings.index.get
-        null_id = intern(NULL)
-        minutes_cache, seen_ids, scopes = self._minutes, self.seen_ids, self.scopes
-        call_index, error_index = self.call.keys.index, self.error.keys.index
-        skipped = self.skipped
-        analysed, newest = 0, -1
-        for r in batch.countable:
-            minute = minute_of(r, minutes_cache)
-            account = account_of(r)
-            if minute is None or account is None:
-                skipped["bad_event_time" if minute is None else "no_account"] += 1
+        for batch in batches:
+            self.skipped.update(batch.skipped)
+            for (minute, account, region), n in batch.context.items():
+                self._observe(minute, account, region, n, closed)
+        kept = [self._fresh_rows(batch, closed) for batch in batches]
+        call_parts: list[tuple[I64, I64, I64]] = []
+        error_parts: list[tuple[I64, I64, I64]] = []
+        for batch, rows in zip(batches, kept, strict=True):
+            if not len(rows):
                 continue
-            region = r.awsRegion
-            scope_start = scopes.get((account, region))
-            if scope_start is None or minute < scope_start or minute <= closed:
-                self._observe(minute, account, region, 1, closed)
-                if minute <= closed:
-                    continue
-                scope_start = scopes[(account, region)]
-            else:
-                analysed += 1
-                if minute > newest:
-                    newest = minute
-            event_id = r.eventID
-            if event_id is not None:
-                seen = seen_ids.get(minute)
-                if seen is None:
-                    seen_ids[minute] = {event_id}
-                elif event_id in seen:
-                    skipped["duplicate"] += 1
-                    continue
-                else:
-                    seen.add(event_id)
-            identity = r.userIdentity
-            text = identity.arn if identity is not None else None
-            arn = (known(text) or intern(text)) if text else null_id
-            text = r.userAgent
-            agent = (known(text) or intern(text)) if text else null_id
-            error_code = r.errorCode
-            category = r.eventCategory
-            if r.readOnly is False or category == "Data":
-                key = (category, account, region, r.eventSource, r.eventName)
-                slot = call_index.get(key)
-                if slot is None:
-                    slot = self.call.slot_for(key, minute, scope_start, call.slots)
-                call.minutes.append(minute)
-                call.slots.append(slot)
-                call.values += (
-                    arn,
-                    agent,
-                    null_id if error_code is None else known(error_code) or intern(error_code),
+            cols = {name: array[rows] for name, array in batch.columns.items()}
+            strings = np.array([self.strings.intern(s) for s in batch.strings], dtype=np.int64)
+            arn, agent = strings[cols["arn"]], strings[cols["agent"]]
+            write = cols["write"]
+            if write.any():
+                slots = self._slots(
+                    self.call, batch, cols["api"][write], None, cols["minute"][write], call_parts
                 )
-            if error_code is not None:
-                error_key = (category, account, region, r.eventSource, r.eventName, error_code)
-                slot = error_index.get(error_key)
-                if slot is None:
-                    slot = self.error.slot_for(error_key, minute, scope_start, error.slots)
-                error.minutes.append(minute)
-                error.slots.append(slot)
-                error.values += (arn, agent)
-        self.analysed += analysed
-        if newest >= 0 and (self.max_minute is None or newest > self.max_minute):
-            self.max_minute = newest
-        self.call.ingest(*call.arrays(3))
-        self.error.ingest(*error.arrays(2))
+                err = cols["error"][write]
+                code = np.where(err >= 0, strings[np.maximum(err, 0)], strings[0])
+                values = np.stack([arn[write], agent[write], code], axis=1)
+                call_parts.append((cols["minute"][write], slots, values))
+            erred = cols["error"] >= 0
+            if erred.any():
+                slots = self._slots(
+                    self.error,
+                    batch,
+                    cols["api"][erred],
+                    cols["error"][erred],
+                    cols["minute"][erred],
+                    error_parts,
+                )
+                values = np.stack([arn[erred], agent[erred]], axis=1)
+                error_parts.append((cols["minute"][erred], slots, values))
+        for track, parts, width in ((self.call, call_parts, 3), (self.error, error_parts, 2)):
+            if parts:
+                track.ingest(
+                    np.concatenate([p[0] for p in parts]),
+                    np.concatenate([p[1] for p in parts]),
+                    np.concatenate([p[2] for p in parts]).reshape(-1, width),
+                )
+
+    def _fresh_rows(self, batch: ColumnBatch, closed: int) -> I64:
+        """Rows of ``batch`` for open minutes, without deliveries already seen (by eventID hash)."""
+        if not len(batch):
+            return np.zeros(0, dtype=np.int64)
+        minutes, hashes = batch.columns["minute"], batch.columns["event_hash"]
+        keep = minutes > closed
+        for minute in np.unique(minutes[keep & (hashes != 0)]).tolist():
+            rows = np.flatnonzero((minutes == minute) & keep & (hashes != 0))
+            ids = hashes[rows]
+            first = np.zeros(len(rows), dtype=bool)
+            first[np.unique(ids, return_index=True)[1]] = True
+            seen = self.seen_ids.get(minute)
+            if seen is not None:
+                first &= ~np.isin(ids, seen)
+            keep[rows[~first]] = False
+            self.skipped["duplicate"] += int(np.count_nonzero(~first))
+            new = ids[first]
+            self.seen_ids[minute] = new if seen is None else np.union1d(seen, new)
+        return np.flatnonzero(keep)
+
+    def _slots(
+        self,
+        track: Track,
+        batch: ColumnBatch,
+        apis: I64,
+        errors: I64 | None,
+        minutes: I64,
+        in_flight: list[tuple[I64, I64, I64]],
+    ) -> I64:
+        """Key slots for rows given by local API ids (and local error-code ids for the error track)."""
+        width = len(batch.strings)
+        code = apis * width + (0 if errors is None else errors)
+        unique, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+        slots = np.empty(len(unique), dtype=np.int64)
+        for i, (value, row) in enumerate(zip(unique.tolist(), first.tolist(), strict=True)):
+            api = batch.apis[value // width]
+            key: tuple[str, ...] = api if errors is None else (*api, batch.strings[value % width])
+            slot = track.keys.index.get(key)
+            if slot is None:
+                busy = [p[1] for p in in_flight] + [slots[:i]]
+                slot = track.slot_for(key, int(minutes[row]), self.scopes[(api[1], api[2])], busy)
+            slots[i] = slot
+        mapped: I64 = slots[inverse.ravel()]
+        return mapped
 
     def _observe(self, minute: int, account: str, region: str, records: int, closed: int) -> None:
         """Account for ``records`` seen at ``minute``: the clock, lateness, the scope's start."""
@@ -153,7 +152,7 @@ class Normaliser:
     def to_state(self) -> dict[str, Any]:
         return {
             "scopes": [[a, r, m] for (a, r), m in sorted(self.scopes.items())],
-            "seen_ids": [[m, sorted(ids)] for m, ids in sorted(self.seen_ids.items())],
+            "seen_ids": [[m, pack_array(ids)] for m, ids in sorted(self.seen_ids.items())],
             "max_minute": self.max_minute,
             "skipped": dict(sorted(self.skipped.items())),
             "analysed": self.analysed,
@@ -161,7 +160,7 @@ class Normaliser:
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.scopes = {(a, r): int(m) for a, r, m in state["scopes"]}
-        self.seen_ids = {int(m): set(ids) for m, ids in state["seen_ids"]}
+        self.seen_ids = {int(m): unpack_array(ids) for m, ids in state["seen_ids"]}
         self.max_minute = state["max_minute"]
         self.skipped = Counter(state["skipped"])
         self.analysed = int(state["analysed"])

@@ -107,10 +107,12 @@ class Track:
                 self.cols["param_idx"][slot] = self._param_index(key)
 
     # -- keys ---------------------------------------------------------------------------------
-    def slot_for(self, key: ApiKey, minute: int, scope_start: int, in_flight: Sequence[int] = ()) -> int:
+    def slot_for(
+        self, key: ApiKey, minute: int, scope_start: int, in_flight: Sequence[npt.NDArray[np.int64]] = ()
+    ) -> int:
         """The slot of ``key``, tracking it if new; -1 when the table is full of active keys.
 
-        ``in_flight`` are slots the caller has collected observations for but not yet ingested:
+        ``in_flight`` are arrays of slots the caller has observations for but not yet ingested:
         they must not be evicted, or their observations would count for the new key.
         """
         slot = self.keys.index.get(key)
@@ -161,14 +163,14 @@ class Track:
             self.params.append(params)
         return self.params.index(params)
 
-    def _evict_one(self, minute: int, in_flight: Sequence[int]) -> bool:
+    def _evict_one(self, minute: int, in_flight: Sequence[npt.NDArray[np.int64]]) -> bool:
         """Free the longest-idle key that is not in an insight and has no open-minute data."""
         rows = self.keys.high_water
         horizon = (self.closed_through if self.closed_through is not None else minute) - self.layout.block
         c = self.cols
         idle = c["live"][:rows] & (c["open_dir"][:rows] == 0) & (c["last_active"][:rows] < horizon)
-        busy = np.asarray(in_flight, dtype=np.int64)
-        idle[busy[busy >= 0]] = False
+        for busy in in_flight:
+            idle[busy[(busy >= 0) & (busy < rows)]] = False
         if not idle.any():
             return False
         self.attributions.flush()
