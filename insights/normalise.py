@@ -16,12 +16,13 @@ to key slots and interned ids, then maps whole columns with numpy.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from insights.classify import ColumnBatch
+from insights.classify import ApiTuple, ColumnBatch
 from insights.keys import StringTable
 from insights.snapshot import pack_array, unpack_array
 from insights.track import Track
@@ -45,56 +46,65 @@ class Normaliser:
     def normalise(self, batches: list[ColumnBatch], closed_through: int | None) -> None:
         """Advance the clock and scopes with ``batches`` and route their rows to the tracks."""
         closed = -1 if closed_through is None else closed_through
+        apis: dict[ApiTuple, int] = {}
+        codes: dict[str, int] = {}
+        parts: list[dict[str, I64]] = []
+        intern = self.strings.intern
         for batch in batches:
             self.skipped.update(batch.skipped)
             for (minute, account, region), n in batch.context.items():
                 self._observe(minute, account, region, n, closed)
-        kept = [self._fresh_rows(batch, closed) for batch in batches]
-        call_parts: list[tuple[I64, I64, I64]] = []
-        error_parts: list[tuple[I64, I64, I64]] = []
-        for batch, rows in zip(batches, kept, strict=True):
-            if not len(rows):
+            if not len(batch):
                 continue
-            cols = {name: array[rows] for name, array in batch.columns.items()}
-            strings = np.array([self.strings.intern(s) for s in batch.strings], dtype=np.int64)
-            arn, agent = strings[cols["arn"]], strings[cols["agent"]]
-            write = cols["write"]
-            if write.any():
-                slots = self._slots(
-                    self.call, batch, cols["api"][write], None, cols["minute"][write], call_parts
-                )
-                err = cols["error"][write]
-                code = np.where(err >= 0, strings[np.maximum(err, 0)], strings[0])
-                values = np.stack([arn[write], agent[write], code], axis=1)
-                call_parts.append((cols["minute"][write], slots, values))
-            erred = cols["error"] >= 0
-            if erred.any():
-                slots = self._slots(
-                    self.error,
-                    batch,
-                    cols["api"][erred],
-                    cols["error"][erred],
-                    cols["minute"][erred],
-                    error_parts,
-                )
-                values = np.stack([arn[erred], agent[erred]], axis=1)
-                error_parts.append((cols["minute"][erred], slots, values))
-        for track, parts, width in ((self.call, call_parts, 3), (self.error, error_parts, 2)):
-            if parts:
-                track.ingest(
-                    np.concatenate([p[0] for p in parts]),
-                    np.concatenate([p[1] for p in parts]),
-                    np.concatenate([p[2] for p in parts]).reshape(-1, width),
-                )
+            strings = np.array([intern(text) for text in batch.strings], dtype=np.int64)
+            api_ids = np.array([apis.setdefault(api, len(apis)) for api in batch.apis], dtype=np.int64)
+            cols = batch.columns
+            error = cols["error"]
+            code_ids = np.full(len(batch.strings), -1, dtype=np.int64)
+            for local in np.unique(error[error >= 0]).tolist():
+                code_ids[local] = codes.setdefault(batch.strings[local], len(codes))
+            parts.append(
+                {
+                    "minute": cols["minute"],
+                    "api": api_ids[cols["api"]],
+                    "write": cols["write"],
+                    "error": np.where(error >= 0, code_ids[np.maximum(error, 0)], -1),
+                    "code": np.where(error >= 0, strings[np.maximum(error, 0)], strings[0]),
+                    "arn": strings[cols["arn"]],
+                    "agent": strings[cols["agent"]],
+                    "event_hash": cols["event_hash"],
+                }
+            )
+        if not parts:
+            return
+        rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        keep = self._fresh_rows(rows["minute"], rows["event_hash"], closed)
+        rows = {name: array[keep] for name, array in rows.items()}
+        api_list, code_list = list(apis), list(codes)
+        write, erred = rows["write"], rows["error"] >= 0
+        width = max(len(code_list), 1)
+        call_slots = self._slots(self.call, api_list.__getitem__, rows["api"][write], rows["minute"][write])
+        error_slots = self._slots(
+            self.error,
+            lambda pair: (*api_list[pair // width], code_list[pair % width]),
+            rows["api"][erred] * width + rows["error"][erred],
+            rows["minute"][erred],
+        )
+        self.call.ingest(
+            rows["minute"][write],
+            call_slots,
+            np.stack([rows["arn"], rows["agent"], rows["code"]], axis=1)[write],
+        )
+        self.error.ingest(
+            rows["minute"][erred], error_slots, np.stack([rows["arn"], rows["agent"]], axis=1)[erred]
+        )
 
-    def _fresh_rows(self, batch: ColumnBatch, closed: int) -> I64:
-        """Rows of ``batch`` for open minutes, without deliveries already seen (by eventID hash)."""
-        if not len(batch):
-            return np.zeros(0, dtype=np.int64)
-        minutes, hashes = batch.columns["minute"], batch.columns["event_hash"]
+    def _fresh_rows(self, minutes: I64, hashes: I64, closed: int) -> I64:
+        """Rows for open minutes, without deliveries already seen (by eventID hash), in order."""
         keep = minutes > closed
-        for minute in np.unique(minutes[keep & (hashes != 0)]).tolist():
-            rows = np.flatnonzero((minutes == minute) & keep & (hashes != 0))
+        identified = keep & (hashes != 0)
+        for minute in np.unique(minutes[identified]).tolist():
+            rows = np.flatnonzero(identified & (minutes == minute))
             ids = hashes[rows]
             first = np.zeros(len(rows), dtype=bool)
             first[np.unique(ids, return_index=True)[1]] = True
@@ -107,27 +117,16 @@ class Normaliser:
             self.seen_ids[minute] = new if seen is None else np.union1d(seen, new)
         return np.flatnonzero(keep)
 
-    def _slots(
-        self,
-        track: Track,
-        batch: ColumnBatch,
-        apis: I64,
-        errors: I64 | None,
-        minutes: I64,
-        in_flight: list[tuple[I64, I64, I64]],
-    ) -> I64:
-        """Key slots for rows given by local API ids (and local error-code ids for the error track)."""
-        width = len(batch.strings)
-        code = apis * width + (0 if errors is None else errors)
-        unique, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    def _slots(self, track: Track, key_of: Callable[[int], tuple[str, ...]], ids: I64, minutes: I64) -> I64:
+        """Key slots of ``track`` for rows given by key ids (``key_of`` names them); new keys are tracked."""
+        unique, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
         slots = np.empty(len(unique), dtype=np.int64)
-        for i, (value, row) in enumerate(zip(unique.tolist(), first.tolist(), strict=True)):
-            api = batch.apis[value // width]
-            key: tuple[str, ...] = api if errors is None else (*api, batch.strings[value % width])
+        for i, (index, row) in enumerate(zip(unique.tolist(), first.tolist(), strict=True)):
+            key = key_of(index)
             slot = track.keys.index.get(key)
             if slot is None:
-                busy = [p[1] for p in in_flight] + [slots[:i]]
-                slot = track.slot_for(key, int(minutes[row]), self.scopes[(api[1], api[2])], busy)
+                scope = self.scopes[(key[1], key[2])]
+                slot = track.slot_for(key, int(minutes[row]), scope, [slots[:i]])
             slots[i] = slot
         mapped: I64 = slots[inverse.ravel()]
         return mapped
