@@ -101,7 +101,7 @@ def make_keys(count: int, with_error: bool) -> list[ApiKey]:
 def create_keys(track: Track, keys: list[ApiKey]) -> None:
     for key in keys:
         if track.slot_for(key, FIRST_MINUTE, FIRST_MINUTE) < 0:
-            raise RuntimeError(f"{track.insight_type}: key table full at {len(track.keys)} keys")
+            raise RuntimeError(f"key table full at {len(track.keys)} keys")
 
 
 class Traffic:
@@ -142,7 +142,7 @@ class Traffic:
         return minutes.astype(np.int64), slots.astype(np.int64), values.astype(np.int64)
 
 
-def key_table_bytes(tracks: tuple[Track, ...]) -> int:
+def key_table_bytes(tracks: list[Track]) -> int:
     """Python objects behind the key tables: index dicts, key lists, key tuples and their strings."""
     total = 0
     seen: set[int] = set()
@@ -211,7 +211,7 @@ def main() -> int:
     engine = Engine()
     call_traffic = Traffic(engine, args.keys, args.per_minute, 3, args.seed)
     error_per_minute = max(1, args.per_minute * args.error_keys // max(args.keys, 1))
-    error_traffic = Traffic(engine, args.error_keys, error_per_minute, 2, args.seed + 1)
+    error_traffic = Traffic(engine, args.error_keys, error_per_minute, 3, args.seed + 1)
     gc.collect()
     malloc_trim()
     rss_before = rss_bytes()
@@ -219,8 +219,8 @@ def main() -> int:
     began = time.perf_counter()
     call_keys = make_keys(args.keys, with_error=False)
     error_keys = make_keys(args.error_keys, with_error=True)
-    create_keys(engine.call, call_keys)
-    create_keys(engine.error, error_keys)
+    create_keys(engine.track, call_keys)
+    create_keys(engine.track, error_keys)
     del call_keys, error_keys  # the key tables hold the tuples now
     progress(f"created {args.keys:,} + {args.error_keys:,} keys in {time.perf_counter() - began:.1f} s")
 
@@ -231,9 +231,9 @@ def main() -> int:
     began = time.perf_counter()
     for h in range(hours):
         first = FIRST_MINUTE + h * HOUR
-        engine.call.ingest(*call_traffic.hour(first))
+        engine.track.ingest(*call_traffic.hour(first))
         if args.error_keys:
-            engine.error.ingest(*error_traffic.hour(first))
+            engine.track.ingest(*error_traffic.hour(first))
         profiling = h >= hours - args.profile_hours
         for minute in range(first, first + HOUR):
             t0 = time.perf_counter()
@@ -267,16 +267,15 @@ def main() -> int:
     peak = rss_bytes("VmHWM")
     trimmed = malloc_trim()
     rss_trimmed = rss_bytes()
-    keys = len(engine.call.keys) + len(engine.error.keys)
+    call_count = sum(1 for key in engine.track.keys.index if len(key) == 5)
+    error_count = len(engine.track.keys) - call_count
+    keys = len(engine.track.keys)
     delta = rss_after - rss_before
     per_key = delta / keys
-    theory = {
-        "call": engine.call.cols.nbytes_per_key(),
-        "error": engine.error.cols.nbytes_per_key(),
-    }
-    theory_total = theory["call"] * len(engine.call.keys) + theory["error"] * len(engine.error.keys)
-    checks = {"call": state_check(engine.call), "error": state_check(engine.error)}
-    key_tables = key_table_bytes(engine.tracks)
+    theory = {"key": engine.track.cols.nbytes_per_key()}
+    theory_total = theory["key"] * keys
+    checks = {"keys": state_check(engine.track)}
+    key_tables = key_table_bytes([engine.track])
     strings = len(engine.strings)
 
     t0 = time.perf_counter()
@@ -284,7 +283,7 @@ def main() -> int:
     snap_seconds = time.perf_counter() - t0
     snap_peak = rss_bytes("VmHWM")
 
-    print(f"keys: {len(engine.call.keys):,} call-rate + {len(engine.error.keys):,} error-rate = {keys:,}")
+    print(f"keys: {call_count:,} call-rate + {error_count:,} error-rate = {keys:,}")
     print(
         f"minutes closed: {hours * HOUR:,} ({hours * HOUR / MINUTES_PER_DAY:.2f} days)"
         f" in {drive_seconds:.0f} s"
@@ -302,7 +301,7 @@ def main() -> int:
         f"{'met' if per_key <= GOAL_BYTES_PER_KEY else 'NOT met'})"
     )
     print(
-        f"theoretical columns per key: call {theory['call']:,} B, error {theory['error']:,} B;"
+        f"theoretical columns per key: {theory['key']:,} B;"
         f" all columns {theory_total / 2**20:.1f} MiB = {theory_total / keys:,.0f} B/key"
     )
     print(
@@ -326,8 +325,8 @@ def main() -> int:
     result: dict[str, Any] = {
         "bench": "memory",
         "keys": keys,
-        "call_keys": len(engine.call.keys),
-        "error_keys": len(engine.error.keys),
+        "call_keys": call_count,
+        "error_keys": error_count,
         "minutes": hours * HOUR,
         "rss_before": rss_before,
         "rss_after": rss_after,

@@ -223,7 +223,7 @@ def replay_run(files: list[LogFile], workers: int, timers: Timers | None = None)
         own.wrap(insights.track, "decide", "decide")
         for owner, attribute, label in ENGINE_STEPS:
             own.wrap(_attribute_path(engine, owner), attribute, label)
-        for name, track in (("call", engine.call), ("error", engine.error)):
+        for name, track in (("keys", engine.track),):
             for owner, attribute, label in TRACK_STEPS:
                 own.wrap(_attribute_path(track, owner), attribute, label.format(track=name))
     cpu = time.process_time()

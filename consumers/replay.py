@@ -51,9 +51,7 @@ class ReplaySummary:
     seconds: float = 0.0
 
     def line(self, engine: Engine) -> str:
-        skipped = engine.normaliser.skipped + Counter(
-            {"late": engine.call.late_records + engine.error.late_records}
-        )
+        skipped = engine.normaliser.skipped + Counter({"late": engine.track.late_records})
         parts = [
             f"files={self.files}",
             f"records={self.records}",

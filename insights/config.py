@@ -77,7 +77,7 @@ class EngineConfig:
     window_minutes: int = 7 * MINUTES_PER_DAY
     warmup_minutes: int = 36 * 60
     allowed_lateness_minutes: int = 10
-    max_keys_per_type: int = 200_000
+    max_keys: int = 400_000
     idle_evict_minutes: int = 7 * MINUTES_PER_DAY
     attribution_slots: int = 8
     analyse_data_events: bool = False

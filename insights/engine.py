@@ -1,7 +1,7 @@
 """The engine: decoded records in, Insight transitions out, driven by event time.
 
 It owns the event-time clock: a minute closes once the newest event time seen is more than
-``allowed_lateness_minutes`` past it, and closing a minute scores every key of both tracks.
+``allowed_lateness_minutes`` past it, and closing a minute scores every key of both insight types at once.
 Feed it batches with :meth:`Engine.process`; call :meth:`Engine.finish` at the end of a bounded
 input to close the minutes still open. Same records in the same order give the same output.
 """
@@ -9,8 +9,6 @@ input to close the minutes still open. Same records in the same order give the s
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import numpy as np
 
 from insights import snapshot
 from insights.classify import ColumnBatch, classify
@@ -21,12 +19,9 @@ from insights.record import CloudTrailRecord
 from insights.track import Track
 from insights.transition import InsightTransition
 
-CALL_ATTRIBUTES = ("userIdentityArn", "userAgent", "errorCode")
-ERROR_ATTRIBUTES = ("userIdentityArn", "userAgent")
-
 
 class Engine:
-    """Both insight tracks behind one clock.
+    """Classify, normalise and score behind one event-time clock.
 
     >>> engine = Engine()
     >>> engine.process([])
@@ -38,16 +33,11 @@ class Engine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         self.strings = StringTable()
-        self.call = Track("ApiCallRateInsight", CALL_ATTRIBUTES, self.config, self.strings)
-        self.error = Track("ApiErrorRateInsight", ERROR_ATTRIBUTES, self.config, self.strings)
-        self.normaliser = Normaliser(self.call, self.error, self.strings)
+        self.track = Track(self.config, self.strings)
+        self.normaliser = Normaliser(self.track, self.strings)
         self.closed_through: int | None = None
         self._strings_after_compaction = 0
         self._minute_cache: dict[str, int | None] = {}
-
-    @property
-    def tracks(self) -> tuple[Track, Track]:
-        return (self.call, self.error)
 
     def process(self, records: Iterable[CloudTrailRecord]) -> list[InsightTransition]:
         """Ingest a batch and close every minute the watermark has passed."""
@@ -77,8 +67,7 @@ class Engine:
                 "closed_through": self.closed_through,
                 "strings": self.strings.values,
                 "normaliser": self.normaliser.to_state(),
-                "call": self.call.to_state(),
-                "error": self.error.to_state(),
+                "track": self.track.to_state(),
             }
         )
 
@@ -91,8 +80,7 @@ class Engine:
             engine.closed_through = state["closed_through"]
             engine.strings.load_state(state["strings"])
             engine.normaliser.load_state(state["normaliser"])
-            engine.call.load_state(state["call"])
-            engine.error.load_state(state["error"])
+            engine.track.load_state(state["track"])
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise snapshot.SnapshotError(f"snapshot does not match this engine: {exc!r}") from exc
         return engine
@@ -106,8 +94,7 @@ class Engine:
         out: list[InsightTransition] = []
         warmup = self.config.warmup_minutes
         for minute in range(self.closed_through + 1, last + 1):
-            for track in self.tracks:
-                out.extend(track.close_minute(minute, warmup))
+            out.extend(self.track.close_minute(minute, warmup))
             self.normaliser.forget_minute(minute)
             self.closed_through = minute
         self._compact_strings()
@@ -125,12 +112,9 @@ class Engine:
             or len(strings) - self._strings_after_compaction < strings.capacity // 10
         ):
             return
-        referenced = np.concatenate([track.referenced_values() for track in self.tracks])
-        mapping = strings.compact(referenced)
-        for track in self.tracks:
-            track.remap_values(mapping)
+        mapping = strings.compact(self.track.referenced_values())
+        self.track.remap_values(mapping)
         self._strings_after_compaction = len(strings)
 
     def _earliest_buffered(self) -> int | None:
-        minutes = [m for track in self.tracks for m in track.buffers]
-        return min(minutes) if minutes else None
+        return min(self.track.buffers) if self.track.buffers else None

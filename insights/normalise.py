@@ -1,4 +1,4 @@
-"""CloudTrail semantics, stage two: the clock, scopes, dedup, and routing columns to the tracks.
+"""CloudTrail semantics, stage two: the clock, scopes, dedup, and routing columns to the keys.
 
 DESIGN §1: ``ApiCallRateInsight`` counts write management calls (``readOnly`` false; a record
 without ``readOnly`` is not counted as a write) per (account, region, eventSource, eventName);
@@ -33,9 +33,8 @@ I64 = npt.NDArray[np.int64]
 class Normaliser:
     """Turns classified batches into per-track observation columns and keeps the event-time clock."""
 
-    def __init__(self, call: Track, error: Track, strings: StringTable) -> None:
-        self.call = call
-        self.error = error
+    def __init__(self, track: Track, strings: StringTable) -> None:
+        self.track = track
         self.strings = strings
         self.scopes: dict[tuple[str, str], int] = {}
         self.seen_ids: dict[int, I64] = {}
@@ -44,7 +43,7 @@ class Normaliser:
         self.analysed = 0
 
     def normalise(self, batches: list[ColumnBatch], closed_through: int | None) -> None:
-        """Advance the clock and scopes with ``batches`` and route their rows to the tracks."""
+        """Advance the clock and scopes with ``batches`` and route their rows to the keys."""
         closed = -1 if closed_through is None else closed_through
         apis: dict[ApiTuple, int] = {}
         codes: dict[str, int] = {}
@@ -83,20 +82,18 @@ class Normaliser:
         api_list, code_list = list(apis), list(codes)
         write, erred = rows["write"], rows["error"] >= 0
         width = max(len(code_list), 1)
-        call_slots = self._slots(self.call, api_list.__getitem__, rows["api"][write], rows["minute"][write])
+        call_slots = self._slots(api_list.__getitem__, rows["api"][write], rows["minute"][write], [])
         error_slots = self._slots(
-            self.error,
             lambda pair: (*api_list[pair // width], code_list[pair % width]),
             rows["api"][erred] * width + rows["error"][erred],
             rows["minute"][erred],
+            [call_slots],
         )
-        self.call.ingest(
-            rows["minute"][write],
-            call_slots,
-            np.stack([rows["arn"], rows["agent"], rows["code"]], axis=1)[write],
-        )
-        self.error.ingest(
-            rows["minute"][erred], error_slots, np.stack([rows["arn"], rows["agent"]], axis=1)[erred]
+        values = np.stack([rows["arn"], rows["agent"], rows["code"]], axis=1)
+        self.track.ingest(
+            np.concatenate([rows["minute"][write], rows["minute"][erred]]),
+            np.concatenate([call_slots, error_slots]),
+            np.concatenate([values[write], values[erred]]),
         )
 
     def _fresh_rows(self, minutes: I64, hashes: I64, closed: int) -> I64:
@@ -117,8 +114,14 @@ class Normaliser:
             self.seen_ids[minute] = new if seen is None else np.union1d(seen, new)
         return np.flatnonzero(keep)
 
-    def _slots(self, track: Track, key_of: Callable[[int], tuple[str, ...]], ids: I64, minutes: I64) -> I64:
-        """Key slots of ``track`` for rows given by key ids (``key_of`` names them); new keys are tracked."""
+    def _slots(
+        self, key_of: Callable[[int], tuple[str, ...]], ids: I64, minutes: I64, in_flight: list[I64]
+    ) -> I64:
+        """Key slots for rows given by key ids (``key_of`` names them); new keys are tracked.
+
+        ``in_flight`` are slots already given to rows of this batch: they must not be evicted.
+        """
+        track = self.track
         unique, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
         slots = np.empty(len(unique), dtype=np.int64)
         for i, (index, row) in enumerate(zip(unique.tolist(), first.tolist(), strict=True)):
@@ -126,7 +129,7 @@ class Normaliser:
             slot = track.keys.index.get(key)
             if slot is None:
                 scope = self.scopes[(key[1], key[2])]
-                slot = track.slot_for(key, int(minutes[row]), scope, [slots[:i]])
+                slot = track.slot_for(key, int(minutes[row]), scope, [*in_flight, slots[:i]])
             slots[i] = slot
         mapped: I64 = slots[inverse.ravel()]
         return mapped
@@ -145,8 +148,7 @@ class Normaliser:
             self.scopes[scope] = minute
         elif minute < start:
             self.scopes[scope] = minute
-            self.call.lower_scope_start(scope, minute)
-            self.error.lower_scope_start(scope, minute)
+            self.track.lower_scope_start(scope, minute)
 
     def to_state(self) -> dict[str, Any]:
         return {

@@ -56,7 +56,7 @@ def layout_for(step_seconds: float) -> EngineConfig:
         warmup_minutes=max(round(WARMUP_SECONDS / step_seconds), 1),
         block_minutes=block,
         blocks_per_day=blocks_per_day,
-        max_keys_per_type=1,
+        max_keys=1,
         idle_evict_minutes=window * 1000,
     )
 
@@ -104,7 +104,7 @@ class SeriesScorer:
         self.step = max(statistics.median(steps), 1e-3)
         config = layout_for(self.step)
         config = EngineConfig(**{**config.__dict__, "detector": self.params})
-        self.track = Track("ApiCallRateInsight", (), config, StringTable())
+        self.track = Track(config, StringTable())
         self.track.slot_for(SERIES_KEY, 0, 0)
         for previous, (a, b) in zip(
             self.pending, zip(self.times, [*self.times[1:], None], strict=True), strict=True
@@ -120,7 +120,7 @@ class SeriesScorer:
         baseline = float(track.baseline.average(1)[0])
         counts = np.array([value])
         empty = np.zeros(0, np.int64)
-        track.close_counts(self.bucket, counts, empty, empty.reshape(0, 0), track.config.warmup_minutes)
+        track.close_counts(self.bucket, counts, empty, empty.reshape(0, 3), track.config.warmup_minutes)
         self.bucket += 1
         view, decided = track.last_view, track.last_decisions
         assert view is not None and decided is not None

@@ -1,11 +1,10 @@
-"""One insight type end to end: its keys, minute buffers, baselines, lifecycle and attributions.
+"""Every tracked key end to end: minute buffers, baselines, lifecycle and attributions.
 
-The engine runs two tracks, ``ApiCallRateInsight`` (write calls per API) and
-``ApiErrorRateInsight`` (error calls per API and error code). A track receives observations as
-columns (minute, key slot, attribute value ids), buffers them per open minute, and when a minute
-closes scores every key at once.
-
-Key tuples are ``(category, account, region, eventSource, eventName[, errorCode])``.
+Keys of both insight types live in one table so that closing a minute scores all of them in one
+pass: ``(category, account, region, eventSource, eventName)`` counts write calls
+(``ApiCallRateInsight``) and ``(…, errorCode)`` counts calls failing with that code
+(``ApiErrorRateInsight``). The track receives observations as columns (minute, key slot, attribute
+value ids), buffers them per open minute, and when a minute closes scores every key at once.
 """
 
 from __future__ import annotations
@@ -27,6 +26,9 @@ from insights.snapshot import pack_array, unpack_array
 from insights.transition import Attribution, AttributionValue, InsightTransition, InsightType
 
 I64 = npt.NDArray[np.int64]
+CALL_RATE: InsightType = "ApiCallRateInsight"
+ERROR_RATE: InsightType = "ApiErrorRateInsight"
+ATTRIBUTES = ("userIdentityArn", "userAgent", "errorCode")
 PARAM_NAMES = [f.name for f in dataclasses.fields(DetectorParams) if f.name != "enabled"]
 RESET_AT_START = ("quiet", "quiet_sum", "up_streak", "up_sum", "up_mu", "dn_streak", "dn_sum", "dn_mu")
 META_FIELDS: dict[str, Field] = {
@@ -37,27 +39,25 @@ META_FIELDS: dict[str, Field] = {
 }
 
 
-class Track:
-    """State and per-minute processing of one insight type."""
+def insight_type_of(key: ApiKey) -> InsightType:
+    """Call-rate keys name an API; error-rate keys name an API and an error code."""
+    return ERROR_RATE if len(key) > 5 else CALL_RATE
 
-    def __init__(
-        self,
-        insight_type: InsightType,
-        attributes: tuple[str, ...],
-        config: EngineConfig,
-        strings: StringTable,
-    ) -> None:
-        self.insight_type = insight_type
-        self.attribute_names = attributes
+
+class Track:
+    """State and per-minute processing of every key."""
+
+    def __init__(self, config: EngineConfig, strings: StringTable) -> None:
+        self.attribute_names = ATTRIBUTES
         self.config = config
         self.strings = strings
         self.layout = config.ring
-        self.keys = KeyTable(config.max_keys_per_type)
+        self.keys = KeyTable(config.max_keys)
         fields = {**META_FIELDS, **baseline_fields(self.layout), **LIFECYCLE_FIELDS}
-        fields.update(attribution_fields(len(attributes), config.attribution_slots))
+        fields.update(attribution_fields(len(ATTRIBUTES), config.attribution_slots))
         self.cols = Columns(fields)
         self.baseline = Baseline(self.cols, self.layout)
-        self.attributions = Attributions(self.cols, len(attributes))
+        self.attributions = Attributions(self.cols, len(ATTRIBUTES))
         self.params: list[DetectorParams] = []
         self.buffers: dict[int, list[tuple[I64, I64]]] = {}
         self.closed_through: int | None = None
@@ -158,7 +158,7 @@ class Track:
                 starts[slot] = minute
 
     def _param_index(self, key: ApiKey) -> int:
-        params = self.config.params_for(self.insight_type, key[3], key[4])
+        params = self.config.params_for(insight_type_of(key), key[3], key[4])
         if params not in self.params:
             self.params.append(params)
         return self.params.index(params)
@@ -328,6 +328,7 @@ class Track:
         c = self.cols
         key = self.keys.keys[slot]
         assert key is not None
+        insight_type = insight_type_of(key)
         names = self.strings.values
         insight_side = self.attributions.insight_top(slot)
         baseline_side = self.attributions.baseline_top(slot)
@@ -338,10 +339,11 @@ class Track:
                 baseline=tuple(AttributionValue(names[v], avg) for v, avg in baseline_side[a]),
             )
             for a, name in enumerate(self.attribute_names)
+            if insight_type == CALL_RATE or name != "errorCode"
         )
         return InsightTransition(
             state="Start" if state == "Start" else "End",
-            insight_type=self.insight_type,
+            insight_type=insight_type,
             account_id=key[1],
             region=key[2],
             event_source=key[3],

@@ -263,8 +263,8 @@ def test_read_only_successes_never_make_call_rate_insights() -> None:
     reads = api("DescribeInstances", read_only=True)
     out = run_engine(merge(background(N_SEM), stream({reads: _spiky(31, value=500)})), engine=engine)
     assert out == []
-    assert all(key[4] != "DescribeInstances" for key in engine.call.keys.index)
-    assert len(engine.error.keys) == 0
+    assert all(key[4] != "DescribeInstances" for key in engine.track.keys.index)
+    assert not [key for key in engine.track.keys.index if len(key) > 5]
 
 
 def test_missing_read_only_is_not_a_write() -> None:
@@ -272,7 +272,7 @@ def test_missing_read_only_is_not_a_write() -> None:
     unknown = api("GetConsoleScreenshot", read_only=None)
     out = run_engine(merge(background(N_SEM), stream({unknown: _spiky(32, value=500)})), engine=engine)
     assert out == []
-    assert all(key[4] != "GetConsoleScreenshot" for key in engine.call.keys.index)
+    assert all(key[4] != "GetConsoleScreenshot" for key in engine.track.keys.index)
 
 
 def test_read_errors_feed_error_rate_per_error_code() -> None:
@@ -332,7 +332,7 @@ def test_insight_records_are_never_analysed(category: str) -> None:
     insight_like = api(NAME, event_type="AwsCloudTrailInsight", category=category)
     out = run_engine(merge(background(N_SEM), stream({insight_like: _spiky(37, value=500)})), engine=engine)
     assert out == []
-    assert list(engine.call.keys.index) == [
+    assert list(engine.track.keys.index) == [
         ("Management", ACCOUNT, "us-east-1", "s3.amazonaws.com", "CreateBucket")
     ]
 
@@ -374,7 +374,7 @@ def test_account_and_region_scope_keys() -> None:
     out = checked(run_engine(merge(background(N_SEM), stream(series)), engine=engine))
     assert {(t.account_id, t.region) for t in starts(out)} == {(ACCOUNT, "us-east-1"), (ACCOUNT, "eu-west-1")}
     assert len({key_of(t) for t in out}) == 2 and len(out) == 4
-    assert len([k for k in engine.call.keys.index if k[4] == NAME]) == 3
+    assert len([k for k in engine.track.keys.index if k[4] == NAME]) == 3
     by_region = {t.region: t for t in starts(out)}
     assert by_region["us-east-1"].insight_average == 100.0 and by_region["eu-west-1"].insight_average == 80.0
 
@@ -640,10 +640,10 @@ def test_truncated_or_tampered_snapshot_raises() -> None:
         with pytest.raises(SnapshotError):
             Engine.restore(bad, SHORT)
     tree = msgspec.msgpack.decode(data)
-    tree["state"]["call"]["columns"]["ewma"]["data"] = b"\x00\x01\x02"  # wrong length for its shape
+    tree["state"]["track"]["columns"]["ewma"]["data"] = b"\x00\x01\x02"  # wrong length for its shape
     with pytest.raises(SnapshotError):
         Engine.restore(msgspec.msgpack.encode(tree), SHORT)
-    del tree["state"]["error"]
+    del tree["state"]["track"]
     with pytest.raises(SnapshotError):
         Engine.restore(msgspec.msgpack.encode(tree), SHORT)
 
@@ -663,7 +663,7 @@ def _flood(minutes: range, per_minute: int, prefix: str) -> RecordsByMinute:
 def test_key_cap_bounds_tracked_keys_and_idle_keys_make_room() -> None:
     cap = 12
     n = 4 * HOUR
-    config = short(max_keys_per_type=cap)  # hourly idle eviction only after 7 days: not involved
+    config = short(max_keys=cap)  # hourly idle eviction only after 7 days: not involved
     flood = _flood(range(30, 36), 200, "Fuzz")
     late_names = [f"LateApi{i}" for i in range(5)]
     late = {
@@ -676,11 +676,11 @@ def test_key_cap_bounds_tracked_keys_and_idle_keys_make_room() -> None:
     out: list[InsightTransition] = []
     for minute in sorted(records):
         out += engine.process(records[minute])
-        assert len(engine.call.keys) <= cap and engine.call.keys.high_water <= cap
+        assert len(engine.track.keys) <= cap and engine.track.keys.high_water <= cap
     out += engine.finish()
-    assert engine.call.dropped_full == 6 * 200 - (cap - 2)  # two slots taken by steady APIs
-    assert len(engine.call.cols) <= max(64, 2 * cap)
-    tracked = {k[4] for k in engine.call.keys.index}
+    assert engine.track.dropped_full == 6 * 200 - (cap - 2)  # two slots taken by steady APIs
+    assert len(engine.track.cols) <= max(64, 2 * cap)
+    tracked = {k[4] for k in engine.track.keys.index}
     assert set(late_names) <= tracked and {"CreateBucket", NAME} <= tracked
     # Detection on the keys that were there before the flood still works.
     start, _ = one_insight(checked(out), NAME)
@@ -698,7 +698,7 @@ def test_eviction_never_moves_counts_between_keys() -> None:
     minute = START + 3 * HOUR
     records[minute] = records[minute] + [record(minute, second=i % 60) for i in range(50)]
     records[minute] = records[minute] + [record(minute, name="NewApi")]
-    engine = Engine(short(max_keys_per_type=2))
+    engine = Engine(short(max_keys=2))
     out = checked(run_engine(records, engine=engine))
     assert [t for t in out if t.event_name == "NewApi"] == [], "counts of another key reported as NewApi"
     start, _ = one_insight(out, NAME)
@@ -707,11 +707,11 @@ def test_eviction_never_moves_counts_between_keys() -> None:
 
 def test_idle_keys_are_evicted_hourly() -> None:
     n = 4 * HOUR
-    config = short(max_keys_per_type=50, idle_evict_minutes=90)
+    config = short(max_keys=50, idle_evict_minutes=90)
     engine = Engine(config)
     run_engine(merge(background(n), _flood(range(10, 12), 30, "Idle")), engine=engine)
-    assert {k[4] for k in engine.call.keys.index} == {"CreateBucket"}
-    assert engine.call.dropped_full == 60 - 49
+    assert {k[4] for k in engine.track.keys.index} == {"CreateBucket"}
+    assert engine.track.dropped_full == 60 - 49
 
 
 # -- determinism ----------------------------------------------------------------------------------
