@@ -105,11 +105,11 @@ def create_keys(track: Track, keys: list[ApiKey]) -> None:
 
 
 class Traffic:
-    """Random observations for one track: a few per minute per hundred keys, skewed attribution values."""
+    """Random observations for a range of key slots: a few per minute per hundred keys, skewed values."""
 
-    def __init__(self, engine: Engine, keys: int, per_minute: int, attributes: int, seed: int) -> None:
+    def __init__(self, engine: Engine, slots: range, per_minute: int, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
-        self.keys = keys
+        self.slots = slots
         self.per_minute = per_minute
         intern = engine.strings.intern
         arns = [
@@ -119,12 +119,11 @@ class Traffic:
             f"aws-sdk-go-v2/1.{i}.0 os/linux lang/go#1.22 md/GOOS#linux api/svc#1.{i}" for i in range(250)
         ]
         codes = ["null", "AccessDenied", "ThrottlingException", "ValidationException"]
-        pools = [arns, agents, codes][:attributes]
+        pools = [arns, agents, codes]
         self.ids = [np.array([intern(v) for v in pool], dtype=np.int64) for pool in pools]
         # Heavier first values: the null error code dominates, a few roles and agents do most calls.
         self.weights = [self._skew(len(pool)) for pool in pools]
-        if attributes == 3:
-            self.weights[2] = np.array([0.97, 0.01, 0.015, 0.005])
+        self.weights[2] = np.array([0.97, 0.01, 0.015, 0.005])
 
     @staticmethod
     def _skew(n: int) -> npt.NDArray[np.float64]:
@@ -134,7 +133,7 @@ class Traffic:
     def hour(self, first_minute: int) -> tuple[I64, I64, I64]:
         n = int(self.rng.poisson(self.per_minute * HOUR))
         minutes = first_minute + self.rng.integers(0, HOUR, n)
-        slots = self.rng.integers(0, self.keys, n)
+        slots = self.rng.integers(self.slots.start, self.slots.stop, n)
         values = np.stack(
             [ids[self.rng.choice(len(ids), n, p=w)] for ids, w in zip(self.ids, self.weights, strict=True)],
             axis=1,
@@ -209,9 +208,11 @@ def main() -> int:
         progress(f"warning: {hours * HOUR} minutes do not fill the 7-day baseline ring")
 
     engine = Engine()
-    call_traffic = Traffic(engine, args.keys, args.per_minute, 3, args.seed)
+    call_traffic = Traffic(engine, range(args.keys), args.per_minute, args.seed)
     error_per_minute = max(1, args.per_minute * args.error_keys // max(args.keys, 1))
-    error_traffic = Traffic(engine, args.error_keys, error_per_minute, 3, args.seed + 1)
+    error_traffic = Traffic(
+        engine, range(args.keys, args.keys + args.error_keys), error_per_minute, args.seed + 1
+    )
     gc.collect()
     malloc_trim()
     rss_before = rss_bytes()

@@ -11,7 +11,7 @@ batch and works on arrays; both paths give the same output.
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -85,9 +85,14 @@ def minute_of(record: CloudTrailRecord, cache: dict[str, int | None]) -> int | N
 
 
 def event_hash(event_id: str) -> int:
-    """A stable 64-bit hash of an eventID, never 0 (0 means "no eventID")."""
-    value = int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "little", signed=True)
-    return value or 1
+    """A stable 63-bit hash of an eventID, never 0 (0 means "no eventID").
+
+    CRC-32 and Adler-32 side by side: two unrelated checksums, stable across processes (unlike
+    ``hash``) and three times cheaper than a cryptographic digest; it only has to tell apart the
+    eventIDs of one minute.
+    """
+    data = event_id.encode()
+    return ((zlib.crc32(data) & 0x7FFFFFFF) << 32 | zlib.adler32(data)) or 1
 
 
 def classify(

@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-venv.sh
+scripts/kafka.sh fetch   # the test broker's jars (Maven Central; cached in ~/.m2 and kafka-broker/lib/)
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/pytest -n 2 insights consumers tests "$@"
+.venv/bin/pytest -n 2 --timeout 900 insights consumers tests "$@"
