@@ -26,27 +26,37 @@ def _nb_params(mu: F64, phi: F64) -> tuple[F64, F64]:
     return mu / (phi - 1.0), 1.0 / phi
 
 
+def _surprise(count: F64, mu: F64, phi: F64, upper: bool) -> F64:
+    """``-log10`` of the upper (``P(X >= count)``) or lower (``P(X <= count)``) tail."""
+    count = np.asarray(count, dtype=np.float64)
+    raw_mu = np.asarray(mu, dtype=np.float64)
+    phi = np.asarray(phi, dtype=np.float64)
+    out = np.zeros(count.shape)
+    todo = count > raw_mu if upper else count < raw_mu
+    if not todo.any():
+        return out
+    k = count[todo] - 1.0 if upper else count[todo]
+    m, d = np.maximum(raw_mu[todo], MIN_RATE), phi[todo]
+    poisson = d <= POISSON_DISPERSION
+    n, p = _nb_params(m[~poisson], d[~poisson])
+    logp = np.empty(k.shape)
+    if upper:
+        logp[poisson] = stats.poisson.logsf(k[poisson], m[poisson])
+        logp[~poisson] = stats.nbinom.logsf(k[~poisson], n, p)
+    else:
+        logp[poisson] = stats.poisson.logcdf(k[poisson], m[poisson])
+        logp[~poisson] = stats.nbinom.logcdf(k[~poisson], n, p)
+    out[todo] = np.maximum(-logp / LN10, 0.0)
+    return out
+
+
 def upper_surprise(count: F64, mu: F64, phi: F64) -> F64:
     """``-log10 P(X >= count)``; zero where ``count`` is not above ``mu``.
 
     >>> float(np.round(upper_surprise(np.array([10.0]), np.array([1.0]), np.array([1.0]))[0], 2))
     6.95
     """
-    count = np.asarray(count, dtype=np.float64)
-    mu = np.maximum(np.asarray(mu, dtype=np.float64), MIN_RATE)
-    phi = np.asarray(phi, dtype=np.float64)
-    out = np.zeros(count.shape)
-    todo = count > mu
-    if not todo.any():
-        return out
-    k, m, d = count[todo] - 1.0, mu[todo], phi[todo]
-    poisson = d <= POISSON_DISPERSION
-    logp = np.empty(k.shape)
-    logp[poisson] = stats.poisson.logsf(k[poisson], m[poisson])
-    n, p = _nb_params(m[~poisson], d[~poisson])
-    logp[~poisson] = stats.nbinom.logsf(k[~poisson], n, p)
-    out[todo] = np.maximum(-logp / LN10, 0.0)
-    return out
+    return _surprise(count, mu, phi, upper=True)
 
 
 def lower_surprise(count: F64, mu: F64, phi: F64) -> F64:
@@ -55,22 +65,7 @@ def lower_surprise(count: F64, mu: F64, phi: F64) -> F64:
     >>> float(np.round(lower_surprise(np.array([0.0]), np.array([20.0]), np.array([1.0]))[0], 2))
     8.69
     """
-    count = np.asarray(count, dtype=np.float64)
-    raw_mu = np.asarray(mu, dtype=np.float64)
-    mu = np.maximum(raw_mu, MIN_RATE)
-    phi = np.asarray(phi, dtype=np.float64)
-    out = np.zeros(count.shape)
-    todo = count < raw_mu
-    if not todo.any():
-        return out
-    k, m, d = count[todo], mu[todo], phi[todo]
-    poisson = d <= POISSON_DISPERSION
-    logp = np.empty(k.shape)
-    logp[poisson] = stats.poisson.logcdf(k[poisson], m[poisson])
-    n, p = _nb_params(m[~poisson], d[~poisson])
-    logp[~poisson] = stats.nbinom.logcdf(k[~poisson], n, p)
-    out[todo] = np.maximum(-logp / LN10, 0.0)
-    return out
+    return _surprise(count, mu, phi, upper=False)
 
 
 def unit_score(surprise: F64, start_surprise: F64) -> F64:
