@@ -18,6 +18,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from consumers import generate_kafka
 from consumers.delivery import DeliveryStats, GeneratedFile, iter_log_files
 from consumers.traffic import Labels, TrafficPlan, plan_traffic
 from consumers.traffic_options import DEFAULT_START, GenerateOptions, iso_to_minute
@@ -85,7 +86,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser(
         "generate", help="write seeded synthetic CloudTrail log files and labels.json", description=__doc__
     )
-    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--out", type=Path, help="output directory (required unless --bootstrap-servers)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--days", type=float, default=d.days, help="trace length in days (default %(default)s)")
     p.add_argument("--start", default=DEFAULT_START, help="first minute, ISO-8601 UTC (default %(default)s)")
@@ -99,12 +100,22 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--regions", type=int, default=d.regions)
     p.add_argument("--gzip-level", type=int, default=d.gzip_level)
     p.add_argument("--overwrite", action="store_true", help="remove OUT/AWSLogs and OUT/labels.json first")
+    generate_kafka.add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``trailpulse generate``; prints a one-line summary to stderr."""
-    out: Path = args.out
+    """Run ``trailpulse generate``; prints a one-line summary to stderr.
+
+    With ``--bootstrap-servers`` the trace also goes to Kafka (after the files, if ``--out`` is given).
+    """
+    out: Path | None = args.out
     try:
+        if args.bootstrap_servers is None and (out is None or args.topic is not None):
+            raise ValueError("--out is required (or --bootstrap-servers with --topic)")
+        if args.bootstrap_servers is not None and not args.topic:
+            raise ValueError("--topic is required with --bootstrap-servers")
+        if args.bootstrap_servers is not None:
+            generate_kafka.parse_flags(args)  # fail before any file is written
         options = GenerateOptions(
             seed=args.seed,
             days=args.days,
@@ -121,9 +132,16 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"trailpulse generate: {exc}", file=sys.stderr)
         return 2
+    status = 0 if out is None else _write_files(out, options, args.overwrite)
+    if status == 0 and args.bootstrap_servers is not None:
+        status = generate_kafka.run_kafka(args, iter_log_files(options))
+    return status
+
+
+def _write_files(out: Path, options: GenerateOptions, overwrite: bool) -> int:
     logs = out / "AWSLogs"
     if logs.exists() and any(logs.iterdir()):
-        if not args.overwrite:
+        if not overwrite:
             print(f"trailpulse generate: {logs} is not empty (use --overwrite)", file=sys.stderr)
             return 2
         shutil.rmtree(logs)
