@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "replay": "consumers.replay",
     "score-series": "consumers.score_series",
     "generate": "consumers.generate",
+    "run": "consumers.daemon",
 }
 
 

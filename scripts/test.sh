@@ -7,4 +7,7 @@ scripts/kafka.sh fetch   # the test broker's jars (Maven Central; cached in ~/.m
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/pytest -n 2 --timeout 900 insights consumers tests "$@"
+# Engine, pipeline and CLI tests on both cores; then the tests against the real Kafka broker in one
+# process, so that the whole session shares one broker.
+.venv/bin/pytest -n 2 --timeout 900 -m "not kafka" insights consumers tests "$@"
+.venv/bin/pytest --timeout 900 -m kafka tests "$@"

@@ -1,0 +1,235 @@
+"""``trailpulse run``: the consumer-group daemon (poll → decode → classify → process → produce).
+
+One :class:`~insights.engine.Engine` covers every partition this process is assigned. One checkpoint
+routine, run every ``checkpoint_interval_s``, on revoke and at shutdown, owns the ordering: flush the
+output producer (every send acknowledged) → persist the engine state with the offsets it reflects →
+commit exactly those offsets. On start the state store is loaded before anything is polled; on
+assignment each partition the state knows is sought to its stored next offset (others resume from the
+committed offset, else the earliest). An unusable state store stops the daemon with exit status 2.
+
+The state store belongs to one consumer group and one process: running several processes in one
+group is not supported yet (each would hold only some partitions while its state covers all keys);
+scale-out through a repartition topic is planned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from types import FrameType
+
+from consumers import run_config
+from consumers.health import HealthServer, HealthStatus
+from consumers.kafka_client import (
+    ClientFactory,
+    Consumer,
+    KafkaClientError,
+    Message,
+    Producer,
+    TopicPartitionKey,
+    kafka_python_clients,
+)
+from consumers.logs import JsonLog, RateLimited
+from consumers.run_config import ConfigError, RunConfig
+from consumers.state_store import State, StateStore, StateStoreError
+from insights.decode import Decoder
+from insights.engine import Engine
+from insights.events import encode_event, insight_event
+from insights.snapshot import SnapshotError
+
+POLL_TIMEOUT_S = 0.5
+FLUSH_TIMEOUT_S = 20.0
+STALL_S = 120.0
+
+
+class Daemon:
+    """The loop and the checkpoint routine, on any :class:`Consumer` / :class:`Producer` pair."""
+
+    def __init__(
+        self, config: RunConfig, consumer: Consumer, producer: Producer, store: StateStore, log: JsonLog
+    ) -> None:
+        self.config = config
+        self.consumer = consumer
+        self.producer = producer
+        self.store = store
+        self.log = log
+        self.record_log = RateLimited(log)
+        self.status = HealthStatus(STALL_S)
+        self.decoder = Decoder()
+        self.engine = Engine(config.engine)
+        self.offsets: dict[TopicPartitionKey, int] = {}
+        self.counts: Counter[str] = Counter()
+        self.dirty = False
+        self.stopping = False
+        self.callback_error: BaseException | None = None
+        self.last_checkpoint = time.monotonic()
+
+    def restore(self, state: State | None, engine: Engine | None = None) -> None:
+        """Take the engine (``engine`` if already restored) and offsets of ``state``."""
+        if state is None:
+            self.log.info("state_fresh", state_dir=str(self.store.directory))
+            return
+        try:
+            self.engine = engine or Engine.restore(state.engine, self.config.engine)
+        except SnapshotError as exc:
+            raise StateStoreError(f"state file {self.store.path} is unusable: {exc}") from exc
+        self.offsets = dict(state.offsets)
+        self.log.info("state_restored", state_dir=str(self.store.directory), offsets=self._offset_doc())
+
+    # Rebalance callbacks (kafka-python calls them from inside poll/close).
+    def on_assigned(self, partitions: list[TopicPartitionKey]) -> None:
+        try:
+            for tp in partitions:
+                if tp in self.offsets:
+                    self.consumer.seek(tp, self.offsets[tp])
+            self.status.ready = True
+            self.log.info("partitions_assigned", partitions=[f"{t}:{p}" for t, p in partitions])
+        except BaseException as exc:
+            self.callback_error = exc
+            raise
+
+    def on_revoked(self, partitions: list[TopicPartitionKey]) -> None:
+        try:
+            self.checkpoint(extra=partitions)
+            self.log.info("partitions_revoked", partitions=[f"{t}:{p}" for t, p in partitions])
+        except BaseException as exc:
+            self.callback_error = exc
+            raise
+
+    def handle(self, messages: list[Message]) -> None:
+        """Decode, classify and process one poll's messages; send the transitions and the rejects."""
+        records = []
+        dead_letter = self.config.dead_letter_topic
+        for m in messages:
+            tp = (m.topic, m.partition)
+            if m.offset < self.offsets.get(tp, 0):
+                continue  # already reflected by the state
+            self.offsets[tp] = m.offset + 1
+            self.counts["messages"] += 1
+            result = self.decoder.decode(m.value)
+            records.extend(result.records)
+            for reject in result.rejects:
+                reason = str(reject.reason)
+                self.counts[f"rejected.{reason}"] += 1
+                source = f"{m.topic}:{m.partition}:{m.offset}"
+                self.record_log.warning("record_rejected", reason, detail=reject.detail[:200], source=source)
+                if dead_letter:
+                    headers = [
+                        ("trailpulse.reason", reason.encode()),
+                        ("trailpulse.detail", reject.detail.encode("utf-8", "replace")[:1000]),
+                        ("trailpulse.source", source.encode()),
+                    ]
+                    self.producer.send(dead_letter, reject.raw, None, headers)
+        self.counts["records"] += len(records)
+        transitions = self.engine.process_classified([self.engine.classify(records)])
+        for t in transitions:
+            event = insight_event(t)
+            key = str(event["sharedEventID"]).encode()
+            self.producer.send(self.config.output_topic, encode_event(event), key, [])
+            self.counts[f"insights.{t.state.lower()}"] += 1
+        self.dirty = True
+
+    def checkpoint(self, extra: Sequence[TopicPartitionKey] = ()) -> None:
+        """Flush the producer → persist state and offsets → commit those offsets."""
+        self.last_checkpoint = time.monotonic()
+        if not self.dirty:
+            return
+        self.producer.flush(FLUSH_TIMEOUT_S)
+        offsets = dict(self.offsets)
+        self.store.save(State(offsets, self.engine.snapshot()))
+        owned = self.consumer.assignment() | set(extra)
+        self.consumer.commit({tp: o for tp, o in offsets.items() if tp in owned})
+        self.dirty = False
+        self.log.info("checkpoint", offsets=self._offset_doc(), counts=dict(self.counts))
+
+    def run(self) -> None:
+        """Poll until :attr:`stopping`; then checkpoint. Raises on a store or client failure."""
+        c = self.config
+        self.consumer.subscribe(c.input_topics, c.input_pattern, self)
+        busy = False
+        while not self.stopping:
+            messages = self.consumer.poll(POLL_TIMEOUT_S, c.poll_max_records)
+            if self.callback_error is not None:
+                error = self.callback_error
+                if isinstance(error, StateStoreError | KafkaClientError):
+                    raise error
+                raise KafkaClientError(f"rebalance handling failed: {error!r}") from error
+            if messages:
+                self.handle(messages)
+                busy = True
+            elif busy:  # an empty poll after work: logged once per catch-up, not per poll
+                self.log.info("caught_up", offsets=self._offset_doc(), counts=dict(self.counts))
+                busy = False
+            self.status.progress()
+            if time.monotonic() - self.last_checkpoint >= c.checkpoint_interval_s:
+                self.checkpoint()
+        self.checkpoint()
+
+    def _offset_doc(self) -> dict[str, int]:
+        return {f"{t}:{p}": o for (t, p), o in sorted(self.offsets.items())}
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("run", help="consume CloudTrail from Kafka, produce Insight events")
+    run_config.add_arguments(p)
+
+
+def main(config: RunConfig, log: JsonLog, clients: ClientFactory = kafka_python_clients) -> int:
+    """Run the daemon until SIGTERM/SIGINT; exit status 0, or 2 with one error line."""
+    store = StateStore(config.state_dir)
+    try:
+        state = store.load()  # before connecting: an unusable store fails fast
+        engine = None if state is None else Engine.restore(state.engine, config.engine)
+        consumer, producer = clients(run_config.client_options(config), config.group_id)
+    except (StateStoreError, SnapshotError, KafkaClientError, ValueError) as exc:
+        log.error("fatal", error=str(exc))
+        print(f"trailpulse run: {exc}", file=sys.stderr)
+        return 2
+    daemon = Daemon(config, consumer, producer, store, log)
+    health = None
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        daemon.stopping = True
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        daemon.restore(state, engine)
+        if config.health_port >= 0:
+            health = HealthServer(daemon.status, config.health_port)
+        log.info("started", group_id=config.group_id, health_port=health.port if health else None)
+        daemon.run()
+    except (StateStoreError, KafkaClientError) as exc:
+        log.error("fatal", error=str(exc))
+        print(f"trailpulse run: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if health is not None:
+            health.close()
+        for client in (consumer, producer):
+            try:
+                client.close()
+            except Exception as exc:
+                log.error("close_failed", error=repr(exc))
+    log.info("stopped", counts=dict(daemon.counts))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    log = JsonLog()
+    try:
+        config = run_config.load(args)
+    except ConfigError as exc:
+        print(f"trailpulse run: {exc}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        import json
+
+        print(json.dumps(config.effective(), indent=2, default=str))
+        return 0
+    return main(config, log)
