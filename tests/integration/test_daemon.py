@@ -257,13 +257,17 @@ def test_corrupt_state_exits_with_a_clear_error(kafka_broker: KafkaBroker, tmp_p
     (state_dir / "state.msgpack").write_bytes(b"garbage, not a state")
     source = unique_topic("corrupt-in")
     args = ["--input-topic", source, "--output-topic", "x", "--state-dir", str(state_dir)]
-    done = subprocess.run(
-        [str(TRAILPULSE), "run", "--bootstrap-servers", kafka_broker.bootstrap, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+
+    def start() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(TRAILPULSE), "run", "--bootstrap-servers", kafka_broker.bootstrap, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    done = start()
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.startswith("trailpulse run:")]
     assert len(lines) == 1 and "corrupt" in lines[0] and "state.msgpack" in lines[0], done.stderr
@@ -271,13 +275,7 @@ def test_corrupt_state_exits_with_a_clear_error(kafka_broker: KafkaBroker, tmp_p
     (state_dir / "state.msgpack").write_bytes(
         msgspec.msgpack.encode({"version": 1, "offsets": {}, "engine": b"x"})
     )
-    done = subprocess.run(
-        [str(TRAILPULSE), "run", "--bootstrap-servers", kafka_broker.bootstrap, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = start()
     assert done.returncode == 2 and "trailpulse run:" in done.stderr, done.stderr
 
 
