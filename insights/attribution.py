@@ -166,7 +166,7 @@ class Attributions:
             for value, count in zip(vals, cnts, strict=True):
                 if count > 0:
                     totals[value] += count
-            result.append(_top({v: c / minutes for v, c in totals.items()}))
+            result.append(top_values({v: c / minutes for v, c in totals.items()}))
         return result
 
     def open(self, slot: int) -> None:
@@ -176,7 +176,7 @@ class Attributions:
         """Per attribute, the top values with per-minute averages over the insight's minutes."""
         counters = self.insight.get(slot) or OpenInsight(self.attributes)
         minutes = max(counters.minutes, 1)
-        return [_top({v: c / minutes for v, c in counter.items()}) for counter in counters.main]
+        return [top_values({v: c / minutes for v, c in counter.items()}) for counter in counters.main]
 
     def close(self, slot: int) -> None:
         self.insight.pop(slot, None)
@@ -216,6 +216,6 @@ class Attributions:
         self.insight = {int(slot): OpenInsight.from_state(item) for slot, item in state["insight"]}
 
 
-def _top(averages: dict[int, float]) -> list[tuple[int, float]]:
+def top_values(averages: dict[int, float]) -> list[tuple[int, float]]:
     """The ``TOP`` largest, ties broken by value id so output is deterministic."""
     return sorted(averages.items(), key=lambda item: (-item[1], item[0]))[:TOP]

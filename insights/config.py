@@ -70,6 +70,11 @@ class EngineConfig:
     (which can only be judged on a closed minute) waits. Records for closed minutes are counted as
     late and dropped.
 
+    ``early_starts``: an upward single-minute spike starts as soon as the minute's count so far passes
+    the same gates a closed minute must pass (counts only grow as late records arrive), instead of
+    waiting ``allowed_lateness_minutes`` for the minute to close. Drops and sustained rises still
+    wait for closed minutes; see :mod:`insights.early`.
+
     ``block_minutes``/``blocks_per_day`` lay out the baseline ring (hours, 24 a day);
     ``score-series`` changes them to suit a series' interval.
     """
@@ -81,6 +86,7 @@ class EngineConfig:
     idle_evict_minutes: int = 7 * MINUTES_PER_DAY
     attribution_slots: int = 8
     analyse_data_events: bool = False
+    early_starts: bool = True
     detector: DetectorParams = field(default_factory=DetectorParams)
     rules: tuple[Rule, ...] = ()
     block_minutes: int = 60

@@ -2,6 +2,7 @@
 
 It owns the event-time clock: a minute closes once the newest event time seen is more than
 ``allowed_lateness_minutes`` past it, and closing a minute scores every key of both insight types at once.
+Upward spikes may start before their minute closes (:mod:`insights.early`).
 Feed it batches with :meth:`Engine.process`; call :meth:`Engine.finish` at the end of a bounded
 input to close the minutes still open. Same records in the same order give the same output.
 """
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 from insights import snapshot
 from insights.classify import ColumnBatch, classify
 from insights.config import EngineConfig
+from insights.early import early_starts
 from insights.keys import StringTable
 from insights.normalise import Normaliser
 from insights.record import CloudTrailRecord
@@ -47,13 +49,23 @@ class Engine:
         """Stage one of :meth:`process` (stateless; may run elsewhere, see ``replay --workers``)."""
         return classify(records, self.config.analyse_data_events, self._minute_cache)
 
-    def process_classified(self, batches: list[ColumnBatch]) -> list[InsightTransition]:
-        """Stage two of :meth:`process`: ingest classified batches, in order, and close passed minutes."""
-        self.normaliser.normalise(batches, self.closed_through)
+    def process_classified(
+        self, batches: list[ColumnBatch], latest_minute: int | None = None
+    ) -> list[InsightTransition]:
+        """Stage two of :meth:`process`: ingest classified batches, in order, and close passed minutes.
+
+        Records dated after ``latest_minute`` (a live source's wall clock plus some skew) are counted
+        as ``future`` and dropped: one bad clock must not move the watermark and close real minutes.
+        """
+        self.normaliser.normalise(batches, self.closed_through, latest_minute)
         newest = self.normaliser.max_minute
         if newest is None:
             return []
-        return self._close_through(newest - self.config.allowed_lateness_minutes - 1)
+        out = self._close_through(newest - self.config.allowed_lateness_minutes - 1)
+        if self.config.early_starts:
+            out.extend(early_starts(self.track, self.closed_through, self.config.warmup_minutes))
+        self.track.touched_minutes.clear()
+        return out
 
     def finish(self) -> list[InsightTransition]:
         """Close all minutes up to the newest seen (end of a bounded input)."""

@@ -26,6 +26,7 @@ KEEP_RATIO_DOWN = 0.6
 
 LIFECYCLE_FIELDS: dict[str, Field] = {
     "open_dir": Field("int8"),
+    "early_min": Field("int64", fill=-1),
     "ins_start": Field("int64"),
     "ins_sum": Field("float64"),
     "ins_n": Field("int32"),
@@ -91,10 +92,16 @@ def _surprise(tail: Callable[[F64, F64, F64], F64], mask: Bool, count: F64, mu: 
 
 
 def decide(cols: Columns, view: MinuteView, rows: int) -> Decisions:
-    """Advance streaks and open insights by one minute and say what starts and ends."""
+    """Advance streaks and open insights by one minute and say what starts and ends.
+
+    A key whose spike at a later minute already started early (``early_min``) starts nothing before
+    that minute, and starts at it whatever its final count: the Start is already out.
+    """
     c, p = view.counts, view.params
     is_open = cols["open_dir"][:rows] != 0
-    free = view.eligible & ~is_open
+    early = cols["early_min"][:rows]
+    started_early = early == view.minute
+    free = view.eligible & ~is_open & (early < 0)
 
     single = (
         free & (c >= p["min_count"]) & (c >= p["min_ratio"] * view.mu_up) & (c > p["peak_margin"] * view.peak)
@@ -112,7 +119,7 @@ def decide(cols: Columns, view: MinuteView, rows: int) -> Decisions:
     s_drop = _surprise(lower_surprise, drop, cols["dn_sum"][:rows], cols["dn_mu"][:rows], view.phi)
 
     threshold = p["start_surprise"]
-    start_single = single & (surprise >= threshold)
+    start_single = (single & (surprise >= threshold)) | started_early
     start_sus = ~start_single & sustained & (s_sus >= threshold)
     start_drop = ~start_single & ~start_sus & (s_drop >= threshold)
     starts = start_single | start_sus | start_drop

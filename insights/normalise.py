@@ -42,9 +42,15 @@ class Normaliser:
         self.skipped: Counter[str] = Counter()
         self.analysed = 0
 
-    def normalise(self, batches: list[ColumnBatch], closed_through: int | None) -> None:
-        """Advance the clock and scopes with ``batches`` and route their rows to the keys."""
+    def normalise(
+        self, batches: list[ColumnBatch], closed_through: int | None, latest: int | None = None
+    ) -> None:
+        """Advance the clock and scopes with ``batches`` and route their rows to the keys.
+
+        Rows dated after ``latest`` are skipped as ``future``.
+        """
         closed = -1 if closed_through is None else closed_through
+        bound = latest if latest is not None else np.iinfo(np.int64).max
         apis: dict[ApiTuple, int] = {}
         codes: dict[str, int] = {}
         parts: list[dict[str, I64]] = []
@@ -52,7 +58,7 @@ class Normaliser:
         for batch in batches:
             self.skipped.update(batch.skipped)
             for (minute, account, region), n in batch.context.items():
-                self._observe(minute, account, region, n, closed)
+                self._observe(minute, account, region, n, closed, bound)
             if not len(batch):
                 continue
             strings = np.array([intern(text) for text in batch.strings], dtype=np.int64)
@@ -77,7 +83,7 @@ class Normaliser:
         if not parts:
             return
         rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-        keep = self._fresh_rows(rows["minute"], rows["event_hash"], closed)
+        keep = self._fresh_rows(rows["minute"], rows["event_hash"], closed, bound)
         rows = {name: array[keep] for name, array in rows.items()}
         api_list, code_list = list(apis), list(codes)
         write, erred = rows["write"], rows["error"] >= 0
@@ -96,9 +102,9 @@ class Normaliser:
             np.concatenate([values[write], values[erred]]),
         )
 
-    def _fresh_rows(self, minutes: I64, hashes: I64, closed: int) -> I64:
-        """Rows for open minutes, without deliveries already seen (by eventID hash), in order."""
-        keep = minutes > closed
+    def _fresh_rows(self, minutes: I64, hashes: I64, closed: int, bound: int) -> I64:
+        """Rows for open minutes up to ``bound``, without deliveries already seen (by eventID hash)."""
+        keep = (minutes > closed) & (minutes <= bound)
         identified = keep & (hashes != 0)
         for minute in np.unique(minutes[identified]).tolist():
             rows = np.flatnonzero(identified & (minutes == minute))
@@ -134,8 +140,11 @@ class Normaliser:
         mapped: I64 = slots[inverse.ravel()]
         return mapped
 
-    def _observe(self, minute: int, account: str, region: str, records: int, closed: int) -> None:
+    def _observe(self, minute: int, account: str, region: str, records: int, closed: int, bound: int) -> None:
         """Account for ``records`` seen at ``minute``: the clock, lateness, the scope's start."""
+        if minute > bound:
+            self.skipped["future"] += records
+            return
         if self.max_minute is None or minute > self.max_minute:
             self.max_minute = minute
         if minute <= closed:

@@ -66,6 +66,7 @@ class Track:
         self.last_decisions: Decisions | None = None
         self.late_records = 0
         self.dropped_full = 0
+        self.touched_minutes: set[int] = set()
 
     # -- state --------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -214,7 +215,9 @@ class Track:
         firsts = np.flatnonzero(np.diff(minutes, prepend=minutes[0] - 1))
         ends = [*firsts[1:].tolist(), len(minutes)]
         for begin, end in zip(firsts.tolist(), ends, strict=True):
-            self.buffers.setdefault(int(minutes[begin]), []).append((slots[begin:end], values[begin:end]))
+            minute = int(minutes[begin])
+            self.buffers.setdefault(minute, []).append((slots[begin:end], values[begin:end]))
+            self.touched_minutes.add(minute)
 
     # -- minute close -------------------------------------------------------------------------
     def close_minute(self, minute: int, warmup: int) -> list[InsightTransition]:
@@ -257,7 +260,7 @@ class Track:
     def _view(self, minute: int, counts: npt.NDArray[np.float64], rows: int, warmup: int) -> MinuteView:
         c = self.cols
         ewma = c["ewma"][:rows].astype(np.float64)
-        params, enabled = self._key_params(rows)
+        params, enabled = self.key_params(rows)
         eligible = c["live"][:rows] & (minute - c["scope_start"][:rows] >= warmup) & enabled
         return MinuteView(
             minute=minute,
@@ -271,7 +274,7 @@ class Track:
             params=params,
         )
 
-    def _key_params(self, rows: int) -> tuple[dict[str, npt.NDArray[np.float64]], npt.NDArray[np.bool_]]:
+    def key_params(self, rows: int) -> tuple[dict[str, npt.NDArray[np.float64]], npt.NDArray[np.bool_]]:
         """Per-key detector parameters, gathered once and reused until the key set changes."""
         cached = self._params_cache
         if cached is None or len(cached[1]) != rows:
@@ -287,6 +290,7 @@ class Track:
         """Open and close insights, route attributions, and learn the ordinary minutes."""
         c = self.cols
         starts = d.start_slots
+        announced = c["early_min"][starts] == minute  # Starts already sent by insights.early
         if len(starts):
             for slot in starts.tolist():
                 self.attributions.open(slot)
@@ -294,10 +298,12 @@ class Track:
             c["ins_start"][starts] = d.start_first
             c["ins_sum"][starts] = d.start_sum
             c["ins_n"][starts] = d.start_n
-            c["base_avg"][starts] = self.baseline.average(rows)[starts]
-            c["base_n"][starts] = self.baseline.minutes(rows)[starts]
+            fresh = starts[~announced]  # an announced Start's baseline was fixed when it went out
+            c["base_avg"][fresh] = self.baseline.average(rows)[fresh]
+            c["base_n"][fresh] = self.baseline.minutes(rows)[fresh]
             for name in RESET_AT_START:
                 c[name][starts] = 0
+            c["early_min"][starts] = -1
 
         open_now = c["open_dir"][:rows] != 0
         self.attributions.observe(slots, values, open_now, c["quiet"][:rows] > 0)
@@ -310,7 +316,10 @@ class Track:
         self.attributions.flush()
         out = [
             self._transition("Start", int(s), int(f), int(f), minute, int(n))
-            for s, f, n in zip(starts.tolist(), d.start_first.tolist(), d.start_n.tolist(), strict=True)
+            for s, f, n, early in zip(
+                starts.tolist(), d.start_first.tolist(), d.start_n.tolist(), announced.tolist(), strict=True
+            )
+            if not early
         ]
         for slot, forced in zip(d.end_slots.tolist(), d.end_forced.tolist(), strict=True):
             end = minute + 1 if forced else minute - int(c["quiet"][slot]) + 1
@@ -326,11 +335,31 @@ class Track:
         self, state: str, slot: int, event_minute: int, start: int, decided: int, duration: int
     ) -> InsightTransition:
         c = self.cols
+        return self.transition(
+            state,
+            slot,
+            (start, event_minute, decided, duration),
+            (float(c["base_avg"][slot]), max(int(c["base_n"][slot]), 1)),
+            float(c["ins_sum"][slot]) / max(int(c["ins_n"][slot]), 1),
+            self.attributions.insight_top(slot),
+        )
+
+    def transition(
+        self,
+        state: str,
+        slot: int,
+        minutes: tuple[int, int, int, int],
+        baseline: tuple[float, int],
+        insight_average: float,
+        insight_side: list[list[tuple[int, float]]],
+    ) -> InsightTransition:
+        """The transition of ``slot``: ``minutes`` are (start, event, decided, duration), ``baseline``
+        (average, minutes); attributions are ``insight_side`` against the slot's baseline sketches."""
+        start, event_minute, decided, duration = minutes
         key = self.keys.keys[slot]
         assert key is not None
         insight_type = insight_type_of(key)
         names = self.strings.values
-        insight_side = self.attributions.insight_top(slot)
         baseline_side = self.attributions.baseline_top(slot)
         attributions = tuple(
             Attribution(
@@ -350,13 +379,13 @@ class Track:
             event_name=key[4],
             error_code=key[5] if len(key) > 5 else None,
             source_event_category=key[0],
-            direction="down" if int(c["open_dir"][slot]) == DOWN else "up",
+            direction="down" if int(self.cols["open_dir"][slot]) == DOWN else "up",
             start_minute=start,
             event_minute=event_minute,
             decided_minute=decided,
-            baseline_average=float(c["base_avg"][slot]),
-            baseline_duration=max(int(c["base_n"][slot]), 1),
-            insight_average=float(c["ins_sum"][slot]) / max(int(c["ins_n"][slot]), 1),
+            baseline_average=baseline[0],
+            baseline_duration=baseline[1],
+            insight_average=insight_average,
             insight_duration=max(duration, 1),
             attributions=attributions,
         )

@@ -125,7 +125,10 @@ def test_default_window_spike_gives_one_start_and_one_end(default_run: list[Insi
     assert end.insight_duration == SPIKE[1] - SPIKE[0]
     assert start.insight_average > start.baseline_average
     assert start.baseline_average == pytest.approx(5.0, rel=0.05)
-    assert start.baseline_duration == SPIKE[0]  # every minute before the spike, within 7 days
+    # Announced early (insights.early), while the minutes of the allowed lateness before it were still
+    # open: its baseline is every closed minute before the spike.
+    assert start.baseline_duration == SPIKE[0] - EngineConfig().allowed_lateness_minutes
+    assert start.decided_minute == start.start_minute
     assert (start.account_id, start.region, start.event_source) == (ACCOUNT, "us-east-1", "ec2.amazonaws.com")
     attributions = {a.attribute: a for a in start.attributions}
     assert [v.value for v in attributions["errorCode"].insight] == ["null"]
@@ -407,7 +410,16 @@ def test_records_delivered_within_lateness_count() -> None:
     delayed = {m: list(rs) for m, rs in clean.items()}
     delayed[START + spike + 6] = delayed[START + spike + 6] + delayed[START + spike]
     delayed[START + spike] = []
-    assert run_engine(delayed, SHORT) == expected
+    # Closed minutes do not depend on arrival order; an early Start, announced from the records
+    # so far, carries that moment's figures, but the same insights start and end.
+    at_close = short(early_starts=False)
+    assert run_engine(delayed, at_close) == checked(run_engine(clean, at_close))
+    assert ids(run_engine(delayed, SHORT)) == ids(expected)
+
+
+def ids(transitions: list[InsightTransition]) -> list[tuple[str, object]]:
+    """What identifies each transition in the AWS record: its state and eventID."""
+    return [(t.state, insight_event(t)["eventID"]) for t in transitions]
 
 
 def test_records_older_than_watermark_minus_lateness_are_late() -> None:
@@ -440,7 +452,8 @@ def test_out_of_order_delivery_within_lateness_changes_nothing() -> None:
             }
         ),
     )
-    expected = checked(run_engine(records, SHORT))
+    at_close = short(early_starts=False)  # early Starts carry the figures of the moment they go out
+    expected = checked(run_engine(records, at_close))
     assert len(expected) == 4
     rng = random.Random(5)
     delayed: RecordsByMinute = {START: list(records[START + 6])}  # minute 6 seen first
@@ -450,7 +463,8 @@ def test_out_of_order_delivery_within_lateness_changes_nothing() -> None:
             delayed.setdefault(minute + delay, []).append(r)
     for rs in delayed.values():
         rng.shuffle(rs)
-    got = run_engine(delayed, SHORT)
+    assert ids(run_engine(delayed, SHORT)) == ids(expected)
+    got = run_engine(delayed, at_close)
     summary = [(t.state, t.event_name, t.baseline_duration, round(t.baseline_average, 6)) for t in got]
     assert summary == [
         (t.state, t.event_name, t.baseline_duration, round(t.baseline_average, 6)) for t in expected
@@ -517,10 +531,13 @@ def test_minutes_inside_an_insight_do_not_feed_the_baseline() -> None:
     s1, e1, s2, e2 = of(out, NAME)
     assert e1.baseline_average == s1.baseline_average and e1.baseline_duration == s1.baseline_duration
     assert e2.baseline_average == s2.baseline_average
-    assert s1.baseline_average == pytest.approx(counts[: 3 * HOUR].mean(), rel=1e-9)
+    # Announced early: the baseline is every minute closed by then (all before the spike).
+    assert s1.baseline_duration == 3 * HOUR - SHORT.allowed_lateness_minutes
+    assert s1.baseline_average == pytest.approx(counts[: s1.baseline_duration].mean(), rel=1e-9)
     # The second insight's baseline: every minute before it except the first insight's. The
     # minutes that confirmed its end may be left out too (the insight was still open then).
-    upto = s2.decided_minute - START
+    # Announced early, it covers the minutes closed by then.
+    upto = s2.decided_minute - START - SHORT.allowed_lateness_minutes
     learnt = np.ones(upto, dtype=bool)
     learnt[s1.start_minute - START : e1.event_minute - START] = False
     strict = (counts[:upto][learnt].mean(), int(learnt.sum()))
