@@ -745,3 +745,40 @@ def test_counts_by_state_and_type_are_balanced() -> None:
     tally = Counter((t.insight_type, t.state) for t in out)
     for kind in ("ApiCallRateInsight", "ApiErrorRateInsight"):
         assert tally[(kind, "Start")] == tally[(kind, "End")] >= 1
+
+
+# -- early Starts and the future bound ------------------------------------------------------------
+def test_spike_starts_while_its_minute_is_open_and_is_not_started_twice() -> None:
+    n = 4 * HOUR
+    spike = 3 * HOUR
+    records = merge(background(n), stream({api(): steady_with(5.0, n, 91, {(spike, spike + 3): 80})}))
+    engine = Engine(SHORT)
+    out = feed(engine, {m: rs for m, rs in records.items() if m < START + spike})
+    assert out == []
+    first = [r for r in records[START + spike] if r.eventName == NAME][:40]  # half the spike's calls
+    started = engine.process(first)
+    assert [(t.state, t.event_name, t.start_minute) for t in started] == [("Start", NAME, START + spike)]
+    assert engine.closed_through is not None and engine.closed_through < START + spike  # minute still open
+    assert started[0].insight_average == 40.0 and started[0].decided_minute == START + spike
+    rest = {m: [r for r in rs if r not in first] for m, rs in records.items() if m >= START + spike}
+    later = checked(started + feed(engine, rest) + engine.finish())
+    mine = of(later, NAME)
+    assert [t.state for t in mine] == ["Start", "End"]  # closing the minute sent no second Start
+    assert insight_event(mine[0])["sharedEventID"] == insight_event(mine[1])["sharedEventID"]
+    assert mine[1].insight_average == pytest.approx(80.0)
+    assert mine[1].baseline_average == mine[0].baseline_average
+    # The same stream with Starts decided at close gives the same insights.
+    assert ids(later) == ids(checked(run_engine(records, short(early_starts=False))))
+
+
+def test_records_dated_after_the_latest_minute_are_dropped_as_future() -> None:
+    n = 3 * HOUR
+    records = merge(background(n), stream({api(): poisson_counts(5.0, n, 92)}))
+    engine = Engine(SHORT)
+    for minute in sorted(records):
+        engine.process_classified([engine.classify(records[minute])], latest_minute=minute + 2)
+        if minute == START + 2 * HOUR:  # a record from a clock a day ahead
+            engine.process_classified([engine.classify([record(minute + DAY)])], latest_minute=minute + 2)
+    assert engine.normaliser.skipped["future"] == 1
+    assert engine.normaliser.max_minute == START + n - 1
+    assert engine.closed_through == START + n - 1 - SHORT.allowed_lateness_minutes - 1
