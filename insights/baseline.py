@@ -174,6 +174,12 @@ class Baseline:
         for hour in range(oldest_hour, current_hour):
             minutes = min(block, (hour + 1) * block - max(first_minute, hour * block))
             c["hour_n"][slot, hour % self.hours] = minutes
+            # The dispersion terms an hour of zeros adds when learned (and takes back when it leaves
+            # the ring): a key's state must not depend on when it was first seen.
+            zero = np.zeros(1)
+            terms = _dispersion_terms(zero, zero, zero, np.array([float(minutes)]))
+            for name, term in zip(("disp_num", "disp_den", "disp_sum", "disp_n"), terms, strict=True):
+                c[name][slot] += term[0]
         c["tot_n"][slot] = int(c["hour_n"][slot].sum())
 
     def refresh(self, hour: int, rows: int) -> None:

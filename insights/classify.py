@@ -1,7 +1,10 @@
 """Stage one of the semantics: records to columns, without any engine state.
 
-Every analysable record contributes to ``context`` — ``(minute, account, region) -> records`` —
-which drives the event-time clock and shows that an account and region are being observed. The
+Every analysable record contributes to ``context`` — ``(minute, account, region, prior) -> records``
+— which drives the event-time clock and shows that an account and region are being observed.
+``prior`` is the newest minute of the batch's records before it (:data:`NO_MINUTE` for none), also a
+column of the rows: whether a record is late depends on the records that arrived before it, never
+on where batch boundaries fall, so ``replay`` and ``run`` count the same records however they batch. The
 records that can count (writes, and calls with an ``errorCode``) also become a row of integer
 columns over *local* dictionaries of API keys and strings, with a 64-bit hash of ``eventID`` for
 deduplication. Being stateless this runs where decoding runs (``replay --workers``), so the
@@ -26,9 +29,10 @@ from insights.snapshot import pack_array, unpack_array
 
 INSIGHT_EVENT_TYPE = "AwsCloudTrailInsight"
 NULL = "null"
-Context = tuple[int, str, str]
+Context = tuple[int, str, str, int]
 ApiTuple = tuple[str, str, str, str, str]
-COLUMNS = ("minute", "api", "write", "error", "arn", "agent", "event_hash")
+COLUMNS = ("minute", "prior", "api", "write", "error", "arn", "agent", "event_hash")
+NO_MINUTE = -(1 << 62)
 
 
 @dataclass
@@ -53,7 +57,7 @@ class ColumnBatch:
         """Plain containers for MessagePack (worker to main process)."""
         return [
             self.records,
-            [[m, a, r, n] for (m, a, r), n in self.context.items()],
+            [[m, a, r, p, n] for (m, a, r, p), n in self.context.items()],
             dict(self.skipped),
             [list(api) for api in self.apis],
             self.strings,
@@ -65,7 +69,7 @@ class ColumnBatch:
         records, context, skipped, apis, strings, columns = packed
         return cls(
             records=int(records),
-            context=Counter({(int(m), a, r): int(n) for m, a, r, n in context}),
+            context=Counter({(int(m), a, r, int(p)): int(n) for m, a, r, p, n in context}),
             skipped=Counter(skipped),
             apis=[(api[0], api[1], api[2], api[3], api[4]) for api in apis],
             strings=list(strings),
@@ -96,14 +100,24 @@ def event_hash(event_id: str) -> int:
 
 
 def classify(
-    records: Iterable[CloudTrailRecord], data_events: bool, cache: dict[str, int | None]
+    records: Iterable[CloudTrailRecord],
+    data_events: bool,
+    cache: dict[str, int | None],
+    latest_minute: int | None = None,
 ) -> ColumnBatch:
-    """Classify ``records`` (see the module docstring)."""
+    """Classify ``records`` (see the module docstring).
+
+    Records dated after ``latest_minute`` (a live source's wall clock plus some skew) are skipped
+    as ``future``: one bad clock upstream must not move the watermark and close real minutes.
+    """
+    latest = (1 << 62) if latest_minute is None else latest_minute
+    newest = NO_MINUTE
     out = ColumnBatch()
     context, skipped = out.context, out.skipped
     api_ids: dict[ApiTuple, int] = {}
     string_ids: dict[str, int] = {NULL: 0}
     minutes: list[int] = []
+    priors: list[int] = []
     apis: list[int] = []
     writes: list[bool] = []
     errors: list[int] = []
@@ -126,8 +140,14 @@ def classify(
         if minute is None or account is None:
             skipped["bad_event_time" if minute is None else "no_account"] += 1
             continue
+        if minute > latest:
+            skipped["future"] += 1
+            continue
+        prior = newest
+        if minute > newest:
+            newest = minute
         region = r.awsRegion
-        context[(minute, account, region)] += 1
+        context[(minute, account, region, prior)] += 1
         write = r.readOnly is False or category == "Data"
         error_code = r.errorCode
         if not write and error_code is None:
@@ -141,6 +161,7 @@ def classify(
         text = r.userAgent
         agent = 0 if not text else string_ids.setdefault(text, len(string_ids))
         minutes.append(minute)
+        priors.append(prior)
         apis.append(api)
         writes.append(write)
         errors.append(-1 if error_code is None else string_ids.setdefault(error_code, len(string_ids)))
@@ -152,6 +173,7 @@ def classify(
     out.strings = list(string_ids)
     out.columns = {
         "minute": np.array(minutes, dtype=np.int64),
+        "prior": np.array(priors, dtype=np.int64),
         "api": np.array(apis, dtype=np.int64),
         "write": np.array(writes, dtype=bool),
         "error": np.array(errors, dtype=np.int64),

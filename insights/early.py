@@ -29,60 +29,82 @@ I64 = npt.NDArray[np.int64]
 def early_starts(track: Track, closed_through: int | None, warmup: int) -> list[InsightTransition]:
     """Starts for keys whose open-minute counts already make a spike, in the minutes ingested lately.
 
-    Looks only at minutes that received records since the last call, and only at keys not in (or
-    already announcing) an insight. The open minutes before a spike count towards its peak
-    reference, as they will once closed: a ramp of raised minutes is left to the close, where it may
-    start a sustained insight, rather than announced as a spike at its top.
+    Looks only at minutes that received records since the last call, and only at keys with records
+    in open minutes that are not in (or already announcing) an insight. What the open minutes before
+    a spike will do once closed is respected: they count towards its peak reference, and a key whose
+    raised minutes could make a sustained rise there is left to the close (a sustained Start names
+    an earlier first minute).
     """
     touched = track.touched_minutes
-    open_minutes = sorted(m for m in track.buffers if closed_through is None or m > closed_through)
-    rows = track.keys.high_water
+    buffered = [m for m in track.buffers if closed_through is None or m > closed_through]
     out: list[InsightTransition] = []
-    if not rows or not any(m in touched for m in open_minutes):
+    if not any(m in touched for m in buffered):
         return out
-    earlier = np.zeros(rows)  # per key, the highest count of the open minutes before this one
-    for minute in open_minutes:
-        chunks = track.buffers[minute]
-        slots = np.concatenate([s for s, _ in chunks])
-        counts = np.bincount(slots, minlength=rows).astype(np.float64)
+    chunks = {m: track.buffers[m] for m in buffered}
+    slots = {m: np.concatenate([s for s, _ in parts]) for m, parts in chunks.items()}
+    keys = _Keys(track, np.unique(np.concatenate(list(slots.values()))))
+    for minute in range(min(buffered), max(buffered) + 1):
+        minute_slots = slots.get(minute, np.zeros(0, np.int64))
+        counts = np.bincount(np.searchsorted(keys.slots, minute_slots), minlength=len(keys.slots))
         if minute in touched:
-            for slot in _spiking(track, minute, counts, earlier, warmup).tolist():
-                values = np.concatenate([v for _, v in chunks])[slots == slot]
-                out.append(_start(track, slot, minute, float(counts[slot]), values))
-        np.maximum(earlier, counts[:rows], out=earlier)
+            for i in keys.spiking(minute, counts.astype(np.float64), warmup).tolist():
+                slot = int(keys.slots[i])
+                values = np.concatenate([v for _, v in chunks[minute]])[minute_slots == slot]
+                out.append(_start(track, slot, minute, float(counts[i]), values))
+        keys.add(counts.astype(np.float64))
     return out
 
 
-def _spiking(
-    track: Track, minute: int, counts: npt.NDArray[np.float64], earlier: npt.NDArray[np.float64], warmup: int
-) -> I64:
-    """Slots whose count so far at ``minute`` passes the single-minute spike gates."""
-    c, rows = track.cols, len(earlier)
-    params, enabled = track.key_params(rows)
-    candidates = np.flatnonzero(
-        (counts[:rows] >= params["min_count"])
-        & (c["open_dir"][:rows] == 0)
-        & (c["early_min"][:rows] < 0)
-        & c["live"][:rows]
-        & (minute - c["scope_start"][:rows] >= warmup)
-        & enabled
-    )
-    if not len(candidates):
-        return np.zeros(0, np.int64)
-    count = counts[candidates]
-    mu_up = np.maximum(c["ewma"][candidates].astype(np.float64), c["ref_up"][candidates])
-    before = earlier[candidates]
-    peak = np.maximum(np.maximum(c["ref_peak"][candidates], c["cur_max"][candidates]), before)
-    gates = (count >= params["min_ratio"][candidates] * mu_up) & (
-        count > params["peak_margin"][candidates] * peak
-    )
-    candidates, count, mu_up = candidates[gates], count[gates], mu_up[gates]
-    if not len(candidates):
-        return np.zeros(0, np.int64)
-    reference = np.maximum(mu_up, c["ref_burst"][candidates].astype(np.float64))
-    surprise = upper_surprise(count, reference, c["dispersion"][candidates].astype(np.float64))
-    spiking: I64 = candidates[surprise >= params["start_surprise"][candidates]].astype(np.int64)
-    return spiking
+class _Keys:
+    """The keys with records in open minutes, their references and parameters, and what the open
+    minutes so far will be once closed: the highest count, and whether a sustained rise may already
+    be there (the lifecycle's streak rule, on today's references)."""
+
+    def __init__(self, track: Track, slots: I64) -> None:
+        c, rows = track.cols, track.keys.high_water
+        params, enabled = track.key_params(rows)
+        self.slots = slots
+        self.p = {name: values[slots] for name, values in params.items()}
+        self.mu_up = np.maximum(c["ewma"][slots].astype(np.float64), c["ref_up"][slots])
+        self.peak = np.maximum(c["ref_peak"][slots], c["cur_max"][slots]).astype(np.float64)
+        self.burst = c["ref_burst"][slots].astype(np.float64)
+        self.phi = c["dispersion"][slots].astype(np.float64)
+        self.scope_start = c["scope_start"][slots]
+        self.free = (
+            (c["open_dir"][slots] == 0) & (c["early_min"][slots] < 0) & c["live"][slots] & enabled[slots]
+        )
+        self.highest = np.zeros(len(slots))
+        self.streak = c["up_streak"][slots].astype(np.float64)
+        self.total = c["up_sum"][slots].astype(np.float64)
+        self.may_sustain = np.zeros(len(slots), dtype=bool)
+
+    def spiking(self, minute: int, counts: npt.NDArray[np.float64], warmup: int) -> I64:
+        """Indexes (into :attr:`slots`) whose count so far passes the single-minute spike gates."""
+        p = self.p
+        gates = (
+            self.free
+            & ~self.may_sustain
+            & (minute - self.scope_start >= warmup)
+            & (counts >= p["min_count"])
+            & (counts >= p["min_ratio"] * self.mu_up)
+            & (counts > p["peak_margin"] * np.maximum(self.peak, self.highest))
+        )
+        found = np.flatnonzero(gates)
+        if not len(found):
+            return found.astype(np.int64)
+        reference = np.maximum(self.mu_up[found], self.burst[found])
+        surprise = upper_surprise(counts[found], reference, self.phi[found])
+        spiking: I64 = found[surprise >= p["start_surprise"][found]].astype(np.int64)
+        return spiking
+
+    def add(self, counts: npt.NDArray[np.float64]) -> None:
+        """Account for one more open minute (in order)."""
+        p = self.p
+        np.maximum(self.highest, counts, out=self.highest)
+        raised = (counts >= 1) & (counts >= p["sustained_ratio"] * self.mu_up)
+        self.streak = np.where(raised, self.streak + 1, 0.0)
+        self.total = np.where(raised, self.total + counts, 0.0)
+        self.may_sustain |= (self.streak >= p["sustained_minutes"]) & (self.total >= 2 * p["min_count"])
 
 
 def _start(track: Track, slot: int, minute: int, count: float, values: I64) -> InsightTransition:

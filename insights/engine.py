@@ -36,7 +36,7 @@ class Engine:
         self.config = config or EngineConfig()
         self.strings = StringTable()
         self.track = Track(self.config, self.strings)
-        self.normaliser = Normaliser(self.track, self.strings)
+        self.normaliser = Normaliser(self.track, self.strings, self.config.allowed_lateness_minutes)
         self.closed_through: int | None = None
         self._strings_after_compaction = 0
         self._minute_cache: dict[str, int | None] = {}
@@ -45,19 +45,15 @@ class Engine:
         """Ingest a batch and close every minute the watermark has passed."""
         return self.process_classified([self.classify(records)])
 
-    def classify(self, records: Iterable[CloudTrailRecord]) -> ColumnBatch:
-        """Stage one of :meth:`process` (stateless; may run elsewhere, see ``replay --workers``)."""
-        return classify(records, self.config.analyse_data_events, self._minute_cache)
+    def classify(self, records: Iterable[CloudTrailRecord], latest_minute: int | None = None) -> ColumnBatch:
+        """Stage one of :meth:`process` (stateless; may run elsewhere, see ``replay --workers``).
 
-    def process_classified(
-        self, batches: list[ColumnBatch], latest_minute: int | None = None
-    ) -> list[InsightTransition]:
-        """Stage two of :meth:`process`: ingest classified batches, in order, and close passed minutes.
+        Records dated after ``latest_minute`` are skipped as ``future`` (see :func:`classify`)."""
+        return classify(records, self.config.analyse_data_events, self._minute_cache, latest_minute)
 
-        Records dated after ``latest_minute`` (a live source's wall clock plus some skew) are counted
-        as ``future`` and dropped: one bad clock must not move the watermark and close real minutes.
-        """
-        self.normaliser.normalise(batches, self.closed_through, latest_minute)
+    def process_classified(self, batches: list[ColumnBatch]) -> list[InsightTransition]:
+        """Stage two of :meth:`process`: ingest classified batches, in order, and close passed minutes."""
+        self.normaliser.normalise(batches, self.closed_through)
         newest = self.normaliser.max_minute
         if newest is None:
             return []

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from insights.classify import ApiTuple, ColumnBatch
+from insights.classify import NO_MINUTE, ApiTuple, ColumnBatch
 from insights.keys import StringTable
 from insights.snapshot import pack_array, unpack_array
 from insights.track import Track
@@ -33,8 +33,9 @@ I64 = npt.NDArray[np.int64]
 class Normaliser:
     """Turns classified batches into per-track observation columns and keeps the event-time clock."""
 
-    def __init__(self, track: Track, strings: StringTable) -> None:
+    def __init__(self, track: Track, strings: StringTable, lateness: int) -> None:
         self.track = track
+        self.lateness = lateness
         self.strings = strings
         self.scopes: dict[tuple[str, str], int] = {}
         self.seen_ids: dict[int, I64] = {}
@@ -42,23 +43,24 @@ class Normaliser:
         self.skipped: Counter[str] = Counter()
         self.analysed = 0
 
-    def normalise(
-        self, batches: list[ColumnBatch], closed_through: int | None, latest: int | None = None
-    ) -> None:
+    def normalise(self, batches: list[ColumnBatch], closed_through: int | None) -> None:
         """Advance the clock and scopes with ``batches`` and route their rows to the keys.
 
-        Rows dated after ``latest`` are skipped as ``future``.
+        A record is late if its minute is closed, or would have been had every record before it
+        been processed on its own: ``allowed_lateness_minutes`` or more before the newest minute
+        seen before it (its batch's ``prior``, or earlier batches').
         """
         closed = -1 if closed_through is None else closed_through
-        bound = latest if latest is not None else np.iinfo(np.int64).max
         apis: dict[ApiTuple, int] = {}
         codes: dict[str, int] = {}
         parts: list[dict[str, I64]] = []
         intern = self.strings.intern
         for batch in batches:
+            carried = NO_MINUTE if self.max_minute is None else self.max_minute
             self.skipped.update(batch.skipped)
-            for (minute, account, region), n in batch.context.items():
-                self._observe(minute, account, region, n, closed, bound)
+            for (minute, account, region, prior), n in batch.context.items():
+                floor = max(closed, max(carried, prior) - self.lateness - 1)
+                self._observe(minute, account, region, n, floor)
             if not len(batch):
                 continue
             strings = np.array([intern(text) for text in batch.strings], dtype=np.int64)
@@ -71,6 +73,7 @@ class Normaliser:
             parts.append(
                 {
                     "minute": cols["minute"],
+                    "floor": np.maximum(closed, np.maximum(carried, cols["prior"]) - self.lateness - 1),
                     "api": api_ids[cols["api"]],
                     "write": cols["write"],
                     "error": np.where(error >= 0, code_ids[np.maximum(error, 0)], -1),
@@ -83,7 +86,7 @@ class Normaliser:
         if not parts:
             return
         rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-        keep = self._fresh_rows(rows["minute"], rows["event_hash"], closed, bound)
+        keep = self._fresh_rows(rows["minute"], rows["event_hash"], rows["floor"])
         rows = {name: array[keep] for name, array in rows.items()}
         api_list, code_list = list(apis), list(codes)
         write, erred = rows["write"], rows["error"] >= 0
@@ -102,9 +105,9 @@ class Normaliser:
             np.concatenate([values[write], values[erred]]),
         )
 
-    def _fresh_rows(self, minutes: I64, hashes: I64, closed: int, bound: int) -> I64:
-        """Rows for open minutes up to ``bound``, without deliveries already seen (by eventID hash)."""
-        keep = (minutes > closed) & (minutes <= bound)
+    def _fresh_rows(self, minutes: I64, hashes: I64, floors: I64) -> I64:
+        """Rows not late (after their ``floors``), without deliveries already seen (by eventID hash)."""
+        keep = minutes > floors
         identified = keep & (hashes != 0)
         for minute in np.unique(minutes[identified]).tolist():
             rows = np.flatnonzero(identified & (minutes == minute))
@@ -140,14 +143,11 @@ class Normaliser:
         mapped: I64 = slots[inverse.ravel()]
         return mapped
 
-    def _observe(self, minute: int, account: str, region: str, records: int, closed: int, bound: int) -> None:
+    def _observe(self, minute: int, account: str, region: str, records: int, floor: int) -> None:
         """Account for ``records`` seen at ``minute``: the clock, lateness, the scope's start."""
-        if minute > bound:
-            self.skipped["future"] += records
-            return
         if self.max_minute is None or minute > self.max_minute:
             self.max_minute = minute
-        if minute <= closed:
+        if minute <= floor:
             self.skipped["late"] += records
             return
         self.analysed += records
