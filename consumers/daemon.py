@@ -7,6 +7,16 @@ commit exactly those offsets. On start the state store is loaded before anything
 assignment each partition the state knows is sought to its stored next offset (others resume from the
 committed offset, else the earliest). An unusable state store stops the daemon with exit status 2.
 
+Nothing twice: insights sent after the last checkpoint are sent again when a restarted daemon
+processes those records again. So the state also records ``outputs_since``, the wall time from which
+the output topic may hold insights the state does not reflect; on restore the daemon reads the output
+topic from there, and an insight it computes again is not sent again if its ``eventID`` is already
+there. Once the inputs are processed up to their end offsets of the restart, every such insight has
+come round, and the set is dropped.
+
+Records dated more than ``max_future_minutes`` after the wall clock are dropped (counted as
+``future``): one bad clock upstream must not move the watermark and close minutes still filling.
+
 The state store belongs to one consumer group and one process: running several processes in one
 group is not supported yet (each would hold only some partitions while its state covers all keys);
 scale-out through a repartition topic is planned.
@@ -15,6 +25,7 @@ scale-out through a repartition topic is planned.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import time
@@ -35,7 +46,7 @@ from consumers.kafka_client import (
 )
 from consumers.logs import JsonLog, RateLimited
 from consumers.run_config import ConfigError, RunConfig
-from consumers.state_store import State, StateStore, StateStoreError
+from consumers.state_store import State, StateStoreError, Store
 from insights.decode import Decoder
 from insights.engine import Engine
 from insights.events import encode_event, insight_event
@@ -43,14 +54,16 @@ from insights.snapshot import SnapshotError
 
 POLL_TIMEOUT_S = 0.5
 FLUSH_TIMEOUT_S = 20.0
+DEFERRABLE_FLUSH_S = 5.0
 STALL_S = 120.0
+CLOCK_SLACK_S = 60.0
 
 
 class Daemon:
     """The loop and the checkpoint routine, on any :class:`Consumer` / :class:`Producer` pair."""
 
     def __init__(
-        self, config: RunConfig, consumer: Consumer, producer: Producer, store: StateStore, log: JsonLog
+        self, config: RunConfig, consumer: Consumer, producer: Producer, store: Store, log: JsonLog
     ) -> None:
         self.config = config
         self.consumer = consumer
@@ -67,18 +80,54 @@ class Daemon:
         self.stopping = False
         self.callback_error: BaseException | None = None
         self.last_checkpoint = time.monotonic()
+        self.outputs_since = time.time()
+        self.already_sent: set[str] = set()
+        self.replay_ends: dict[TopicPartitionKey, int] = {}
 
     def restore(self, state: State | None, engine: Engine | None = None) -> None:
         """Take the engine (``engine`` if already restored) and offsets of ``state``."""
         if state is None:
-            self.log.info("state_fresh", state_dir=str(self.store.directory))
+            # Saved at once, so that a crash before the first checkpoint still finds outputs_since.
+            self.store.save(State({}, self.engine.snapshot(), self.outputs_since))
+            self.log.info("state_fresh", state=self.store.location)
             return
         try:
             self.engine = engine or Engine.restore(state.engine, self.config.engine)
         except SnapshotError as exc:
-            raise StateStoreError(f"state file {self.store.path} is unusable: {exc}") from exc
+            raise StateStoreError(f"state {self.store.location} is unusable: {exc}") from exc
         self.offsets = dict(state.offsets)
-        self.log.info("state_restored", state_dir=str(self.store.directory), offsets=self._offset_doc())
+        self.outputs_since = state.outputs_since
+        self.log.info("state_restored", state=self.store.location, offsets=self._offset_doc())
+        self._recall_sent()
+
+    def _recall_sent(self) -> None:
+        """Read what was sent after the checkpoint: processing those records again sends nothing twice."""
+        c = self.config
+        since = self.outputs_since - CLOCK_SLACK_S
+        for value in self.consumer.read_since(c.output_topic, since):
+            try:
+                event_id = json.loads(value)["eventID"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if isinstance(event_id, str):
+                self.already_sent.add(event_id)
+        ends = self.consumer.end_offsets(c.input_topics, c.input_pattern)
+        self.replay_ends = {tp: o for tp, o in ends.items() if o > self.offsets.get(tp, 0)}
+        self.log.info(
+            "outputs_recalled",
+            since=since,
+            event_ids=len(self.already_sent),
+            replay_ends=len(self.replay_ends),
+        )
+        self._replay_done()
+
+    def _replay_done(self) -> None:
+        """Once the inputs are processed up to their ends of the restart, nothing can come round again."""
+        if self.replay_ends and all(self.offsets.get(tp, 0) >= o for tp, o in self.replay_ends.items()):
+            self.replay_ends = {}
+        if not self.replay_ends and self.already_sent:
+            self.log.info("replay_done", not_recomputed=len(self.already_sent))
+            self.already_sent.clear()
 
     # Rebalance callbacks (kafka-python calls them from inside poll/close).
     def on_assigned(self, partitions: list[TopicPartitionKey]) -> None:
@@ -125,26 +174,53 @@ class Daemon:
                     ]
                     self.producer.send(dead_letter, reject.raw, None, headers)
         self.counts["records"] += len(records)
-        transitions = self.engine.process_classified([self.engine.classify(records)])
+        latest = int(time.time() // 60) + self.config.max_future_minutes
+        transitions = self.engine.process_classified([self.engine.classify(records, latest)])
         for t in transitions:
             event = insight_event(t)
+            event_id = str(event["eventID"])
+            if event_id in self.already_sent:
+                self.already_sent.discard(event_id)
+                self.counts["insights.already_sent"] += 1
+                continue
             key = str(event["sharedEventID"]).encode()
             self.producer.send(self.config.output_topic, encode_event(event), key, [])
             self.counts[f"insights.{t.state.lower()}"] += 1
         self.dirty = True
+        if self.replay_ends or self.already_sent:
+            self._replay_done()
 
-    def checkpoint(self, extra: Sequence[TopicPartitionKey] = ()) -> None:
-        """Flush the producer → persist state and offsets → commit those offsets."""
+    def checkpoint(self, extra: Sequence[TopicPartitionKey] = (), final: bool = False) -> None:
+        """Flush the producer → persist state and offsets → commit those offsets.
+
+        While the broker is away the flush cannot finish: the checkpoint is put off (the state on
+        disk stays the previous one, which is always safe) and tried again on the next interval; a
+        final checkpoint that cannot finish raises, so the exit status says the state is behind.
+        """
         self.last_checkpoint = time.monotonic()
         if not self.dirty:
             return
-        self.producer.flush(FLUSH_TIMEOUT_S)
+        if not self.producer.flush(FLUSH_TIMEOUT_S if final else DEFERRABLE_FLUSH_S):
+            if final:
+                raise KafkaClientError(
+                    "insights not acknowledged by the broker; state left at the last checkpoint"
+                )
+            self.counts["checkpoints_deferred"] += 1
+            self.log.warning("checkpoint_deferred", reason="output not acknowledged yet")
+            return
         offsets = dict(self.offsets)
-        self.store.save(State(offsets, self.engine.snapshot()))
+        if not self.replay_ends:  # while replaying, older sends may still come round
+            self.outputs_since = time.time()
+        self.store.save(State(offsets, self.engine.snapshot(), self.outputs_since))
         owned = self.consumer.assignment() | set(extra)
         self.consumer.commit({tp: o for tp, o in offsets.items() if tp in owned})
         self.dirty = False
-        self.log.info("checkpoint", offsets=self._offset_doc(), counts=dict(self.counts))
+        self.log.info(
+            "checkpoint",
+            offsets=self._offset_doc(),
+            counts=dict(self.counts),
+            skipped=dict(self.engine.normaliser.skipped),
+        )
 
     def run(self) -> None:
         """Poll until :attr:`stopping`; then checkpoint. Raises on a store or client failure."""
@@ -167,7 +243,7 @@ class Daemon:
             self.status.progress()
             if time.monotonic() - self.last_checkpoint >= c.checkpoint_interval_s:
                 self.checkpoint()
-        self.checkpoint()
+        self.checkpoint(final=True)
 
     def _offset_doc(self) -> dict[str, int]:
         return {f"{t}:{p}": o for (t, p), o in sorted(self.offsets.items())}
@@ -180,7 +256,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def main(config: RunConfig, log: JsonLog, clients: ClientFactory = kafka_python_clients) -> int:
     """Run the daemon until SIGTERM/SIGINT; exit status 0, or 2 with one error line."""
-    store = StateStore(config.state_dir)
+    store = run_config.open_store(config)
     try:
         state = store.load()  # before connecting: an unusable store fails fast
         engine = None if state is None else Engine.restore(state.engine, config.engine)
@@ -188,6 +264,7 @@ def main(config: RunConfig, log: JsonLog, clients: ClientFactory = kafka_python_
     except (StateStoreError, SnapshotError, KafkaClientError, ValueError) as exc:
         log.error("fatal", error=str(exc))
         print(f"trailpulse run: {exc}", file=sys.stderr)
+        store.close()
         return 2
     daemon = Daemon(config, consumer, producer, store, log)
     health = None
@@ -211,7 +288,7 @@ def main(config: RunConfig, log: JsonLog, clients: ClientFactory = kafka_python_
             signal.signal(s, handler)
         if health is not None:
             health.close()
-        for client in (consumer, producer):
+        for client in (consumer, producer, store):
             try:
                 client.close()
             except Exception as exc:

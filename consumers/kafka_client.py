@@ -9,11 +9,15 @@ Options use kafka-python's names; each client gets the ones it knows (``bootstra
 
 from __future__ import annotations
 
+import contextlib
+import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 TopicPartitionKey = tuple[str, int]
+READ_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +48,14 @@ class Consumer(Protocol):
     def assignment(self) -> set[TopicPartitionKey]: ...
     def close(self) -> None: ...
 
+    # Outside the group, for recovery: what the daemon wrote lately and how far the inputs go.
+    def read_since(self, topic: str, since_s: float) -> list[bytes]: ...
+    def end_offsets(self, topics: Sequence[str], pattern: str | None) -> dict[TopicPartitionKey, int]: ...
+
 
 class Producer(Protocol):
     def send(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None: ...
-    def flush(self, timeout_s: float) -> None: ...
+    def flush(self, timeout_s: float) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -78,6 +86,8 @@ class KafkaPythonConsumer:
 
         config = {"auto_offset_reset": "earliest", **options, "group_id": group_id}
         config["enable_auto_commit"] = False
+        self._options = dict(config)
+        self._reader: Any = None
         try:
             self._consumer = KafkaConsumer(**config)
         except Exception as exc:
@@ -139,6 +149,52 @@ class KafkaPythonConsumer:
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
+        if self._reader is not None:
+            self._reader.close()
+
+    def _outside(self) -> Any:
+        """A consumer of no group (never commits, never joins), for reads beside the group's."""
+        from kafka import KafkaConsumer
+
+        if self._reader is None:
+            config = {k: v for k, v in self._options.items() if k not in ("group_id", "client_id")}
+            self._reader = KafkaConsumer(**{**config, "group_id": None, "enable_auto_commit": False})
+        return self._reader
+
+    def read_since(self, topic: str, since_s: float) -> list[bytes]:
+        """Values of every record written to ``topic`` at or after ``since_s`` (by record timestamp)."""
+        from kafka import TopicPartition
+
+        reader = self._outside()
+        partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
+        if not partitions:
+            return []
+        found = reader.offsets_for_times({tp: int(since_s * 1000) for tp in partitions})
+        ends = reader.end_offsets(partitions)
+        starts = {tp: (found[tp].offset if found.get(tp) is not None else ends[tp]) for tp in partitions}
+        reader.assign(partitions)
+        for tp, offset in starts.items():
+            reader.seek(tp, offset)
+        values: list[bytes] = []
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while any(reader.position(tp) < ends[tp] for tp in partitions):
+            if time.monotonic() > deadline:
+                raise KafkaClientError(f"could not read {topic} to its end within {READ_TIMEOUT_S} s")
+            for records in reader.poll(timeout_ms=500).values():
+                values.extend(r.value or b"" for r in records)
+        reader.unsubscribe()
+        return values
+
+    def end_offsets(self, topics: Sequence[str], pattern: str | None) -> dict[TopicPartitionKey, int]:
+        """The end offset of every partition of ``topics`` (or of the topics ``pattern`` matches)."""
+        from kafka import TopicPartition
+
+        reader = self._outside()
+        names = [t for t in reader.topics() if re.match(pattern, t)] if pattern else list(topics)
+        partitions = [
+            TopicPartition(t, p) for t in names for p in sorted(reader.partitions_for_topic(t) or ())
+        ]
+        return {(tp.topic, tp.partition): o for tp, o in reader.end_offsets(partitions).items()}
 
 
 class KafkaPythonProducer:
@@ -156,15 +212,21 @@ class KafkaPythonProducer:
     def send(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
         self._pending.append(self._producer.send(topic, value=value, key=key, headers=headers or None))
 
-    def flush(self, timeout_s: float) -> None:
-        """Returns once every send so far is acknowledged; raises ``KafkaClientError`` otherwise."""
-        pending, self._pending = self._pending, []
-        self._producer.flush(timeout=timeout_s)
-        for future in pending:
-            if not future.is_done:
-                raise KafkaClientError(f"a send was not acknowledged within {timeout_s} s")
-            if future.failed():
-                raise KafkaClientError(f"a send failed: {future.exception}")
+    def flush(self, timeout_s: float) -> bool:
+        """Whether every send so far is acknowledged after waiting up to ``timeout_s``.
+
+        ``False`` while sends are still being retried (the broker is away; they stay pending and a
+        later flush waits for them again); ``KafkaClientError`` once a send has failed for good.
+        """
+        from kafka.errors import KafkaTimeoutError
+
+        with contextlib.suppress(KafkaTimeoutError):  # unacknowledged sends stay pending
+            self._producer.flush(timeout=timeout_s)
+        failed = next((f for f in self._pending if f.is_done and f.failed()), None)
+        if failed is not None:
+            raise KafkaClientError(f"a send failed: {failed.exception}")
+        self._pending = [f for f in self._pending if not f.is_done]
+        return not self._pending
 
     def close(self) -> None:
         self._producer.close(timeout=10)

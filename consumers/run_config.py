@@ -16,10 +16,13 @@ Layout::
     output_topic = "cloudtrail-insights"
     dead_letter_topic = "cloudtrail-rejects"   # optional
     group_id = "trailpulse"
-    state_dir = "/var/lib/trailpulse"
+    state_store = "directory"             # or "kafka": a compacted topic, for containers without a disk
+    state_dir = "/var/lib/trailpulse"     # state_store = "directory"
+    state_topic = "trailpulse-state"      # state_store = "kafka"; created compacted if missing
     checkpoint_interval_s = 10.0
     health_port = 8080                    # -1: no HTTP endpoint
     poll_max_records = 2000
+    max_future_minutes = 15               # records dated further ahead of the clock are dropped
 
 plus the engine tables of :mod:`consumers.settings` (``[engine]``, ``[detector]``, ``[[rule]]``,
 ``[[suppress]]``). Env values are read as TOML values when they parse (numbers, booleans, lists),
@@ -39,12 +42,15 @@ from pathlib import Path
 from typing import Any
 
 from consumers import settings
+from consumers.changelog_store import ChangelogStore
 from consumers.kafka_client import split_options
+from consumers.state_store import StateStore, Store
 from insights.config import EngineConfig
 
 SECRET = re.compile(r"password|token|secret", re.IGNORECASE)
 ENV_PREFIX = "TRAILPULSE_"
 SECTIONS = ("kafka", "run", "engine", "detector")
+STATE_STORES = ("directory", "kafka")
 
 
 class ConfigError(ValueError):
@@ -58,10 +64,13 @@ class RunConfig:
     output_topic: str = ""
     dead_letter_topic: str | None = None
     group_id: str = "trailpulse"
+    state_store: str = "directory"
     state_dir: str = "trailpulse-state"
+    state_topic: str = ""
     checkpoint_interval_s: float = 10.0
     health_port: int = 8080
     poll_max_records: int = 2000
+    max_future_minutes: int = 15
     kafka: dict[str, Any] = field(default_factory=lambda: {"bootstrap_servers": "localhost:9092"})
     engine: EngineConfig = field(default_factory=EngineConfig)
     engine_tables: dict[str, Any] = field(default_factory=dict)
@@ -144,7 +153,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-topic", help="topic for Insight events")
     p.add_argument("--dead-letter-topic", help="topic for rejected input")
     p.add_argument("--group-id", help="consumer group")
-    p.add_argument("--state-dir", help="state store directory")
+    p.add_argument("--state-store", choices=STATE_STORES, help="where the state is kept (default directory)")
+    p.add_argument("--state-dir", help="state store directory (--state-store directory)")
+    p.add_argument("--state-topic", help="compacted topic holding the state (--state-store kafka)")
     p.add_argument("--check-config", action="store_true", help="validate, print the effective config, exit")
 
 
@@ -168,7 +179,9 @@ def load(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunC
         "output_topic": args.output_topic,
         "dead_letter_topic": args.dead_letter_topic,
         "group_id": args.group_id,
+        "state_store": args.state_store,
         "state_dir": args.state_dir,
+        "state_topic": args.state_topic,
     }
     _run_section({k: v for k, v in flags.items() if v is not None}, config)
     if args.bootstrap_servers:
@@ -187,6 +200,12 @@ def load(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunC
         raise ConfigError("output_topic (--output-topic) is required")
     if config.checkpoint_interval_s <= 0 or config.poll_max_records <= 0:
         raise ConfigError("[run] checkpoint_interval_s and poll_max_records must be positive")
+    if config.state_store not in STATE_STORES:
+        raise ConfigError(
+            f"[run] state_store must be one of {', '.join(STATE_STORES)}, not {config.state_store!r}"
+        )
+    if config.state_store == "kafka" and not config.state_topic:
+        raise ConfigError('state_topic (--state-topic) is required with state_store = "kafka"')
     return config
 
 
@@ -197,3 +216,10 @@ def client_options(config: RunConfig) -> dict[str, Any]:
     if token is not None:
         options["sasl_oauth_token_provider"] = _oauth_provider(str(token))
     return options
+
+
+def open_store(config: RunConfig) -> Store:
+    """The state store ``config`` names (nothing is read or connected yet)."""
+    if config.state_store == "kafka":
+        return ChangelogStore(client_options(config), config.state_topic, config.group_id)
+    return StateStore(config.state_dir)

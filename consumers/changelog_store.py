@@ -1,0 +1,293 @@
+"""The daemon's state in a compacted Kafka topic (a changelog), for containers that keep no disk.
+
+Why it is built this way:
+
+* A snapshot can be hundreds of MB and Kafka refuses records over ``max.message.bytes`` (about 1 MB by
+  default), so the snapshot is sent in chunks of 512 KiB, keyed ``<group_id>/<generation>/<index>``.
+* Chunks cannot tell which of them make a whole state. A manifest, keyed ``<group_id>/manifest``, names
+  the generation, its chunk count, size and SHA-256, and the input offsets. It is sent only once every
+  chunk is acknowledged, so the latest manifest describes chunks that are all in the topic: a crash
+  before it leaves the previous manifest, still whole; a crash after it, the new one.
+* Each save takes a generation above every one seen, so the chunks of a write that crashed halfway are
+  never mixed into a later one; the SHA-256 catches any other damage.
+* Compaction keeps the latest record of each key: the manifest and the current chunks stay for good.
+  Once the new manifest is acknowledged the older chunks get tombstones (value ``None``), which let
+  compaction free them; chunks a crash left behind get theirs at the next save. ``cleanup.policy=delete``
+  would drop the state after ``retention.ms``, so a topic with it is refused.
+* Everything goes to partition 0, where the order is total: chunks before their manifest, the latest
+  manifest last. Consumer groups may share the topic; their keys differ by prefix.
+* ``load`` reads the partition from its beginning to its end offset with no consumer group: a state is
+  read once, at start, and compaction keeps that read to about one generation per group plus the part
+  of the log not cleaned yet (the active segment, and up to ``min.cleanable.dirty.ratio`` of the rest).
+
+As with the directory store, the state belongs to one consumer group and one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from consumers.kafka_client import split_options
+from consumers.state_store import State, StateStoreError, decode_offsets, encode_offsets
+
+MANIFEST_VERSION = 2
+CHUNK_BYTES = 512 * 1024
+PARTITION = 0
+MAX_REPLICATION = 3
+TIMEOUT_S = 120.0
+CHUNK_SUFFIX = re.compile(r"(\d+)/(\d+)", re.ASCII)
+
+ChunkId = tuple[int, int]  # (generation, index)
+
+
+class Manifest(msgspec.Struct, frozen=True):
+    """The record that makes a generation the current state."""
+
+    version: int
+    generation: int
+    chunks: int
+    size: int
+    sha256: str
+    offsets: dict[str, int]
+    outputs_since: float
+
+
+def chunk_key(group_id: str, generation: int, index: int) -> str:
+    return f"{group_id}/{generation}/{index}"
+
+
+def manifest_key(group_id: str) -> str:
+    return f"{group_id}/manifest"
+
+
+class _Scan:
+    """One group's records, fed in offset order: the latest manifest and the chunks it may need."""
+
+    def __init__(self, group_id: str) -> None:
+        self.group_id = group_id
+        self.prefix = f"{group_id}/"
+        self.manifest: Manifest | None = None
+        self.manifest_error: str | None = None  # why the latest manifest record is unreadable
+        self.values: dict[ChunkId, bytes] = {}  # only generations not older than the manifest's
+        self.live: set[ChunkId] = set()  # chunks whose latest record is not a tombstone
+        self.top_generation = 0
+
+    def add(self, key: bytes | None, value: bytes | None, offset: int) -> None:
+        name = key.decode("utf-8", "replace") if key else ""
+        if not name.startswith(self.prefix):
+            return
+        suffix = name[len(self.prefix) :]
+        if suffix == "manifest":
+            self._add_manifest(value, offset)
+        elif match := CHUNK_SUFFIX.fullmatch(suffix):
+            chunk = (int(match[1]), int(match[2]))
+            self.top_generation = max(self.top_generation, chunk[0])
+            if value is None:
+                self.live.discard(chunk)
+                self.values.pop(chunk, None)
+            else:
+                self.live.add(chunk)
+                if self.manifest is None or chunk[0] >= self.manifest.generation:
+                    self.values[chunk] = value
+
+    def _add_manifest(self, value: bytes | None, offset: int) -> None:
+        self.manifest, self.manifest_error = None, None
+        if value is None:  # a tombstone someone wrote to reset this group's state
+            return
+        try:
+            manifest = msgspec.msgpack.decode(value, type=Manifest)
+            if manifest.version != MANIFEST_VERSION:
+                raise ValueError(f"unsupported version {manifest.version}")
+            decode_offsets(manifest.offsets)
+        except (msgspec.DecodeError, ValueError) as exc:
+            self.manifest_error = f"the manifest at offset {offset} is unreadable: {exc}"
+            return
+        self.manifest = manifest
+        self.top_generation = max(self.top_generation, manifest.generation)
+        self.values = {chunk: v for chunk, v in self.values.items() if chunk[0] >= manifest.generation}
+
+    def state(self, location: str) -> State | None:
+        if self.manifest_error is not None:
+            raise StateStoreError(f"{location}: {self.manifest_error}")
+        manifest = self.manifest
+        if manifest is None:
+            return None
+        ids = [(manifest.generation, index) for index in range(manifest.chunks)]
+        missing = [chunk for chunk in ids if chunk not in self.values]
+        if missing:
+            raise StateStoreError(
+                f"{location}: generation {manifest.generation} lacks {len(missing)} of its "
+                f"{manifest.chunks} chunks (the first: {chunk_key(self.group_id, *missing[0])})"
+            )
+        engine = b"".join(self.values[chunk] for chunk in ids)
+        if len(engine) != manifest.size or hashlib.sha256(engine).hexdigest() != manifest.sha256:
+            raise StateStoreError(
+                f"{location}: generation {manifest.generation} is corrupt: its chunks do not match "
+                "the manifest's size and SHA-256"
+            )
+        return State(decode_offsets(manifest.offsets), engine, manifest.outputs_since)
+
+
+class ChangelogStore:
+    """A :class:`~consumers.state_store.Store` on a compacted topic; keys prefixed by ``group_id``.
+
+    ``options`` use kafka-python's names (as :mod:`consumers.kafka_client`). The topic is created on
+    first use if missing: compacted, one partition, ``min(3, brokers)`` replicas and ``min.insync.replicas``
+    one less, so that an acknowledged save is on two brokers once there are several. Create the topic
+    beforehand for other settings.
+    """
+
+    def __init__(
+        self, options: Mapping[str, Any], topic: str, group_id: str, *, timeout_s: float = TIMEOUT_S
+    ) -> None:
+        from kafka import KafkaAdminClient
+
+        self.topic = topic
+        self.group_id = group_id
+        self.timeout_s = timeout_s
+        self._consumer_options, self._producer_options = split_options(options)
+        self._admin_options = {k: v for k, v in options.items() if k in KafkaAdminClient.DEFAULT_CONFIG}
+        self._producer: Any = None
+        self._topic_checked = False
+        self._live: set[ChunkId] | None = None  # this group's chunks not yet tombstoned; None: not read
+        self._top_generation = 0
+
+    @property
+    def location(self) -> str:
+        return f"Kafka topic {self.topic} (keys {self.group_id}/...)"
+
+    def load(self) -> State | None:
+        """The state of the latest manifest, checked against it; also learns which chunks to clean."""
+        return self._scan().state(self.location)
+
+    def save(self, state: State) -> None:
+        """Chunks, then (all acknowledged) the manifest, then tombstones for every other chunk.
+
+        A first save without a load reads the topic first: the new generation must be above all there.
+        A tombstone the broker refuses is sent again at the next save; any other failure raises.
+        """
+        live = self._scan().live if self._live is None else self._live
+        self._top_generation += 1
+        generation = self._top_generation
+        engine = state.engine
+        pieces = [engine[start : start + CHUNK_BYTES] for start in range(0, len(engine), CHUNK_BYTES)]
+        written = {(generation, index) for index in range(len(pieces))}
+        self._live = live | written  # should a send below fail, the next save tombstones what it left
+        chunks = [(chunk_key(self.group_id, generation, i), piece) for i, piece in enumerate(pieces)]
+        digest = hashlib.sha256(engine).hexdigest()
+        manifest = Manifest(
+            MANIFEST_VERSION,
+            generation,
+            len(pieces),
+            len(engine),
+            digest,
+            encode_offsets(state.offsets),
+            state.outputs_since,
+        )
+        manifest_record = (manifest_key(self.group_id), msgspec.msgpack.encode(manifest))
+        for what, records in (("a chunk", chunks), ("the manifest", [manifest_record])):
+            failure = next((error for error in self._send(records) if error), None)
+            if failure is not None:
+                raise StateStoreError(f"{self.location}: {what} was not written: {failure}")
+        stale = sorted(self._live - written)
+        errors = self._send([(chunk_key(self.group_id, *chunk), None) for chunk in stale])
+        self._live = written | {chunk for chunk, error in zip(stale, errors, strict=True) if error}
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=10)
+            self._producer = None
+
+    def _connect(self, client_class: Any, options: Mapping[str, Any]) -> Any:
+        try:
+            return client_class(**options)
+        except Exception as exc:
+            raise StateStoreError(f"cannot connect to {self.location}: {exc}") from exc
+
+    def _send(self, records: Sequence[tuple[str, bytes | None]]) -> list[str | None]:
+        """Sends ``records`` to partition 0 (acks=all) and waits: per record, why it failed, or None."""
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError
+
+        if self._producer is None:
+            self._producer = self._connect(KafkaProducer, {**self._producer_options, "acks": "all"})
+        try:
+            futures = [
+                self._producer.send(self.topic, key=key.encode(), value=value, partition=PARTITION)
+                for key, value in records
+            ]
+            self._producer.flush(timeout=self.timeout_s)
+        except KafkaError as exc:
+            raise StateStoreError(f"cannot write to {self.location}: {exc}") from exc
+        return [None if future.succeeded() else str(future.exception) for future in futures]
+
+    def _scan(self) -> _Scan:
+        """This group's records, read from the beginning of partition 0 to its end offset."""
+        from kafka import KafkaConsumer, TopicPartition
+        from kafka.errors import KafkaError
+
+        self._ensure_topic()
+        scan = _Scan(self.group_id)
+        partition = TopicPartition(self.topic, PARTITION)
+        options = {**self._consumer_options, "group_id": None, "enable_auto_commit": False}
+        consumer = self._connect(KafkaConsumer, options)
+        try:
+            consumer.assign([partition])
+            consumer.seek_to_beginning(partition)
+            end = consumer.end_offsets([partition])[partition]
+            deadline = time.monotonic() + self.timeout_s
+            while consumer.position(partition) < end:
+                if time.monotonic() > deadline:
+                    raise StateStoreError(f"{self.location}: no record for {self.timeout_s} s before its end")
+                for batch in consumer.poll(timeout_ms=1000).values():
+                    deadline = time.monotonic() + self.timeout_s
+                    for record in batch:
+                        scan.add(record.key, record.value, record.offset)
+        except KafkaError as exc:
+            raise StateStoreError(f"cannot read {self.location}: {exc}") from exc
+        finally:
+            consumer.close()
+        self._live, self._top_generation = scan.live, scan.top_generation
+        return scan
+
+    def _ensure_topic(self) -> None:
+        """Creates the topic if missing; refuses one whose cleanup policy may delete the state."""
+        from kafka import KafkaAdminClient
+        from kafka.admin import ConfigResource, ConfigResourceType
+        from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
+
+        if self._topic_checked:
+            return
+        admin = self._connect(KafkaAdminClient, self._admin_options)
+        try:
+            (described,) = admin.describe_topics([self.topic])
+            error = for_code(described["error_code"])
+            if error is UnknownTopicOrPartitionError:  # created as the class docstring says
+                brokers = [b for b in admin.describe_cluster()["brokers"] if not b.get("is_fenced")]
+                replicas = max(1, min(MAX_REPLICATION, len(brokers)))
+                configs = {"cleanup.policy": "compact", "min.insync.replicas": str(max(1, replicas - 1))}
+                new_topic = {"num_partitions": 1, "replication_factor": replicas, "configs": configs}
+                with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile: checked below
+                    admin.create_topics({self.topic: new_topic}, wait_for_metadata=True)
+            elif described["error_code"]:
+                raise error(f"describing topic {self.topic}")
+            resource = ConfigResource(ConfigResourceType.TOPIC, self.topic, ["cleanup.policy"])
+            found = admin.describe_configs([resource], config_filter="all")["topic"].get(self.topic, {})
+        except KafkaError as exc:
+            raise StateStoreError(f"cannot create or check {self.location}: {exc}") from exc
+        finally:
+            admin.close()
+        policy = found.get("cleanup.policy", {}).get("value")
+        if policy is None or set(policy.split(",")) != {"compact"}:
+            raise StateStoreError(
+                f"{self.location}: cleanup.policy is {policy!r}; the state store needs 'compact' alone "
+                "(with 'delete' the state would be deleted after retention.ms)"
+            )
+        self._topic_checked = True
