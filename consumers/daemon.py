@@ -29,11 +29,12 @@ import json
 import signal
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from types import FrameType
 
 from consumers import run_config
+from consumers.decode_pool import Decoded, DecodeError, DecodePool, Reject
 from consumers.health import HealthServer, HealthStatus
 from consumers.kafka_client import (
     ClientFactory,
@@ -47,7 +48,6 @@ from consumers.kafka_client import (
 from consumers.logs import JsonLog, RateLimited
 from consumers.run_config import ConfigError, RunConfig
 from consumers.state_store import State, StateStoreError, Store
-from insights.decode import Decoder
 from insights.engine import Engine
 from insights.events import encode_event, insight_event
 from insights.snapshot import SnapshotError
@@ -57,14 +57,21 @@ FLUSH_TIMEOUT_S = 20.0
 DEFERRABLE_FLUSH_S = 5.0
 STALL_S = 120.0
 CLOCK_SLACK_S = 60.0
+MAX_IN_FLIGHT = 4
 
 
 class Daemon:
     """The loop and the checkpoint routine, on any :class:`Consumer` / :class:`Producer` pair."""
 
     def __init__(
-        self, config: RunConfig, consumer: Consumer, producer: Producer, store: Store, log: JsonLog
+        self,
+        config: RunConfig,
+        clients: tuple[Consumer, Producer],
+        store: Store,
+        pool: DecodePool,
+        log: JsonLog,
     ) -> None:
+        consumer, producer = clients
         self.config = config
         self.consumer = consumer
         self.producer = producer
@@ -72,7 +79,9 @@ class Daemon:
         self.log = log
         self.record_log = RateLimited(log)
         self.status = HealthStatus(STALL_S)
-        self.decoder = Decoder()
+        self.pool = pool
+        self.in_flight: deque[tuple[list[Message], dict[TopicPartitionKey, int]]] = deque()
+        self.polled: dict[TopicPartitionKey, int] = {}
         self.engine = Engine(config.engine)
         self.offsets: dict[TopicPartitionKey, int] = {}
         self.counts: Counter[str] = Counter()
@@ -96,6 +105,7 @@ class Daemon:
         except SnapshotError as exc:
             raise StateStoreError(f"state {self.store.location} is unusable: {exc}") from exc
         self.offsets = dict(state.offsets)
+        self.polled = dict(state.offsets)
         self.outputs_since = state.outputs_since
         self.log.info("state_restored", state=self.store.location, offsets=self._offset_doc())
         self._recall_sent()
@@ -150,33 +160,42 @@ class Daemon:
             raise
 
     def handle(self, messages: list[Message]) -> None:
-        """Decode, classify and process one poll's messages; send the transitions and the rejects."""
-        records = []
-        dead_letter = self.config.dead_letter_topic
+        """Queue one poll's new messages for decoding; apply the polls whose decoding is done."""
+        fresh: list[Message] = []
+        reached: dict[TopicPartitionKey, int] = {}
+        polled = self.polled
         for m in messages:
             tp = (m.topic, m.partition)
-            if m.offset < self.offsets.get(tp, 0):
-                continue  # already reflected by the state
-            self.offsets[tp] = m.offset + 1
-            self.counts["messages"] += 1
-            result = self.decoder.decode(m.value)
-            records.extend(result.records)
-            for reject in result.rejects:
-                reason = str(reject.reason)
-                self.counts[f"rejected.{reason}"] += 1
-                source = f"{m.topic}:{m.partition}:{m.offset}"
-                self.record_log.warning("record_rejected", reason, detail=reject.detail[:200], source=source)
-                if dead_letter:
-                    headers = [
-                        ("trailpulse.reason", reason.encode()),
-                        ("trailpulse.detail", reject.detail.encode("utf-8", "replace")[:1000]),
-                        ("trailpulse.source", source.encode()),
-                    ]
-                    self.producer.send(dead_letter, reject.raw, None, headers)
-        self.counts["records"] += len(records)
-        latest = int(time.time() // 60) + self.config.max_future_minutes
-        transitions = self.engine.process_classified([self.engine.classify(records, latest)])
-        for t in transitions:
+            if m.offset < polled.get(tp, 0):
+                continue  # already reflected by the state (a partition resumed before it)
+            polled[tp] = reached[tp] = m.offset + 1
+            fresh.append(m)
+        if fresh:
+            latest = int(time.time() // 60) + self.config.max_future_minutes
+            self.pool.submit([m.value for m in fresh], latest)
+            self.in_flight.append((fresh, reached))
+        self.apply_decoded(drain=False)
+
+    def apply_decoded(self, drain: bool) -> None:
+        """Process decoded polls in poll order: all of them if ``drain``, else those done (waiting
+        only while more than ``MAX_IN_FLIGHT`` are queued)."""
+        while self.in_flight:
+            decoded = self.pool.take(block=drain or len(self.in_flight) > MAX_IN_FLIGHT)
+            if decoded is None:
+                return
+            messages, reached = self.in_flight.popleft()
+            self._apply(decoded, messages, reached)
+
+    def _apply(
+        self, decoded: Decoded, messages: list[Message], reached: dict[TopicPartitionKey, int]
+    ) -> None:
+        """Dead-letter the rejects, run the engine, send the transitions; the offsets now reflect it."""
+        self.counts["messages"] += decoded.messages
+        self.counts["records"] += decoded.batch.records
+        for reject in decoded.rejects:
+            m = messages[reject.index]
+            self._reject(reject, f"{m.topic}:{m.partition}:{m.offset}")
+        for t in self.engine.process_classified([decoded.batch]):
             event = insight_event(t)
             event_id = str(event["eventID"])
             if event_id in self.already_sent:
@@ -186,9 +205,22 @@ class Daemon:
             key = str(event["sharedEventID"]).encode()
             self.producer.send(self.config.output_topic, encode_event(event), key, [])
             self.counts[f"insights.{t.state.lower()}"] += 1
+        self.offsets.update(reached)
         self.dirty = True
         if self.replay_ends or self.already_sent:
             self._replay_done()
+
+    def _reject(self, reject: Reject, source: str) -> None:
+        self.counts[f"rejected.{reject.reason}"] += 1
+        self.record_log.warning("record_rejected", reject.reason, detail=reject.detail[:200], source=source)
+        dead_letter = self.config.dead_letter_topic
+        if dead_letter:
+            headers = [
+                ("trailpulse.reason", reject.reason.encode()),
+                ("trailpulse.detail", reject.detail.encode("utf-8", "replace")[:1000]),
+                ("trailpulse.source", source.encode()),
+            ]
+            self.producer.send(dead_letter, reject.raw, None, headers)
 
     def checkpoint(self, extra: Sequence[TopicPartitionKey] = (), final: bool = False) -> None:
         """Flush the producer → persist state and offsets → commit those offsets.
@@ -198,6 +230,7 @@ class Daemon:
         final checkpoint that cannot finish raises, so the exit status says the state is behind.
         """
         self.last_checkpoint = time.monotonic()
+        self.apply_decoded(drain=True)
         if not self.dirty:
             return
         if not self.producer.flush(FLUSH_TIMEOUT_S if final else DEFERRABLE_FLUSH_S):
@@ -238,6 +271,7 @@ class Daemon:
                 self.handle(messages)
                 busy = True
             elif busy:  # an empty poll after work: logged once per catch-up, not per poll
+                self.apply_decoded(drain=True)
                 self.log.info("caught_up", offsets=self._offset_doc(), counts=dict(self.counts))
                 busy = False
             self.status.progress()
@@ -266,7 +300,8 @@ def main(config: RunConfig, log: JsonLog, clients: ClientFactory = kafka_python_
         print(f"trailpulse run: {exc}", file=sys.stderr)
         store.close()
         return 2
-    daemon = Daemon(config, consumer, producer, store, log)
+    pool = DecodePool(config.decode_workers, config.engine.analyse_data_events)
+    daemon = Daemon(config, (consumer, producer), store, pool, log)
     health = None
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -279,11 +314,12 @@ def main(config: RunConfig, log: JsonLog, clients: ClientFactory = kafka_python_
             health = HealthServer(daemon.status, config.health_port)
         log.info("started", group_id=config.group_id, health_port=health.port if health else None)
         daemon.run()
-    except (StateStoreError, KafkaClientError) as exc:
+    except (StateStoreError, KafkaClientError, DecodeError) as exc:
         log.error("fatal", error=str(exc))
         print(f"trailpulse run: {exc}", file=sys.stderr)
         return 2
     finally:
+        pool.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
         if health is not None:

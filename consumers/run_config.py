@@ -23,6 +23,7 @@ Layout::
     health_port = 8080                    # -1: no HTTP endpoint
     poll_max_records = 2000
     max_future_minutes = 15               # records dated further ahead of the clock are dropped
+    decode_workers = 1                    # processes decoding beside the main one (0: decode inline)
 
 plus the engine tables of :mod:`consumers.settings` (``[engine]``, ``[detector]``, ``[[rule]]``,
 ``[[suppress]]``). Env values are read as TOML values when they parse (numbers, booleans, lists),
@@ -71,6 +72,7 @@ class RunConfig:
     health_port: int = 8080
     poll_max_records: int = 2000
     max_future_minutes: int = 15
+    decode_workers: int = 1
     kafka: dict[str, Any] = field(default_factory=lambda: {"bootstrap_servers": "localhost:9092"})
     engine: EngineConfig = field(default_factory=EngineConfig)
     engine_tables: dict[str, Any] = field(default_factory=dict)
@@ -198,6 +200,8 @@ def load(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunC
         raise ConfigError("give one of input_topics (--input-topic) and input_pattern (--input-pattern)")
     if not config.output_topic:
         raise ConfigError("output_topic (--output-topic) is required")
+    if config.decode_workers < 0:
+        raise ConfigError("[run] decode_workers must be 0 or more")
     if config.checkpoint_interval_s <= 0 or config.poll_max_records <= 0:
         raise ConfigError("[run] checkpoint_interval_s and poll_max_records must be positive")
     if config.state_store not in STATE_STORES:
