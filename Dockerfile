@@ -12,7 +12,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY insights ./insights
 COPY consumers ./consumers
-RUN pip install . \
+RUN pip install '.[confluent]' \
     && rm -rf /src \
     && useradd --create-home --uid 10001 trailpulse \
     && mkdir /data \

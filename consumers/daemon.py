@@ -40,10 +40,10 @@ from consumers.kafka_client import (
     ClientFactory,
     Consumer,
     KafkaClientError,
-    Message,
     Producer,
+    Received,
     TopicPartitionKey,
-    kafka_python_clients,
+    client_factory,
 )
 from consumers.logs import JsonLog, RateLimited
 from consumers.run_config import ConfigError, RunConfig
@@ -80,7 +80,7 @@ class Daemon:
         self.record_log = RateLimited(log)
         self.status = HealthStatus(STALL_S)
         self.pool = pool
-        self.in_flight: deque[tuple[list[Message], dict[TopicPartitionKey, int]]] = deque()
+        self.in_flight: deque[tuple[list[Received], dict[TopicPartitionKey, int]]] = deque()
         self.polled: dict[TopicPartitionKey, int] = {}
         self.engine = Engine(config.engine)
         self.offsets: dict[TopicPartitionKey, int] = {}
@@ -159,9 +159,9 @@ class Daemon:
             self.callback_error = exc
             raise
 
-    def handle(self, messages: list[Message]) -> None:
+    def handle(self, messages: Sequence[Received]) -> None:
         """Queue one poll's new messages for decoding; apply the polls whose decoding is done."""
-        fresh: list[Message] = []
+        fresh: list[Received] = []
         reached: dict[TopicPartitionKey, int] = {}
         polled = self.polled
         for m in messages:
@@ -172,7 +172,7 @@ class Daemon:
             fresh.append(m)
         if fresh:
             latest = int(time.time() // 60) + self.config.max_future_minutes
-            self.pool.submit([m.value for m in fresh], latest)
+            self.pool.submit([m.value or b"" for m in fresh], latest)
             self.in_flight.append((fresh, reached))
         self.apply_decoded(drain=False)
 
@@ -187,7 +187,7 @@ class Daemon:
             self._apply(decoded, messages, reached)
 
     def _apply(
-        self, decoded: Decoded, messages: list[Message], reached: dict[TopicPartitionKey, int]
+        self, decoded: Decoded, messages: list[Received], reached: dict[TopicPartitionKey, int]
     ) -> None:
         """Dead-letter the rejects, run the engine, send the transitions; the offsets now reflect it."""
         self.counts["messages"] += decoded.messages
@@ -288,13 +288,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     run_config.add_arguments(p)
 
 
-def main(config: RunConfig, log: JsonLog, clients: ClientFactory = kafka_python_clients) -> int:
-    """Run the daemon until SIGTERM/SIGINT; exit status 0, or 2 with one error line."""
+def main(config: RunConfig, log: JsonLog, clients: ClientFactory | None = None) -> int:
+    """Run the daemon until SIGTERM/SIGINT; exit status 0, or 2 with one error line.
+
+    ``clients`` defaults to the factory of ``config.client``."""
     store = run_config.open_store(config)
     try:
         state = store.load()  # before connecting: an unusable store fails fast
         engine = None if state is None else Engine.restore(state.engine, config.engine)
-        consumer, producer = clients(run_config.client_options(config), config.group_id)
+        factory = clients or client_factory(config.client)
+        consumer, producer = factory(run_config.client_options(config), config.group_id)
     except (StateStoreError, SnapshotError, KafkaClientError, ValueError) as exc:
         log.error("fatal", error=str(exc))
         print(f"trailpulse run: {exc}", file=sys.stderr)

@@ -1,10 +1,11 @@
 """The Kafka client behind a small interface, and its kafka-python implementation (the default).
 
-The daemon only sees :class:`Consumer` and :class:`Producer`: batches of :class:`Message`, seek,
+The daemon only sees :class:`Consumer` and :class:`Producer`: batches of :class:`Received`, seek,
 commit of explicit offsets, the assignment, rebalance callbacks; send and a flush that fails unless
-every send was acknowledged. Another client library can be offered by implementing the two.
-Options use kafka-python's names; each client gets the ones it knows (``bootstrap_servers``,
-``security_protocol``, ``sasl_*``, ``ssl_*`` go to both).
+every send was acknowledged. :func:`client_factory` picks the implementation by name: kafka-python
+(here) or confluent-kafka (:mod:`consumers.kafka_confluent`, an optional extra).
+Options use kafka-python's names for both; each client gets the ones it knows (``bootstrap_servers``,
+``security_protocol``, ``sasl_*``, ``ssl_*`` go to consumer and producer).
 """
 
 from __future__ import annotations
@@ -18,11 +19,26 @@ from typing import Any, Protocol
 
 TopicPartitionKey = tuple[str, int]
 READ_TIMEOUT_S = 60.0
+CLIENTS = ("kafka-python", "confluent-kafka")
+
+
+class Received(Protocol):
+    """What the daemon reads of a consumed record. A client may hand over its own record objects
+    when they have these attributes (kafka-python's do): no copy per record on the hot path."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One consumed record."""
+    """One consumed record, for clients whose own record objects are not :class:`Received`."""
 
     topic: str
     partition: int
@@ -42,7 +58,7 @@ class RebalanceHandler(Protocol):
 
 class Consumer(Protocol):
     def subscribe(self, topics: Sequence[str], pattern: str | None, handler: RebalanceHandler) -> None: ...
-    def poll(self, timeout_s: float, max_records: int) -> list[Message]: ...
+    def poll(self, timeout_s: float, max_records: int) -> Sequence[Received]: ...
     def seek(self, partition: TopicPartitionKey, offset: int) -> None: ...
     def commit(self, offsets: Mapping[TopicPartitionKey, int]) -> None: ...
     def assignment(self) -> set[TopicPartitionKey]: ...
@@ -115,13 +131,12 @@ class KafkaPythonConsumer:
         else:
             self._consumer.subscribe(topics=list(topics), listener=Listener())
 
-    def poll(self, timeout_s: float, max_records: int) -> list[Message]:
+    def poll(self, timeout_s: float, max_records: int) -> Sequence[Received]:
         polled = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
-        return [
-            Message(r.topic, r.partition, r.offset, r.value or b"", list(r.headers or []))
-            for records in polled.values()
-            for r in records
-        ]
+        if len(polled) == 1:
+            records: list[Received] = next(iter(polled.values()))
+            return records
+        return [r for records in polled.values() for r in records]
 
     def seek(self, partition: TopicPartitionKey, offset: int) -> None:
         from kafka import TopicPartition
@@ -244,3 +259,22 @@ def kafka_python_clients(options: Mapping[str, Any], group_id: str) -> tuple[Con
     except Exception:
         producer.close()
         raise
+
+
+def client_factory(name: str) -> ClientFactory:
+    """The client pair called ``name`` (one of :data:`CLIENTS`); ``ValueError`` for another name.
+
+    confluent-kafka is imported only when chosen: it is an optional dependency, and a
+    ``KafkaClientError`` says how to install it when it is missing.
+    """
+    if name == "kafka-python":
+        return kafka_python_clients
+    if name == "confluent-kafka":
+        try:
+            from consumers.kafka_confluent import confluent_clients
+        except ImportError as exc:
+            raise KafkaClientError(
+                f"the confluent-kafka client needs: pip install 'trailpulse[confluent]' ({exc})"
+            ) from exc
+        return confluent_clients
+    raise ValueError(f"unknown Kafka client {name!r} (known: {', '.join(CLIENTS)})")

@@ -12,11 +12,15 @@ Layout::
     # sasl_oauth_token(_file) = "..."     # a static OAUTHBEARER token
 
     [run]
+    client = "kafka-python"               # or "confluent-kafka": librdkafka, several times the consumer
+                                          # throughput (pip install 'trailpulse[confluent]'); same [kafka]
+                                          # names, those it has no equivalent for are refused
     input_topics = ["cloudtrail"]         # or input_pattern = "cloudtrail-.*"
     output_topic = "cloudtrail-insights"
     dead_letter_topic = "cloudtrail-rejects"   # optional
     group_id = "trailpulse"
     state_store = "directory"             # or "kafka": a compacted topic, for containers without a disk
+                                          # (read and written with kafka-python whatever the client)
     state_dir = "/var/lib/trailpulse"     # state_store = "directory"
     state_topic = "trailpulse-state"      # state_store = "kafka"; created compacted if missing
     checkpoint_interval_s = 10.0
@@ -44,7 +48,7 @@ from typing import Any
 
 from consumers import settings
 from consumers.changelog_store import ChangelogStore
-from consumers.kafka_client import split_options
+from consumers.kafka_client import CLIENTS, KafkaClientError, client_factory, split_options
 from consumers.state_store import StateStore, Store
 from insights.config import EngineConfig
 
@@ -60,6 +64,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class RunConfig:
+    client: str = "kafka-python"
     input_topics: list[str] = field(default_factory=list)
     input_pattern: str | None = None
     output_topic: str = ""
@@ -149,6 +154,7 @@ def _run_section(values: dict[str, Any], config: RunConfig) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML file ([kafka], [run] and the engine tables)")
+    p.add_argument("--client", choices=CLIENTS, help="Kafka client library (default kafka-python)")
     p.add_argument("--bootstrap-servers", help="kafka bootstrap_servers (host:port,...)")
     p.add_argument("--input-topic", action="append", dest="input_topics", help="input topic (repeatable)")
     p.add_argument("--input-pattern", help="input topics by regex")
@@ -176,6 +182,7 @@ def load(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunC
     kafka = {**config.kafka, **data.pop("kafka", {})}
     _run_section(data.pop("run", {}), config)
     flags = {
+        "client": args.client,
         "input_topics": args.input_topics,
         "input_pattern": args.input_pattern,
         "output_topic": args.output_topic,
@@ -190,11 +197,13 @@ def load(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunC
         kafka["bootstrap_servers"] = args.bootstrap_servers
     _read_secret_files(kafka)
     config.kafka = kafka
+    options = {k: v for k, v in kafka.items() if k != "sasl_oauth_token"}
     try:
         config.engine = settings.engine_config(data, args.config or "settings")
-        split_options({k: v for k, v in kafka.items() if k != "sasl_oauth_token"})
+        split_options(options)
     except (settings.SettingsError, ValueError) as exc:
         raise ConfigError(str(exc)) from exc
+    _check_client(config.client, options)
     config.engine_tables = data
     if bool(config.input_topics) == bool(config.input_pattern):
         raise ConfigError("give one of input_topics (--input-topic) and input_pattern (--input-pattern)")
@@ -211,6 +220,18 @@ def load(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunC
     if config.state_store == "kafka" and not config.state_topic:
         raise ConfigError('state_topic (--state-topic) is required with state_store = "kafka"')
     return config
+
+
+def _check_client(name: str, options: dict[str, Any]) -> None:
+    """The client exists, is installed, and can take every ``[kafka]`` option."""
+    try:
+        client_factory(name)
+        if name == "confluent-kafka":
+            from consumers.kafka_confluent import librdkafka_config
+
+            librdkafka_config(options)  # names the options librdkafka has no equivalent for
+    except (ValueError, KafkaClientError) as exc:
+        raise ConfigError(f"[run] client = {name!r}: {exc}") from exc
 
 
 def client_options(config: RunConfig) -> dict[str, Any]:

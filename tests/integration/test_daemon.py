@@ -489,3 +489,25 @@ def test_broker_restart_mid_stream_is_ridden_out(kafka_broker: KafkaBroker, tmp_
     finally:
         store.close()
     assert state is not None and state.offsets == {(source, 0): len(messages)}
+
+
+def test_confluent_kafka_client_gives_the_same_insights(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
+    """``client = "confluent-kafka"``: the same daemon on librdkafka, the same output as the engine."""
+    bootstrap = kafka_broker.bootstrap
+    source, output, group = unique_topic("cfk-in"), unique_topic("cfk-out"), unique_topic("group")
+    create_topic(bootstrap, source)
+    messages = trace_messages(SMALL)
+    produce(bootstrap, source, messages)
+    args = ("--client", "confluent-kafka", "--input-topic", source, "--output-topic", output)
+    args += ("--group-id", group, "--state-dir", str(tmp_path / "state"))
+    daemon = Daemon(tmp_path, bootstrap, *args, env={"TRAILPULSE_ENGINE_WARMUP_MINUTES": "360"})
+    try:
+        ends = end_offsets(bootstrap, source)
+        wait_for("all input committed", lambda: committed(bootstrap, group, source) == ends, daemon)
+        code, took = daemon.stop()
+    finally:
+        daemon.kill()
+    assert code == 0 and took < 30
+    sent = sent_event_ids(bootstrap, output)
+    want = reference_ids(messages, dataclasses.replace(EngineConfig(), warmup_minutes=360))
+    assert want["Start"] and sorted(sent) == sorted(want["Start"] | want["End"])
