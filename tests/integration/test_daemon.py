@@ -28,6 +28,7 @@ from insights.config import EngineConfig
 from insights.decode import Decoder
 from insights.engine import Engine
 from insights.events import insight_event, shared_event_id
+from insights.transition import InsightTransition
 from tests.kafka_broker import KafkaBroker, consume_all, create_topic, produce, unique_topic
 
 pytestmark = pytest.mark.kafka
@@ -51,18 +52,25 @@ def trace_messages(options: GenerateOptions) -> list[bytes]:
     return messages
 
 
-def reference_ids(messages: list[bytes], config: EngineConfig) -> dict[str, set[str]]:
-    """What the engine gives for ``messages`` fed as replay feeds it (large batches, no ``finish``)."""
+def replayed(messages: list[bytes], config: EngineConfig) -> tuple[Engine, list[InsightTransition]]:
+    """The engine after ``messages`` fed as replay feeds it (large batches, no ``finish``), and its output."""
     engine, decoder = Engine(config), Decoder()
-    out: dict[str, set[str]] = {"Start": set(), "End": set()}
+    out: list[InsightTransition] = []
     records: list[object] = []
     for i, m in enumerate(messages):
         records.extend(decoder.decode(m).records)
         if len(records) >= 20_000 or i == len(messages) - 1:
-            for t in engine.process(records):  # type: ignore[arg-type]
-                out[t.state].add(str(insight_event(t)["eventID"]))
-                assert str(insight_event(t)["sharedEventID"]) == shared_event_id(t)
+            out.extend(engine.process(records))  # type: ignore[arg-type]
             records = []
+    return engine, out
+
+
+def reference_ids(messages: list[bytes], config: EngineConfig) -> dict[str, set[str]]:
+    """The eventIDs of what the engine gives for ``messages`` (see :func:`replayed`), by state."""
+    out: dict[str, set[str]] = {"Start": set(), "End": set()}
+    for t in replayed(messages, config)[1]:
+        out[t.state].add(str(insight_event(t)["eventID"]))
+        assert str(insight_event(t)["sharedEventID"]) == shared_event_id(t)
     return out
 
 
@@ -122,6 +130,20 @@ def wait_for(what: str, done: Callable[[], bool], daemon: Daemon, timeout_s: flo
         time.sleep(0.3)
 
 
+def until_committed(
+    daemon: Daemon, bootstrap: str, group: str, source: str, timeout_s: float = 120.0
+) -> dict[tuple[str, int], int]:
+    """Wait until the group has committed every offset ``source`` holds now; those end offsets."""
+    ends = end_offsets(bootstrap, source)
+    wait_for(
+        "all input committed",
+        lambda: committed(bootstrap, group, source) == ends,
+        daemon,
+        timeout_s=timeout_s,
+    )
+    return ends
+
+
 def committed(bootstrap: str, group: str, topic: str) -> dict[tuple[str, int], int]:
     """The group's committed offsets on ``topic`` (0 where none), read without joining the group."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id="tests-committed")
@@ -160,10 +182,7 @@ def test_end_to_end_sigterm_and_restart(kafka_broker: KafkaBroker, tmp_path: Pat
     )
     daemon = Daemon(tmp_path, bootstrap, *args)
     try:
-        ends = end_offsets(bootstrap, source)
-        wait_for(
-            "all input committed", lambda: committed(bootstrap, group, source) == ends, daemon, timeout_s=120
-        )
+        ends = until_committed(daemon, bootstrap, group, source)
         code, took = daemon.stop()
     finally:
         daemon.kill()
@@ -231,10 +250,7 @@ def test_poison_messages_are_dead_lettered(kafka_broker: KafkaBroker, tmp_path: 
     env = {"TRAILPULSE_ENGINE_WARMUP_MINUTES": "360"}
     daemon = Daemon(tmp_path, bootstrap, *args, "--group-id", group, "--state-dir", state, env=env)
     try:
-        ends = end_offsets(bootstrap, source)
-        wait_for(
-            "all input committed", lambda: committed(bootstrap, group, source) == ends, daemon, timeout_s=90
-        )
+        until_committed(daemon, bootstrap, group, source, timeout_s=90)
         assert daemon.proc.poll() is None, "the daemon keeps running"
         code, _ = daemon.stop()
     finally:
@@ -362,18 +378,6 @@ def baselines(engine: Engine) -> dict[tuple[str, ...], dict[str, list[float]]]:
     }
 
 
-def reference_engine(messages: list[bytes], config: EngineConfig) -> Engine:
-    """An engine that processed ``messages`` uninterrupted, in replay's large batches (no ``finish``)."""
-    engine, decoder = Engine(config), Decoder()
-    records: list[object] = []
-    for i, m in enumerate(messages):
-        records.extend(decoder.decode(m).records)
-        if len(records) >= 20_000 or i == len(messages) - 1:
-            engine.process(records)  # type: ignore[arg-type]
-            records = []
-    return engine
-
-
 def sent_event_ids(bootstrap: str, topic: str) -> list[str]:
     """Every eventID on the output topic, repeats included."""
     return [json.loads(r.value)["eventID"] for r in consume_all(bootstrap, topic)]
@@ -426,10 +430,7 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(
 
     final = Daemon(tmp_path, bootstrap, *args, env=env)
     try:
-        ends = end_offsets(bootstrap, source)
-        wait_for(
-            "all input committed", lambda: committed(bootstrap, group, source) == ends, final, timeout_s=120
-        )
+        until_committed(final, bootstrap, group, source, timeout_s=120)
         code, _ = final.stop()
     finally:
         final.kill()
@@ -445,7 +446,7 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(
     state = StateStore(tmp_path / "state").load()
     assert state is not None and state.offsets == {(source, 0): total}
     restored = Engine.restore(state.engine, EngineConfig())
-    assert baselines(restored) == baselines(reference_engine(messages, EngineConfig()))
+    assert baselines(restored) == baselines(replayed(messages, EngineConfig())[0])
 
 
 def test_broker_restart_mid_stream_is_ridden_out(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
@@ -470,10 +471,7 @@ def test_broker_restart_mid_stream_is_ridden_out(kafka_broker: KafkaBroker, tmp_
         wait_for("a first checkpoint", lambda: last_checkpoint(daemon, f"{source}:0") > 0, daemon)
         kafka_broker.restart()
         produce(bootstrap, source, messages[half:])
-        ends = end_offsets(bootstrap, source)
-        wait_for(
-            "all input committed", lambda: committed(bootstrap, group, source) == ends, daemon, timeout_s=180
-        )
+        until_committed(daemon, bootstrap, group, source, timeout_s=180)
         code, took = daemon.stop()
     finally:
         daemon.kill()
@@ -502,8 +500,7 @@ def test_confluent_kafka_client_gives_the_same_insights(kafka_broker: KafkaBroke
     args += ("--group-id", group, "--state-dir", str(tmp_path / "state"))
     daemon = Daemon(tmp_path, bootstrap, *args, env={"TRAILPULSE_ENGINE_WARMUP_MINUTES": "360"})
     try:
-        ends = end_offsets(bootstrap, source)
-        wait_for("all input committed", lambda: committed(bootstrap, group, source) == ends, daemon)
+        until_committed(daemon, bootstrap, group, source)
         code, took = daemon.stop()
     finally:
         daemon.kill()
