@@ -250,15 +250,24 @@ class KafkaPythonProducer:
 ClientFactory = Callable[[Mapping[str, Any], str], tuple[Consumer, Producer]]
 
 
-def kafka_python_clients(options: Mapping[str, Any], group_id: str) -> tuple[Consumer, Producer]:
-    """The default client pair."""
-    consumer_options, producer_options = split_options(options)
-    producer = KafkaPythonProducer(producer_options)
+def build_pair(
+    make_consumer: Callable[[], Consumer], make_producer: Callable[[], Producer]
+) -> tuple[Consumer, Producer]:
+    """The producer, then the consumer; a consumer that cannot be built does not leak the producer."""
+    producer = make_producer()
     try:
-        return KafkaPythonConsumer(consumer_options, group_id), producer
+        return make_consumer(), producer
     except Exception:
         producer.close()
         raise
+
+
+def kafka_python_clients(options: Mapping[str, Any], group_id: str) -> tuple[Consumer, Producer]:
+    """The default client pair."""
+    consumer_options, producer_options = split_options(options)
+    return build_pair(
+        lambda: KafkaPythonConsumer(consumer_options, group_id), lambda: KafkaPythonProducer(producer_options)
+    )
 
 
 def client_factory(name: str) -> ClientFactory:

@@ -33,6 +33,7 @@ from consumers.kafka_client import (
     Producer,
     RebalanceHandler,
     TopicPartitionKey,
+    build_pair,
     split_options,
 )
 
@@ -400,9 +401,6 @@ def confluent_clients(options: Mapping[str, Any], group_id: str) -> tuple[Consum
     """The confluent-kafka client pair (:data:`~consumers.kafka_client.ClientFactory`)."""
     consumer_options, producer_options = split_options(options)
     librdkafka_config(options)  # refuses an untranslatable option before anything is built
-    producer = ConfluentProducer(producer_options)
-    try:
-        return ConfluentConsumer(consumer_options, group_id), producer
-    except Exception:
-        producer.close()
-        raise
+    return build_pair(
+        lambda: ConfluentConsumer(consumer_options, group_id), lambda: ConfluentProducer(producer_options)
+    )
