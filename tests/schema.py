@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REFERENCE_PATH = Path(__file__).resolve().parents[2] / "shared/reference/insight-examples.json"
+REFERENCE_PATH = Path(__file__).resolve().parent / "data/aws-insight-examples/insight-examples.json"
 STRICT_VERSION = "1.09"
 INSIGHT_TYPES = ("ApiCallRateInsight", "ApiErrorRateInsight")
 STATES = ("Start", "End")

@@ -17,7 +17,7 @@ from consumers.generate import GenerateOptions, Labels, generate_to_dir
 from consumers.score_series import score_csv
 from tests.schema import assert_insight_shape
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "cloudtrail-sample"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "cloudtrail-sample"
 TRACE = GenerateOptions(seed=5, days=2.5, api_factor=0.3, warmup_minutes=1800, anomalies_per_kind=1)
 
 

@@ -23,8 +23,8 @@ from insights.decode import DecodeLimits, Decoder, DecodeResult, Envelope, Rejec
 from insights.eventtime import event_minute, minute_to_iso
 from insights.record import CloudTrailRecord
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-SAMPLE_FILES = sorted((SHARED / "data/cloudtrail-sample").glob("*.json"))
+DATA = Path(__file__).resolve().parents[1] / "data"
+SAMPLE_FILES = sorted((DATA / "cloudtrail-sample").glob("*.json"))
 SCALE = int(os.environ.get("TRAILPULSE_FUZZ_SCALE", "1"))  # raise it for a long local fuzzing run
 
 
@@ -244,7 +244,7 @@ def test_blank_input_is_skipped(blank: bytes) -> None:
 
 
 def test_insight_records_decode_as_records() -> None:
-    examples = json.loads((SHARED / "reference/insight-examples.json").read_text())
+    examples = json.loads((DATA / "aws-insight-examples/insight-examples.json").read_text())
     raws = [json.dumps(example).encode() for example in examples]
     result = Decoder().decode(s3_body(raws))
     assert not result.rejects and len(result.records) == len(examples)
