@@ -208,10 +208,10 @@ def fill_topic(
     """Sends the first log files of a generated trace holding >= ``records`` records to ``topic``."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-    from consumers.delivery import GeneratedFile, iter_log_files
-    from consumers.envelopes_out import MAX_MESSAGE_BYTES
-    from consumers.generate_kafka import send_files
-    from consumers.traffic_options import GenerateOptions
+    from consumers.synth.kafka_envelopes import MAX_MESSAGE_BYTES
+    from consumers.synth.kafka_writer import send_files
+    from consumers.synth.options import GenerateOptions
+    from consumers.synth.s3_delivery import GeneratedFile, iter_log_files
 
     options = GenerateOptions(seed=seed, days=days or max(1.0, records / RECORDS_PER_DAY + 1.0))
 
@@ -328,7 +328,7 @@ def run_daemon(
     setup: Setup, fill: Fill, output_topic: str, state_dir: Path, prefix: list[str] | None = None
 ) -> tuple[Run, Doc]:
     """``trailpulse run`` (or ``prefix`` + its arguments) over the topic, to the final checkpoint."""
-    from consumers.daemon import POLL_TIMEOUT_S
+    from consumers.runtime.daemon import POLL_TIMEOUT_S
 
     bootstrap, timeout_s = setup.bootstrap, setup.timeout_s
     shutil.rmtree(state_dir, ignore_errors=True)
@@ -523,9 +523,10 @@ def daemon_breakdown(out: Path, argv: list[str]) -> int:
     """``trailpulse run`` with timers around its steps; writes them to ``out`` as JSON at the end."""
     import kafka
 
-    import consumers.daemon as daemon
-    from consumers import cli, kafka_client
-    from consumers.state_store import StateStore
+    import consumers.runtime.daemon as daemon
+    from consumers import cli
+    from consumers.kafka import client as kafka_client
+    from consumers.state.directory_store import StateStore
     from insights.decode import Decoder
     from insights.engine import Engine
 
@@ -606,8 +607,8 @@ def print_breakdown(doc: Doc, run: Run) -> dict[str, float]:
 
 # -- main -------------------------------------------------------------------------------------------------
 def parse_mix(text: str) -> tuple[str, ...]:
-    from consumers.envelopes_out import ENVELOPES
-    from consumers.generate_kafka import parse_envelopes
+    from consumers.synth.kafka_envelopes import ENVELOPES
+    from consumers.synth.kafka_writer import parse_envelopes
 
     return ENVELOPES if text == "all" else parse_envelopes(text)
 
@@ -707,8 +708,8 @@ def filled(args: argparse.Namespace, setup: Setup, envelopes: tuple[str, ...], n
 
 
 def measure(args: argparse.Namespace, setup: Setup) -> int:
-    from consumers.daemon import POLL_TIMEOUT_S
-    from consumers.run_config import RunConfig
+    from consumers.config.run_config import RunConfig
+    from consumers.runtime.daemon import POLL_TIMEOUT_S
     from tests.kafka_broker import create_topic, unique_topic
 
     max_records = RunConfig().poll_max_records

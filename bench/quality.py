@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from consumers.files import discover
-from consumers.generate import generate_to_dir
-from consumers.replay import replay
-from consumers.traffic_options import GenerateOptions
+from consumers.files.discover import discover
+from consumers.files.replay import replay
+from consumers.synth.options import GenerateOptions
+from consumers.synth.write_files import generate_to_dir
 from insights.engine import Engine
 from insights.transition import InsightTransition
 

@@ -48,13 +48,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import consumers.replay
+import consumers.files.replay
 import insights.decode
 import insights.track
-from consumers.files import LogFile, discover, read_bytes
-from consumers.generate import generate_to_dir
-from consumers.replay import replay
-from consumers.traffic_options import GenerateOptions
+from consumers.files.discover import LogFile, discover, read_bytes
+from consumers.files.replay import replay
+from consumers.synth.options import GenerateOptions
+from consumers.synth.write_files import generate_to_dir
 from insights.decode import Decoder, Envelope
 from insights.engine import Engine
 from insights.transition import InsightTransition
@@ -216,8 +216,8 @@ def replay_run(files: list[LogFile], workers: int, timers: Timers | None = None)
     for name in ENGINE_ENTRY_POINTS:
         own.wrap(engine, name, f"engine.{name}")
     if timers is not None:
-        own.wrap(consumers.replay, "read_bytes", "read")
-        own.wrap(consumers.replay, "classify", "classify")
+        own.wrap(consumers.files.replay, "read_bytes", "read")
+        own.wrap(consumers.files.replay, "classify", "classify")
         own.wrap(Decoder, "decode", "decode")
         own.wrap(insights.decode, "unwrap", "gunzip")
         own.wrap(insights.track, "decide", "decide")

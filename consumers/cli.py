@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 # Sub-command name -> module that provides ``add_parser(subparsers)`` and ``run(args) -> int``.
 COMMANDS: dict[str, str] = {
-    "replay": "consumers.replay",
-    "score-series": "consumers.score_series",
-    "generate": "consumers.generate",
-    "run": "consumers.daemon",
+    "replay": "consumers.commands.replay",
+    "score-series": "consumers.commands.score_series",
+    "generate": "consumers.commands.generate",
+    "run": "consumers.commands.run",
 }
 
 

@@ -8,8 +8,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from consumers.changelog_store import CHUNK_BYTES, ChangelogStore, chunk_key, manifest_key
-from consumers.state_store import State, StateStoreError
+from consumers.state.changelog_store import CHUNK_BYTES, ChangelogStore, chunk_key, manifest_key
+from consumers.state.directory_store import State, StateStoreError
 from tests.kafka_broker import KafkaBroker, consume_all, create_topic
 
 pytestmark = pytest.mark.kafka

@@ -20,9 +20,10 @@ import msgspec
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from consumers.changelog_store import ChangelogStore
-from consumers.generate import GenerateOptions, iter_log_files
-from consumers.state_store import StateStore
+from consumers.state.changelog_store import ChangelogStore
+from consumers.state.directory_store import StateStore
+from consumers.synth.options import GenerateOptions
+from consumers.synth.s3_delivery import iter_log_files
 from insights.baseline import baseline_fields
 from insights.config import EngineConfig
 from insights.decode import Decoder

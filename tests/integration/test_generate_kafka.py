@@ -13,10 +13,10 @@ import pytest
 from kafka import KafkaProducer
 
 from consumers.cli import main
-from consumers.envelopes_out import ENVELOPES
-from consumers.generate import GenerateOptions, iter_log_files
-from consumers.generate_kafka import send_files
-from consumers.traffic_options import iso_to_minute
+from consumers.synth.kafka_envelopes import ENVELOPES
+from consumers.synth.kafka_writer import send_files
+from consumers.synth.options import GenerateOptions, iso_to_minute
+from consumers.synth.s3_delivery import iter_log_files
 from insights.decode import Decoder
 from tests.kafka_broker import KafkaBroker, consume_all
 

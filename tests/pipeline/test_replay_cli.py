@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from consumers.cli import main
-from consumers.generate import GenerateOptions, Labels, generate_to_dir
-from consumers.score_series import score_csv
+from consumers.commands.score_series import score_csv
+from consumers.synth.labels import Labels
+from consumers.synth.options import GenerateOptions
+from consumers.synth.write_files import generate_to_dir
 from tests.schema import assert_insight_shape
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "cloudtrail-sample"

@@ -9,9 +9,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from consumers import run_config
-from consumers.run_config import ConfigError
-from consumers.state_store import State, StateStore, StateStoreError
+from consumers.config import run_config
+from consumers.config.run_config import ConfigError
+from consumers.state.directory_store import State, StateStore, StateStoreError
 
 
 def args(*argv: str) -> argparse.Namespace:

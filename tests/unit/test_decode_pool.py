@@ -7,7 +7,7 @@ import gzip
 import msgspec
 import numpy as np
 
-from consumers.decode_pool import Decoded, DecodePool
+from consumers.runtime.decode_pool import Decoded, DecodePool
 from tests.builders import START, record
 
 

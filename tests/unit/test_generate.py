@@ -14,11 +14,13 @@ import msgspec
 import numpy as np
 import pytest
 
-from consumers.anomalies import GAP_MINUTES, KINDS
 from consumers.cli import main
-from consumers.generate import GenerateOptions, Labels, generate_to_dir, generate_with_stats, iter_log_files
-from consumers.traffic import plan_traffic, simulate_counts
-from consumers.traffic_options import iso_to_minute, minute_to_iso
+from consumers.synth.anomalies import GAP_MINUTES, KINDS
+from consumers.synth.labels import Labels
+from consumers.synth.options import GenerateOptions, iso_to_minute, minute_to_iso
+from consumers.synth.s3_delivery import iter_log_files
+from consumers.synth.traffic_model import plan_traffic, simulate_counts
+from consumers.synth.write_files import generate_to_dir, generate_with_stats
 from insights.record import CloudTrailRecord
 
 SMALL = GenerateOptions(seed=7, days=1.0, api_factor=0.15, warmup_minutes=360, anomalies_per_kind=1)

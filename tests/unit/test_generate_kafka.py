@@ -10,11 +10,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from consumers import envelopes_out
 from consumers.cli import main
-from consumers.delivery import GeneratedFile
-from consumers.envelopes_out import ENVELOPES, encode, messages_for
-from consumers.generate_kafka import Pacer, send_files
+from consumers.synth import kafka_envelopes
+from consumers.synth.kafka_envelopes import ENVELOPES, encode, messages_for
+from consumers.synth.kafka_writer import Pacer, send_files
+from consumers.synth.s3_delivery import GeneratedFile
 from insights.decode import Decoder
 
 RECORD = (
@@ -63,7 +63,7 @@ def test_cloudwatch_shape_and_some_base64() -> None:
 
 
 def test_large_files_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(envelopes_out, "MAX_MESSAGE_BYTES", 2000)
+    monkeypatch.setattr(kafka_envelopes, "MAX_MESSAGE_BYTES", 2000)
     parts = list(messages_for(log_file(40, pad=200), "s3", 3))
     assert len(parts) > 1 and all(len(v[0]) <= 2000 for _, v in parts)
     assert sum(n for n, _ in parts) == 40

@@ -9,15 +9,15 @@ import time
 
 import pytest
 
-from consumers import run_config
-from consumers.kafka_client import client_factory, kafka_python_clients, split_options
-from consumers.kafka_confluent import (
+from consumers.config import run_config
+from consumers.config.run_config import ConfigError
+from consumers.kafka.client import client_factory, kafka_python_clients, split_options
+from consumers.kafka.confluent import (
     ConfluentConsumer,
     ConfluentProducer,
     confluent_clients,
     librdkafka_config,
 )
-from consumers.run_config import ConfigError
 
 UNREACHABLE = "127.0.0.1:1"
 

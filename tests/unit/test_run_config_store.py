@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from consumers import run_config
-from consumers.changelog_store import ChangelogStore
-from consumers.run_config import ConfigError
-from consumers.state_store import StateStore
+from consumers.config import run_config
+from consumers.config.run_config import ConfigError
+from consumers.state.changelog_store import ChangelogStore
+from consumers.state.directory_store import StateStore
 
 REQUIRED = ("--input-topic", "in", "--output-topic", "out")
 

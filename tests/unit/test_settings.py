@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.settings import SettingsError, load
+from consumers.config.engine_settings import SettingsError, load
 
 GOOD = """
 [engine]

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from consumers.aws_catalog import plausible_errors
-from consumers.traffic_apis import Api, ErrorSpec
+from consumers.synth.api_roster import Api, ErrorSpec
+from consumers.synth.aws_catalog import plausible_errors
 
 KINDS = ("spike", "step", "rare_hammered", "error_new_code", "error_surge", "drop")
 GAP_MINUTES = 240  # minimum quiet time between two anomalies on the same API

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from consumers.aws_catalog import GLOBAL_SERVICES, HOME_REGION, error_message
-from consumers.identities import Actor
-from consumers.request_params import request_variant
-from consumers.traffic import Cells, TrafficPlan
-from consumers.traffic_apis import Api
-from consumers.traffic_options import minute_to_iso
+from consumers.synth.api_roster import Api
+from consumers.synth.aws_catalog import GLOBAL_SERVICES, HOME_REGION, error_message
+from consumers.synth.identities import Actor
+from consumers.synth.options import minute_to_iso
+from consumers.synth.request_params import request_variant
+from consumers.synth.traffic_model import Cells, TrafficPlan
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _UUID_POS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])

@@ -24,30 +24,23 @@ scale-out through a repartition topic is planned.
 
 from __future__ import annotations
 
-import argparse
 import json
-import signal
-import sys
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
-from types import FrameType
 
-from consumers import run_config
-from consumers.decode_pool import Decoded, DecodeError, DecodePool, Reject
-from consumers.health import HealthServer, HealthStatus
-from consumers.kafka_client import (
-    ClientFactory,
+from consumers.config.run_config import RunConfig
+from consumers.kafka.client import (
     Consumer,
     KafkaClientError,
     Producer,
     Received,
     TopicPartitionKey,
-    client_factory,
 )
-from consumers.logs import JsonLog, RateLimited
-from consumers.run_config import ConfigError, RunConfig
-from consumers.state_store import State, StateStoreError, Store
+from consumers.runtime.decode_pool import Decoded, DecodePool, Reject
+from consumers.runtime.health import HealthStatus
+from consumers.runtime.logs import JsonLog, RateLimited
+from consumers.state.directory_store import State, StateStoreError, Store
 from insights.engine import Engine
 from insights.events import encode_event, insight_event
 from insights.snapshot import SnapshotError
@@ -281,71 +274,3 @@ class Daemon:
 
     def _offset_doc(self) -> dict[str, int]:
         return {f"{t}:{p}": o for (t, p), o in sorted(self.offsets.items())}
-
-
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("run", help="consume CloudTrail from Kafka, produce Insight events")
-    run_config.add_arguments(p)
-
-
-def main(config: RunConfig, log: JsonLog, clients: ClientFactory | None = None) -> int:
-    """Run the daemon until SIGTERM/SIGINT; exit status 0, or 2 with one error line.
-
-    ``clients`` defaults to the factory of ``config.client``."""
-    store = run_config.open_store(config)
-    try:
-        state = store.load()  # before connecting: an unusable store fails fast
-        engine = None if state is None else Engine.restore(state.engine, config.engine)
-        factory = clients or client_factory(config.client)
-        consumer, producer = factory(run_config.client_options(config), config.group_id)
-    except (StateStoreError, SnapshotError, KafkaClientError, ValueError) as exc:
-        log.error("fatal", error=str(exc))
-        print(f"trailpulse run: {exc}", file=sys.stderr)
-        store.close()
-        return 2
-    pool = DecodePool(config.decode_workers, config.engine.analyse_data_events)
-    daemon = Daemon(config, (consumer, producer), store, pool, log)
-    health = None
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        daemon.stopping = True
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        daemon.restore(state, engine)
-        if config.health_port >= 0:
-            health = HealthServer(daemon.status, config.health_port)
-        log.info("started", group_id=config.group_id, health_port=health.port if health else None)
-        daemon.run()
-    except (StateStoreError, KafkaClientError, DecodeError) as exc:
-        log.error("fatal", error=str(exc))
-        print(f"trailpulse run: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        pool.close()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        if health is not None:
-            health.close()
-        for client in (consumer, producer, store):
-            try:
-                client.close()
-            except Exception as exc:
-                log.error("close_failed", error=repr(exc))
-    log.info("stopped", counts=dict(daemon.counts))
-    return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    log = JsonLog()
-    try:
-        config = run_config.load(args)
-    except ConfigError as exc:
-        print(f"trailpulse run: {exc}", file=sys.stderr)
-        return 2
-    if args.check_config:
-        import json
-
-        print(json.dumps(config.effective(), indent=2, default=str))
-        return 0
-    return main(config, log)

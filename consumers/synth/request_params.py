@@ -4,7 +4,7 @@ Each API gets a few request variants (different resources) built once; records p
 Reads log ``responseElements: null`` as CloudTrail does; some writes return a small object.
 
 >>> import numpy as np
->>> from consumers.aws_catalog import CatalogApi
+>>> from consumers.synth.aws_catalog import CatalogApi
 >>> api = CatalogApi("logs", "CreateLogStream", False, "hot")
 >>> params, response = request_variant(api, "123456789012", "us-east-1", np.random.default_rng(1))
 >>> sorted(params)
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from consumers.aws_catalog import CatalogApi
-from consumers.identities import APPS
+from consumers.synth.aws_catalog import CatalogApi
+from consumers.synth.identities import APPS
 
 Json = dict[str, Any]
 

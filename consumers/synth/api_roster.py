@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from consumers.aws_catalog import CATALOG, GLOBAL_SERVICES, HOME_REGION, CatalogApi, plausible_errors
-from consumers.traffic_options import GenerateOptions
+from consumers.synth.aws_catalog import CATALOG, GLOBAL_SERVICES, HOME_REGION, CatalogApi, plausible_errors
+from consumers.synth.options import GenerateOptions
 
 REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "ap-southeast-2")
 TIMEZONES = (-300, -480, 0, 60, 120, 330, 540)  # account-local UTC offsets in minutes

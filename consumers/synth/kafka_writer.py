@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumers.delivery import GeneratedFile
-from consumers.envelopes_out import ENVELOPES, MAX_MESSAGE_BYTES, messages_for, pick_envelope
-from consumers.traffic_options import iso_to_minute
+from consumers.synth.kafka_envelopes import ENVELOPES, MAX_MESSAGE_BYTES, messages_for, pick_envelope
+from consumers.synth.options import iso_to_minute
+from consumers.synth.s3_delivery import GeneratedFile
 
 
 class Pacer:

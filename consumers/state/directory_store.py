@@ -5,7 +5,7 @@ the engine's snapshot together with the input offsets it reflects. A write goes 
 is fsynced, renamed over the old file and the directory fsynced, so a crash leaves the old or the new
 state, never a mix. The store belongs to one consumer group and one process (see ``daemon``).
 
-:class:`Store` is what the daemon needs of a store; :class:`consumers.changelog_store.ChangelogStore`
+:class:`Store` is what the daemon needs of a store; :class:`consumers.state.changelog_store.ChangelogStore`
 is the other one, on a compacted Kafka topic, for containers that keep no disk.
 
 >>> import tempfile

@@ -34,8 +34,8 @@ from typing import Any
 
 import msgspec
 
-from consumers.kafka_client import split_options
-from consumers.state_store import State, StateStoreError, decode_offsets, encode_offsets
+from consumers.kafka.client import split_options
+from consumers.state.directory_store import State, StateStoreError, decode_offsets, encode_offsets
 
 MANIFEST_VERSION = 2
 CHUNK_BYTES = 512 * 1024
@@ -136,9 +136,9 @@ class _Scan:
 
 
 class ChangelogStore:
-    """A :class:`~consumers.state_store.Store` on a compacted topic; keys prefixed by ``group_id``.
+    """A :class:`~consumers.state.directory_store.Store` on a compacted topic; keys prefixed by ``group_id``.
 
-    ``options`` use kafka-python's names (as :mod:`consumers.kafka_client`). The topic is created on
+    ``options`` use kafka-python's names (as :mod:`consumers.kafka.client`). The topic is created on
     first use if missing: compacted, one partition, ``min(3, brokers)`` replicas and ``min.insync.replicas``
     one less, so that an acknowledged save is on two brokers once there are several. Create the topic
     beforehand for other settings.

@@ -1,4 +1,4 @@
-"""The :class:`~consumers.kafka_client.Consumer` / :class:`~consumers.kafka_client.Producer` pair on
+"""The :class:`~consumers.kafka.client.Consumer` / :class:`~consumers.kafka.client.Producer` pair on
 confluent-kafka (librdkafka), chosen with ``[run] client = "confluent-kafka"``.
 
 Why a second client: kafka-python parses every record batch in Python, on the thread that also runs the
@@ -25,7 +25,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka import Message as LibrdkafkaMessage
 from confluent_kafka import Producer as LibrdkafkaProducer
 
-from consumers.kafka_client import (
+from consumers.kafka.client import (
     READ_TIMEOUT_S,
     Consumer,
     KafkaClientError,
@@ -398,7 +398,7 @@ def _build(kind: Callable[[dict[str, Any]], Client], config: dict[str, Any], wha
 
 
 def confluent_clients(options: Mapping[str, Any], group_id: str) -> tuple[Consumer, Producer]:
-    """The confluent-kafka client pair (:data:`~consumers.kafka_client.ClientFactory`)."""
+    """The confluent-kafka client pair (:data:`~consumers.kafka.client.ClientFactory`)."""
     consumer_options, producer_options = split_options(options)
     librdkafka_config(options)  # refuses an untranslatable option before anything is built
     return build_pair(

@@ -29,7 +29,7 @@ Layout::
     max_future_minutes = 15               # records dated further ahead of the clock are dropped
     decode_workers = 1                    # processes decoding beside the main one (0: decode inline)
 
-plus the engine tables of :mod:`consumers.settings` (``[engine]``, ``[detector]``, ``[[rule]]``,
+plus the engine tables of :mod:`consumers.config.engine_settings` (``[engine]``, ``[detector]``, ``[[rule]]``,
 ``[[suppress]]``). Env values are read as TOML values when they parse (numbers, booleans, lists),
 else as strings: ``TRAILPULSE_KAFKA_SASL_PLAIN_PASSWORD=...``, ``TRAILPULSE_ENGINE_WARMUP_MINUTES=600``.
 """
@@ -46,10 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from consumers import settings
-from consumers.changelog_store import ChangelogStore
-from consumers.kafka_client import CLIENTS, KafkaClientError, client_factory, split_options
-from consumers.state_store import StateStore, Store
+from consumers.config import engine_settings
+from consumers.kafka.client import CLIENTS, KafkaClientError, client_factory, split_options
+from consumers.state.changelog_store import ChangelogStore
+from consumers.state.directory_store import StateStore, Store
 from insights.config import EngineConfig
 
 SECRET = re.compile(r"password|token|secret", re.IGNORECASE)
@@ -199,9 +199,9 @@ def load(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunC
     config.kafka = kafka
     options = {k: v for k, v in kafka.items() if k != "sasl_oauth_token"}
     try:
-        config.engine = settings.engine_config(data, args.config or "settings")
+        config.engine = engine_settings.engine_config(data, args.config or "settings")
         split_options(options)
-    except (settings.SettingsError, ValueError) as exc:
+    except (engine_settings.SettingsError, ValueError) as exc:
         raise ConfigError(str(exc)) from exc
     _check_client(config.client, options)
     config.engine_tables = data
@@ -227,7 +227,7 @@ def _check_client(name: str, options: dict[str, Any]) -> None:
     try:
         client_factory(name)
         if name == "confluent-kafka":
-            from consumers.kafka_confluent import librdkafka_config
+            from consumers.kafka.confluent import librdkafka_config
 
             librdkafka_config(options)  # names the options librdkafka has no equivalent for
     except (ValueError, KafkaClientError) as exc:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypedDict
 
-from consumers.traffic_options import minute_to_iso
+from consumers.synth.options import minute_to_iso
 
 if TYPE_CHECKING:
-    from consumers.traffic import TrafficPlan
+    from consumers.synth.traffic_model import TrafficPlan
 
 
 class ApiLabel(TypedDict):

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from consumers.anomalies import KINDS, Anomaly, place_anomalies
-from consumers.identities import Actor, account_roster, anomaly_actor
-from consumers.traffic_apis import REGIONS, TIMEZONES, Api, build_apis, rate_curve
-from consumers.traffic_labels import Labels, build_labels
-from consumers.traffic_options import GenerateOptions, minute_to_iso
+from consumers.synth.anomalies import KINDS, Anomaly, place_anomalies
+from consumers.synth.api_roster import REGIONS, TIMEZONES, Api, build_apis, rate_curve
+from consumers.synth.identities import Actor, account_roster, anomaly_actor
+from consumers.synth.labels import Labels, build_labels
+from consumers.synth.options import GenerateOptions, minute_to_iso
 
 __all__ = ["KINDS", "Cells", "GenerateOptions", "Labels", "TrafficPlan", "plan_traffic", "simulate_counts"]
 

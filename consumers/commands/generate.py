@@ -1,83 +1,22 @@
 """``trailpulse generate``: seeded synthetic CloudTrail traffic with ground-truth labels.
 
 Writes gzipped CloudTrail log files in the S3 layout under ``OUT/AWSLogs/...`` and ``OUT/labels.json``
-(the anomalies a detector must flag, and the API roster). The same options give byte-identical
-output. The traffic model lives in ``consumers.traffic``; files come from ``iter_log_files``, which a
-Kafka writer can reuse without touching the disk.
+(the anomalies a detector must flag, and the API roster), or sends the same trace to a Kafka topic.
+The same options give byte-identical output.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
-import zlib
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from consumers import generate_kafka
-from consumers.delivery import DeliveryStats, GeneratedFile, iter_log_files
-from consumers.traffic import Labels, TrafficPlan, plan_traffic
-from consumers.traffic_options import DEFAULT_START, GenerateOptions, iso_to_minute
-
-__all__ = [
-    "DeliveryStats",
-    "GenerateOptions",
-    "GeneratedFile",
-    "Labels",
-    "TrafficPlan",
-    "add_parser",
-    "generate_to_dir",
-    "generate_with_stats",
-    "iter_log_files",
-    "plan_traffic",
-    "run",
-]
-
-LABELS_FILE = "labels.json"
-
-
-def gzip_bytes(data: bytes, level: int) -> bytes:
-    """Gzip ``data`` deterministically (no file name, zero mtime)."""
-    return zlib.compress(data, level, wbits=31)
-
-
-def generate_with_stats(out: Path, options: GenerateOptions) -> tuple[Labels, DeliveryStats, int]:
-    """Write the trace and labels under ``out``; returns labels, delivery counts and bytes written."""
-    plan = plan_traffic(options)
-    stats = DeliveryStats()
-    written = 0
-    made: set[Path] = set()
-    pending: deque[tuple[Path, Future[bytes]]] = deque()
-
-    def flush(keep: int) -> None:
-        nonlocal written
-        while len(pending) > keep:
-            path, future = pending.popleft()
-            data = future.result()
-            path.write_bytes(data)
-            written += len(data)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for log in iter_log_files(options, plan, stats):
-            path = out / log.path
-            if path.parent not in made:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                made.add(path.parent)
-            pending.append((path, pool.submit(gzip_bytes, log.body(), options.gzip_level)))
-            flush(16)
-        flush(0)
-    labels = plan.labels()
-    (out / LABELS_FILE).write_text(json.dumps(labels, indent=1) + "\n")
-    return labels, stats, written
-
-
-def generate_to_dir(out: Path, options: GenerateOptions) -> Labels:
-    """Write the trace's log files and ``labels.json`` under ``out``; returns the labels."""
-    return generate_with_stats(out, options)[0]
+from consumers.synth import kafka_writer
+from consumers.synth.options import DEFAULT_START, GenerateOptions, iso_to_minute
+from consumers.synth.s3_delivery import iter_log_files
+from consumers.synth.write_files import generate_with_stats
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -100,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--regions", type=int, default=d.regions)
     p.add_argument("--gzip-level", type=int, default=d.gzip_level)
     p.add_argument("--overwrite", action="store_true", help="remove OUT/AWSLogs and OUT/labels.json first")
-    generate_kafka.add_arguments(p)
+    kafka_writer.add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         if args.bootstrap_servers is not None and not args.topic:
             raise ValueError("--topic is required with --bootstrap-servers")
         if args.bootstrap_servers is not None:
-            generate_kafka.parse_flags(args)  # fail before any file is written
+            kafka_writer.parse_flags(args)  # fail before any file is written
         options = GenerateOptions(
             seed=args.seed,
             days=args.days,
@@ -134,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     status = 0 if out is None else _write_files(out, options, args.overwrite)
     if status == 0 and args.bootstrap_servers is not None:
-        status = generate_kafka.run_kafka(args, iter_log_files(options))
+        status = kafka_writer.run_kafka(args, iter_log_files(options))
     return status
 
 

@@ -21,7 +21,7 @@ from datetime import datetime
 
 import msgspec
 
-from consumers.delivery import GeneratedFile
+from consumers.synth.s3_delivery import GeneratedFile
 
 ENVELOPES = ("raw", "s3", "s3gz", "eventbridge", "cloudwatch", "jsonl")
 MAX_MESSAGE_BYTES = 1_000_000  # the broker's default message.max.bytes is 1 MB; larger files are split

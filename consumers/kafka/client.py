@@ -3,7 +3,7 @@
 The daemon only sees :class:`Consumer` and :class:`Producer`: batches of :class:`Received`, seek,
 commit of explicit offsets, the assignment, rebalance callbacks; send and a flush that fails unless
 every send was acknowledged. :func:`client_factory` picks the implementation by name: kafka-python
-(here) or confluent-kafka (:mod:`consumers.kafka_confluent`, an optional extra).
+(here) or confluent-kafka (:mod:`consumers.kafka.confluent`, an optional extra).
 Options use kafka-python's names for both; each client gets the ones it knows (``bootstrap_servers``,
 ``security_protocol``, ``sasl_*``, ``ssl_*`` go to consumer and producer).
 """
@@ -280,7 +280,7 @@ def client_factory(name: str) -> ClientFactory:
         return kafka_python_clients
     if name == "confluent-kafka":
         try:
-            from consumers.kafka_confluent import confluent_clients
+            from consumers.kafka.confluent import confluent_clients
         except ImportError as exc:
             raise KafkaClientError(
                 f"the confluent-kafka client needs: pip install 'trailpulse[confluent]' ({exc})"

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from consumers.records_out import RecordFactory
-from consumers.traffic import Cells, TrafficPlan, plan_traffic, simulate_counts
-from consumers.traffic_options import GenerateOptions, minute_to_iso
+from consumers.synth.options import GenerateOptions, minute_to_iso
+from consumers.synth.record_bytes import RecordFactory
+from consumers.synth.traffic_model import Cells, TrafficPlan, plan_traffic, simulate_counts
 
 WINDOW = 5  # minutes covered by one delivery
 CHUNK = 60  # minutes of event time materialised at once

@@ -1,0 +1,1 @@
+"""The ``trailpulse`` sub-commands: one module each, argument parsing and wiring only."""

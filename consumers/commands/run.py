@@ -1,0 +1,92 @@
+"""``trailpulse run``: consume CloudTrail from Kafka, produce Insight events (the daemon's wiring).
+
+Loads the configuration and the state store, builds the Kafka clients and the decode pool, installs
+the signal handlers and the health server, and runs :class:`~consumers.runtime.daemon.Daemon` until
+SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from consumers.config import run_config
+from consumers.config.run_config import ConfigError, RunConfig
+from consumers.kafka.client import ClientFactory, KafkaClientError, client_factory
+from consumers.runtime.daemon import Daemon
+from consumers.runtime.decode_pool import DecodeError, DecodePool
+from consumers.runtime.health import HealthServer
+from consumers.runtime.logs import JsonLog
+from consumers.state.directory_store import StateStoreError
+from insights.engine import Engine
+from insights.snapshot import SnapshotError
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("run", help="consume CloudTrail from Kafka, produce Insight events")
+    run_config.add_arguments(p)
+
+
+def main(config: RunConfig, log: JsonLog, clients: ClientFactory | None = None) -> int:
+    """Run the daemon until SIGTERM/SIGINT; exit status 0, or 2 with one error line.
+
+    ``clients`` defaults to the factory of ``config.client``."""
+    store = run_config.open_store(config)
+    try:
+        state = store.load()  # before connecting: an unusable store fails fast
+        engine = None if state is None else Engine.restore(state.engine, config.engine)
+        factory = clients or client_factory(config.client)
+        consumer, producer = factory(run_config.client_options(config), config.group_id)
+    except (StateStoreError, SnapshotError, KafkaClientError, ValueError) as exc:
+        log.error("fatal", error=str(exc))
+        print(f"trailpulse run: {exc}", file=sys.stderr)
+        store.close()
+        return 2
+    pool = DecodePool(config.decode_workers, config.engine.analyse_data_events)
+    daemon = Daemon(config, (consumer, producer), store, pool, log)
+    health = None
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        daemon.stopping = True
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        daemon.restore(state, engine)
+        if config.health_port >= 0:
+            health = HealthServer(daemon.status, config.health_port)
+        log.info("started", group_id=config.group_id, health_port=health.port if health else None)
+        daemon.run()
+    except (StateStoreError, KafkaClientError, DecodeError) as exc:
+        log.error("fatal", error=str(exc))
+        print(f"trailpulse run: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        pool.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if health is not None:
+            health.close()
+        for client in (consumer, producer, store):
+            try:
+                client.close()
+            except Exception as exc:
+                log.error("close_failed", error=repr(exc))
+    log.info("stopped", counts=dict(daemon.counts))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    log = JsonLog()
+    try:
+        config = run_config.load(args)
+    except ConfigError as exc:
+        print(f"trailpulse run: {exc}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        import json
+
+        print(json.dumps(config.effective(), indent=2, default=str))
+        return 0
+    return main(config, log)

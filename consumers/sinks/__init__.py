@@ -1,0 +1,1 @@
+"""Where Insight events and rejected records go: output topic, dead letters (alert sinks later)."""

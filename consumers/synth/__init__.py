@@ -1,0 +1,1 @@
+"""The synthetic traffic generator of ``trailpulse generate``: traffic model, records, delivery, envelopes."""
