@@ -525,7 +525,7 @@ def daemon_breakdown(out: Path, argv: list[str]) -> int:
 
     import consumers.runtime.daemon as daemon
     from consumers import cli
-    from consumers.kafka import client as kafka_client
+    from consumers.kafka import kafka_python as kafka_client
     from consumers.state.directory_store import StateStore
     from insights.decode import Decoder
     from insights.engine import Engine

@@ -14,7 +14,7 @@ from types import FrameType
 
 from consumers.config import run_config
 from consumers.config.run_config import ConfigError, RunConfig
-from consumers.kafka.client import ClientFactory, KafkaClientError, client_factory
+from consumers.kafka.protocol import ClientFactory, KafkaClientError, client_factory
 from consumers.runtime.daemon import Daemon
 from consumers.runtime.decode_pool import DecodeError, DecodePool
 from consumers.runtime.health import HealthServer

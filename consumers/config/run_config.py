@@ -47,7 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from consumers.config import engine_settings
-from consumers.kafka.client import CLIENTS, KafkaClientError, client_factory, split_options
+from consumers.kafka.options import split_options
+from consumers.kafka.protocol import CLIENTS, KafkaClientError, client_factory
 from consumers.state.changelog_store import ChangelogStore
 from consumers.state.directory_store import StateStore, Store
 from insights.config import EngineConfig
@@ -123,7 +124,7 @@ def _read_secret_files(kafka: dict[str, Any]) -> None:
 
 
 def _oauth_provider(token: str) -> Any:
-    from kafka.net.sasl.oauth import AbstractTokenProvider
+    from consumers.kafka.kafka_python import AbstractTokenProvider
 
     class StaticToken(AbstractTokenProvider):  # type: ignore[misc]
         def token(self) -> str:
@@ -227,7 +228,7 @@ def _check_client(name: str, options: dict[str, Any]) -> None:
     try:
         client_factory(name)
         if name == "confluent-kafka":
-            from consumers.kafka.confluent import librdkafka_config
+            from consumers.kafka.confluent_options import librdkafka_config
 
             librdkafka_config(options)  # names the options librdkafka has no equivalent for
     except (ValueError, KafkaClientError) as exc:

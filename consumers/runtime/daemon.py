@@ -30,7 +30,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 
 from consumers.config.run_config import RunConfig
-from consumers.kafka.client import (
+from consumers.kafka.protocol import (
     Consumer,
     KafkaClientError,
     Producer,

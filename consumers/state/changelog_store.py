@@ -25,16 +25,15 @@ As with the directory store, the state belongs to one consumer group and one pro
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
-import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
-from consumers.kafka.client import split_options
+from consumers.kafka.options import split_options
+from consumers.kafka.protocol import KafkaClientError, RecordWriter, topic_tools
 from consumers.state.directory_store import State, StateStoreError, decode_offsets, encode_offsets
 
 MANIFEST_VERSION = 2
@@ -45,6 +44,7 @@ TIMEOUT_S = 120.0
 CHUNK_SUFFIX = re.compile(r"(\d+)/(\d+)", re.ASCII)
 
 ChunkId = tuple[int, int]  # (generation, index)
+Tool = TypeVar("Tool")
 
 
 class Manifest(msgspec.Struct, frozen=True):
@@ -138,23 +138,29 @@ class _Scan:
 class ChangelogStore:
     """A :class:`~consumers.state.directory_store.Store` on a compacted topic; keys prefixed by ``group_id``.
 
-    ``options`` use kafka-python's names (as :mod:`consumers.kafka.client`). The topic is created on
-    first use if missing: compacted, one partition, ``min(3, brokers)`` replicas and ``min.insync.replicas``
-    one less, so that an acknowledged save is on two brokers once there are several. Create the topic
-    beforehand for other settings.
+    ``options`` use kafka-python's names (:mod:`consumers.kafka.options`); ``client`` picks the Kafka
+    client whose topic tools (:func:`consumers.kafka.protocol.topic_tools`) do the reading and writing.
+    The topic is created on first use if missing: compacted, one partition, ``min(3, brokers)`` replicas
+    and ``min.insync.replicas`` one less, so that an acknowledged save is on two brokers once there are
+    several. Create the topic beforehand for other settings.
     """
 
     def __init__(
-        self, options: Mapping[str, Any], topic: str, group_id: str, *, timeout_s: float = TIMEOUT_S
+        self,
+        options: Mapping[str, Any],
+        topic: str,
+        group_id: str,
+        *,
+        client: str = "kafka-python",
+        timeout_s: float = TIMEOUT_S,
     ) -> None:
-        from kafka import KafkaAdminClient
-
         self.topic = topic
         self.group_id = group_id
         self.timeout_s = timeout_s
-        self._consumer_options, self._producer_options = split_options(options)
-        self._admin_options = {k: v for k, v in options.items() if k in KafkaAdminClient.DEFAULT_CONFIG}
-        self._producer: Any = None
+        split_options(options)  # an unknown option is refused now, not at the first save
+        self._options = dict(options)
+        self._tools = topic_tools(client)
+        self._writer: RecordWriter | None = None
         self._topic_checked = False
         self._live: set[ChunkId] | None = None  # this group's chunks not yet tombstoned; None: not read
         self._top_generation = 0
@@ -201,90 +207,65 @@ class ChangelogStore:
         self._live = written | {chunk for chunk, error in zip(stale, errors, strict=True) if error}
 
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=10)
-            self._producer = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
-    def _connect(self, client_class: Any, options: Mapping[str, Any]) -> Any:
+    def _connect(self, make: Callable[[Mapping[str, Any]], Tool]) -> Tool:
         try:
-            return client_class(**options)
-        except Exception as exc:
+            return make(self._options)
+        except KafkaClientError as exc:
             raise StateStoreError(f"cannot connect to {self.location}: {exc}") from exc
 
     def _send(self, records: Sequence[tuple[str, bytes | None]]) -> list[str | None]:
         """Sends ``records`` to partition 0 (acks=all) and waits: per record, why it failed, or None."""
-        from kafka import KafkaProducer
-        from kafka.errors import KafkaError
+        if self._writer is None:
+            self._writer = self._connect(self._tools.writer)
+        errors: list[str | None] = [None] * len(records)
 
-        if self._producer is None:
-            self._producer = self._connect(KafkaProducer, {**self._producer_options, "acks": "all"})
+        def failed(index: int) -> Callable[[str], None]:
+            return lambda error: errors.__setitem__(index, error)
+
         try:
-            futures = [
-                self._producer.send(self.topic, key=key.encode(), value=value, partition=PARTITION)
-                for key, value in records
-            ]
-            self._producer.flush(timeout=self.timeout_s)
-        except KafkaError as exc:
+            for index, (key, value) in enumerate(records):
+                self._writer.send(
+                    self.topic, key.encode(), value, partition=PARTITION, on_failure=failed(index)
+                )
+            self._writer.flush(self.timeout_s)
+        except KafkaClientError as exc:
             raise StateStoreError(f"cannot write to {self.location}: {exc}") from exc
-        return [None if future.succeeded() else str(future.exception) for future in futures]
+        return errors
 
     def _scan(self) -> _Scan:
         """This group's records, read from the beginning of partition 0 to its end offset."""
-        from kafka import KafkaConsumer, TopicPartition
-        from kafka.errors import KafkaError
-
         self._ensure_topic()
         scan = _Scan(self.group_id)
-        partition = TopicPartition(self.topic, PARTITION)
-        options = {**self._consumer_options, "group_id": None, "enable_auto_commit": False}
-        consumer = self._connect(KafkaConsumer, options)
+        reader = self._connect(self._tools.reader)
         try:
-            consumer.assign([partition])
-            consumer.seek_to_beginning(partition)
-            end = consumer.end_offsets([partition])[partition]
-            deadline = time.monotonic() + self.timeout_s
-            while consumer.position(partition) < end:
-                if time.monotonic() > deadline:
-                    raise StateStoreError(f"{self.location}: no record for {self.timeout_s} s before its end")
-                for batch in consumer.poll(timeout_ms=1000).values():
-                    deadline = time.monotonic() + self.timeout_s
-                    for record in batch:
-                        scan.add(record.key, record.value, record.offset)
-        except KafkaError as exc:
+            for record in reader.read_partition(self.topic, PARTITION, self.timeout_s):
+                scan.add(record.key, record.value, record.offset)
+        except KafkaClientError as exc:
             raise StateStoreError(f"cannot read {self.location}: {exc}") from exc
         finally:
-            consumer.close()
+            reader.close()
         self._live, self._top_generation = scan.live, scan.top_generation
         return scan
 
     def _ensure_topic(self) -> None:
         """Creates the topic if missing; refuses one whose cleanup policy may delete the state."""
-        from kafka import KafkaAdminClient
-        from kafka.admin import ConfigResource, ConfigResourceType
-        from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
-
         if self._topic_checked:
             return
-        admin = self._connect(KafkaAdminClient, self._admin_options)
+        admin = self._connect(self._tools.admin)
         try:
-            (described,) = admin.describe_topics([self.topic])
-            error = for_code(described["error_code"])
-            if error is UnknownTopicOrPartitionError:  # created as the class docstring says
-                brokers = [b for b in admin.describe_cluster()["brokers"] if not b.get("is_fenced")]
-                replicas = max(1, min(MAX_REPLICATION, len(brokers)))
+            if not admin.topic_exists(self.topic):  # created as the class docstring says
+                replicas = max(1, min(MAX_REPLICATION, admin.live_brokers()))
                 configs = {"cleanup.policy": "compact", "min.insync.replicas": str(max(1, replicas - 1))}
-                new_topic = {"num_partitions": 1, "replication_factor": replicas, "configs": configs}
-                with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile: checked below
-                    admin.create_topics({self.topic: new_topic}, wait_for_metadata=True)
-            elif described["error_code"]:
-                raise error(f"describing topic {self.topic}")
-            resource = ConfigResource(ConfigResourceType.TOPIC, self.topic, ["cleanup.policy"])
-            found = admin.describe_configs([resource], config_filter="all")["topic"].get(self.topic, {})
-        except KafkaError as exc:
+                admin.create_topic(self.topic, 1, replicas, configs)  # created meanwhile: checked below
+            policy = admin.topic_config(self.topic, "cleanup.policy")
+        except KafkaClientError as exc:
             raise StateStoreError(f"cannot create or check {self.location}: {exc}") from exc
         finally:
             admin.close()
-        policy = found.get("cleanup.policy", {}).get("value")
         if policy is None or set(policy.split(",")) != {"compact"}:
             raise StateStoreError(
                 f"{self.location}: cleanup.policy is {policy!r}; the state store needs 'compact' alone "

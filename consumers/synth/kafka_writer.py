@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from consumers.kafka.protocol import KafkaClientError, RecordWriter, topic_tools
 from consumers.synth.kafka_envelopes import ENVELOPES, MAX_MESSAGE_BYTES, messages_for, pick_envelope
 from consumers.synth.options import iso_to_minute
 from consumers.synth.s3_delivery import GeneratedFile
@@ -58,14 +59,14 @@ class SendStats:
     failed: int = 0
     first_error: str = ""
 
-    def failure(self, exc: BaseException) -> None:
+    def failure(self, error: str) -> None:
         self.failed += 1
-        self.first_error = self.first_error or repr(exc)
+        self.first_error = self.first_error or error
 
 
 def send_files(
     files: Iterable[GeneratedFile],
-    producer: Any,
+    producer: RecordWriter,
     topic: str,
     envelopes: tuple[str, ...] = ENVELOPES,
     *,
@@ -73,7 +74,7 @@ def send_files(
     pacer: Pacer | None = None,
     gzip_level: int = 3,
 ) -> SendStats:
-    """Send the files whose delivery minute is in ``[span[0], span[1])``, then flush the producer."""
+    """Send the files whose delivery minute is in ``[span[0], span[1])``, then wait for every send."""
     stats = SendStats()
     pacer = pacer or Pacer()
     first, end = span
@@ -88,11 +89,11 @@ def send_files(
             cost = 1 if len(values) == n else n  # records per message
             for value in values:
                 pacer.wait(cost, log.delivery_minute)
-                producer.send(topic, key=key, value=value).add_errback(stats.failure)
+                producer.send(topic, key, value, on_failure=stats.failure)
                 stats.bytes += len(value)
             stats.messages[envelope] = stats.messages.get(envelope, 0) + len(values)
         stats.records += len(log.records)
-    producer.flush()
+    producer.flush(None)
     return stats
 
 
@@ -118,7 +119,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def producer_config(args: argparse.Namespace) -> dict[str, Any]:
-    """kafka-python ``KafkaProducer`` keyword arguments from the parsed flags."""
+    """The writer's options (kafka-python names, as ``[kafka]``) from the parsed flags."""
     config: dict[str, Any] = {
         "bootstrap_servers": args.bootstrap_servers.split(","),
         "client_id": "trailpulse-generate",
@@ -160,9 +161,6 @@ def parse_flags(args: argparse.Namespace) -> tuple[tuple[str, ...], int | None, 
 
 def run_kafka(args: argparse.Namespace, files: Iterable[GeneratedFile]) -> int:
     """Send ``files`` as the flags say; prints a one-line summary to stderr."""
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError
-
     try:
         envelopes, first, end = parse_flags(args)
         config = producer_config(args)
@@ -171,18 +169,18 @@ def run_kafka(args: argparse.Namespace, files: Iterable[GeneratedFile]) -> int:
         return 2
     began = time.perf_counter()
     try:
-        producer = KafkaProducer(**config)
-    except KafkaError as exc:
+        producer = topic_tools("kafka-python").writer(config)
+    except KafkaClientError as exc:
         print(f"trailpulse generate: cannot connect to Kafka: {exc!r}", file=sys.stderr)
         return 1
     try:
         pacer = Pacer(args.rate, args.speedup)
         stats = send_files(files, producer, args.topic, envelopes, span=(first, end), pacer=pacer)
-    except KafkaError as exc:
+    except KafkaClientError as exc:
         print(f"trailpulse generate: sending to Kafka failed: {exc!r}", file=sys.stderr)
         return 1
     finally:
-        producer.close(timeout=30)
+        producer.close()
     took = time.perf_counter() - began
     mix = " ".join(f"{k}={v}" for k, v in sorted(stats.messages.items()))
     print(

@@ -10,9 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
 
 from consumers.cli import main
+from consumers.kafka.protocol import topic_tools
 from consumers.synth.kafka_envelopes import ENVELOPES
 from consumers.synth.kafka_writer import send_files
 from consumers.synth.options import GenerateOptions, iso_to_minute
@@ -60,13 +60,12 @@ def decoded_ids(bootstrap: str, topic: str) -> tuple[Counter[str], Counter[str]]
 
 
 def test_every_envelope_round_trips(kafka_broker: KafkaBroker, topic: str) -> None:
-    producer = KafkaProducer(
-        bootstrap_servers=kafka_broker.bootstrap, acks="all", linger_ms=20, batch_size=512 * 1024
-    )
+    options = {"bootstrap_servers": kafka_broker.bootstrap, "linger_ms": 20, "batch_size": 512 * 1024}
+    writer = topic_tools("kafka-python").writer(options)
     try:
-        stats = send_files(iter_log_files(SMALL), producer, topic)
+        stats = send_files(iter_log_files(SMALL), writer, topic)
     finally:
-        producer.close()
+        writer.close()
     assert stats.failed == 0 and set(stats.messages) == set(ENVELOPES)
     ids, kinds = decoded_ids(kafka_broker.bootstrap, topic)
     assert set(kinds) == set(ENVELOPES)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from consumers.kafka.client import Consumer, KafkaClientError, Message, Producer, TopicPartitionKey
 from consumers.kafka.confluent import ConfluentProducer, confluent_clients
+from consumers.kafka.protocol import Consumer, KafkaClientError, Message, Producer, TopicPartitionKey
 from tests.kafka_broker import KafkaBroker, consume_all, create_topic, produce, unique_topic
 
 pytestmark = pytest.mark.kafka

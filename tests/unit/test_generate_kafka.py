@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import time
 import zlib
-from typing import Any
 
 import msgspec
 import pytest
 
 from consumers.cli import main
+from consumers.kafka.protocol import FailureCallback
 from consumers.synth import kafka_envelopes
 from consumers.synth.kafka_envelopes import ENVELOPES, encode, messages_for
 from consumers.synth.kafka_writer import Pacer, send_files
@@ -70,17 +70,26 @@ def test_large_files_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class FakeProducer:
+    """A :class:`~consumers.kafka.protocol.RecordWriter` that keeps what it is sent; nothing fails."""
+
     def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes]] = []
+        self.sent: list[tuple[str, bytes | None, bytes | None]] = []
 
-    def send(self, topic: str, key: bytes, value: bytes) -> Any:
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        partition: int | None = None,
+        on_failure: FailureCallback | None = None,
+    ) -> None:
         self.sent.append((topic, key, value))
-        return self
 
-    def add_errback(self, fn: Any) -> None:
+    def flush(self, timeout_s: float | None) -> None:
         pass
 
-    def flush(self) -> None:
+    def close(self) -> None:
         pass
 
 
@@ -88,7 +97,7 @@ def test_span_and_keys() -> None:
     files = [GeneratedFile(f"f{m}", "1", "r", m, [RECORD % (m, b"")]) for m in range(0, 50, 5)]
     producer = FakeProducer()
     stats = send_files(files, producer, "t", ("raw",), span=(10, 25))
-    ids = [r.eventID for _, _, value in producer.sent for r in Decoder().decode(value).records]
+    ids = [r.eventID for _, _, value in producer.sent for r in Decoder().decode(value or b"").records]
     assert stats.records == 3 and ids == ["10", "15", "20"]
     assert {key for _, key, _ in producer.sent} == {b"1/r"}
 

@@ -11,13 +11,11 @@ import pytest
 
 from consumers.config import run_config
 from consumers.config.run_config import ConfigError
-from consumers.kafka.client import client_factory, kafka_python_clients, split_options
-from consumers.kafka.confluent import (
-    ConfluentConsumer,
-    ConfluentProducer,
-    confluent_clients,
-    librdkafka_config,
-)
+from consumers.kafka.confluent import ConfluentConsumer, ConfluentProducer, confluent_clients
+from consumers.kafka.confluent_options import librdkafka_config
+from consumers.kafka.kafka_python import kafka_python_clients
+from consumers.kafka.options import split_options
+from consumers.kafka.protocol import client_factory
 
 UNREACHABLE = "127.0.0.1:1"
 

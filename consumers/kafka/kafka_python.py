@@ -1,11 +1,9 @@
-"""The Kafka client behind a small interface, and its kafka-python implementation (the default).
+"""The :class:`~consumers.kafka.protocol.Consumer` / :class:`~consumers.kafka.protocol.Producer` pair on
+kafka-python, the default client (a pure-Python dependency, always installed).
 
-The daemon only sees :class:`Consumer` and :class:`Producer`: batches of :class:`Received`, seek,
-commit of explicit offsets, the assignment, rebalance callbacks; send and a flush that fails unless
-every send was acknowledged. :func:`client_factory` picks the implementation by name: kafka-python
-(here) or confluent-kafka (:mod:`consumers.kafka.confluent`, an optional extra).
-Options use kafka-python's names for both; each client gets the ones it knows (``bootstrap_servers``,
-``security_protocol``, ``sasl_*``, ``ssl_*`` go to consumer and producer).
+Imported only when chosen (:func:`~consumers.kafka.protocol.client_factory`) or when a store or the
+generator needs kafka-python's topic tools (:mod:`consumers.kafka.kafka_python_topics`).
+``AbstractTokenProvider`` is here for the settings, which make a static OAUTHBEARER token one.
 """
 
 from __future__ import annotations
@@ -13,93 +11,30 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-TopicPartitionKey = tuple[str, int]
-READ_TIMEOUT_S = 60.0
-CLIENTS = ("kafka-python", "confluent-kafka")
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaTimeoutError
+from kafka.net.sasl.oauth import AbstractTokenProvider as AbstractTokenProvider  # re-exported
 
-
-class Received(Protocol):
-    """What the daemon reads of a consumed record. A client may hand over its own record objects
-    when they have these attributes (kafka-python's do): no copy per record on the hot path."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def value(self) -> bytes | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One consumed record, for clients whose own record objects are not :class:`Received`."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    headers: list[tuple[str, bytes]]
-
-
-class KafkaClientError(RuntimeError):
-    """The client could not be built or a send was not acknowledged."""
-
-
-class RebalanceHandler(Protocol):
-    def on_revoked(self, partitions: list[TopicPartitionKey]) -> None: ...
-    def on_assigned(self, partitions: list[TopicPartitionKey]) -> None: ...
-
-
-class Consumer(Protocol):
-    def subscribe(self, topics: Sequence[str], pattern: str | None, handler: RebalanceHandler) -> None: ...
-    def poll(self, timeout_s: float, max_records: int) -> Sequence[Received]: ...
-    def seek(self, partition: TopicPartitionKey, offset: int) -> None: ...
-    def commit(self, offsets: Mapping[TopicPartitionKey, int]) -> None: ...
-    def assignment(self) -> set[TopicPartitionKey]: ...
-    def close(self) -> None: ...
-
-    # Outside the group, for recovery: what the daemon wrote lately and how far the inputs go.
-    def read_since(self, topic: str, since_s: float) -> list[bytes]: ...
-    def end_offsets(self, topics: Sequence[str], pattern: str | None) -> dict[TopicPartitionKey, int]: ...
-
-
-class Producer(Protocol):
-    def send(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None: ...
-    def flush(self, timeout_s: float) -> bool: ...
-    def close(self) -> None: ...
-
-
-def known_options() -> tuple[set[str], set[str]]:
-    """The option names kafka-python's consumer and producer accept."""
-    from kafka import KafkaConsumer, KafkaProducer
-
-    return set(KafkaConsumer.DEFAULT_CONFIG), set(KafkaProducer.DEFAULT_CONFIG)
-
-
-def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``options`` split into (consumer, producer) options; an unknown name raises ``ValueError``."""
-    consumer_keys, producer_keys = known_options()
-    unknown = sorted(set(options) - consumer_keys - producer_keys)
-    if unknown:
-        raise ValueError(f"unknown kafka-python option(s): {', '.join(unknown)}")
-    return (
-        {k: v for k, v in options.items() if k in consumer_keys},
-        {k: v for k, v in options.items() if k in producer_keys},
-    )
+from consumers.kafka.options import split_options
+from consumers.kafka.protocol import (
+    READ_TIMEOUT_S,
+    Consumer,
+    KafkaClientError,
+    Producer,
+    RebalanceHandler,
+    Received,
+    TopicPartitionKey,
+    build_pair,
+)
 
 
 class KafkaPythonConsumer:
     """:class:`Consumer` on ``kafka.KafkaConsumer`` with auto-commit off."""
 
     def __init__(self, options: Mapping[str, Any], group_id: str) -> None:
-        from kafka import KafkaConsumer
-
         config = {"auto_offset_reset": "earliest", **options, "group_id": group_id}
         config["enable_auto_commit"] = False
         self._options = dict(config)
@@ -111,8 +46,6 @@ class KafkaPythonConsumer:
         self._in_listener = False
 
     def subscribe(self, topics: Sequence[str], pattern: str | None, handler: RebalanceHandler) -> None:
-        from kafka import ConsumerRebalanceListener
-
         outer = self
 
         class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -139,8 +72,6 @@ class KafkaPythonConsumer:
         return [r for records in polled.values() for r in records]
 
     def seek(self, partition: TopicPartitionKey, offset: int) -> None:
-        from kafka import TopicPartition
-
         self._consumer.seek(TopicPartition(*partition), offset)
 
     def commit(self, offsets: Mapping[TopicPartitionKey, int]) -> None:
@@ -149,8 +80,6 @@ class KafkaPythonConsumer:
         kafka-python 3 runs listeners on its IO thread, where a blocking commit is refused; the
         request sent there goes out before the group is rejoined.
         """
-        from kafka import OffsetAndMetadata, TopicPartition
-
         if not offsets:
             return
         kafka_offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
@@ -169,7 +98,6 @@ class KafkaPythonConsumer:
 
     def _outside(self) -> Any:
         """A consumer of no group (never commits, never joins), for reads beside the group's."""
-        from kafka import KafkaConsumer
 
         if self._reader is None:
             config = {k: v for k, v in self._options.items() if k not in ("group_id", "client_id")}
@@ -178,7 +106,6 @@ class KafkaPythonConsumer:
 
     def read_since(self, topic: str, since_s: float) -> list[bytes]:
         """Values of every record written to ``topic`` at or after ``since_s`` (by record timestamp)."""
-        from kafka import TopicPartition
 
         reader = self._outside()
         partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
@@ -202,7 +129,6 @@ class KafkaPythonConsumer:
 
     def end_offsets(self, topics: Sequence[str], pattern: str | None) -> dict[TopicPartitionKey, int]:
         """The end offset of every partition of ``topics`` (or of the topics ``pattern`` matches)."""
-        from kafka import TopicPartition
 
         reader = self._outside()
         names = [t for t in reader.topics() if re.match(pattern, t)] if pattern else list(topics)
@@ -216,8 +142,6 @@ class KafkaPythonProducer:
     """:class:`Producer` on ``kafka.KafkaProducer`` (``acks='all'`` unless configured)."""
 
     def __init__(self, options: Mapping[str, Any]) -> None:
-        from kafka import KafkaProducer
-
         try:
             self._producer = KafkaProducer(**{"acks": "all", **options})
         except Exception as exc:
@@ -233,8 +157,6 @@ class KafkaPythonProducer:
         ``False`` while sends are still being retried (the broker is away; they stay pending and a
         later flush waits for them again); ``KafkaClientError`` once a send has failed for good.
         """
-        from kafka.errors import KafkaTimeoutError
-
         with contextlib.suppress(KafkaTimeoutError):  # unacknowledged sends stay pending
             self._producer.flush(timeout=timeout_s)
         failed = next((f for f in self._pending if f.is_done and f.failed()), None)
@@ -247,43 +169,9 @@ class KafkaPythonProducer:
         self._producer.close(timeout=10)
 
 
-ClientFactory = Callable[[Mapping[str, Any], str], tuple[Consumer, Producer]]
-
-
-def build_pair(
-    make_consumer: Callable[[], Consumer], make_producer: Callable[[], Producer]
-) -> tuple[Consumer, Producer]:
-    """The producer, then the consumer; a consumer that cannot be built does not leak the producer."""
-    producer = make_producer()
-    try:
-        return make_consumer(), producer
-    except Exception:
-        producer.close()
-        raise
-
-
 def kafka_python_clients(options: Mapping[str, Any], group_id: str) -> tuple[Consumer, Producer]:
     """The default client pair."""
     consumer_options, producer_options = split_options(options)
     return build_pair(
         lambda: KafkaPythonConsumer(consumer_options, group_id), lambda: KafkaPythonProducer(producer_options)
     )
-
-
-def client_factory(name: str) -> ClientFactory:
-    """The client pair called ``name`` (one of :data:`CLIENTS`); ``ValueError`` for another name.
-
-    confluent-kafka is imported only when chosen: it is an optional dependency, and a
-    ``KafkaClientError`` says how to install it when it is missing.
-    """
-    if name == "kafka-python":
-        return kafka_python_clients
-    if name == "confluent-kafka":
-        try:
-            from consumers.kafka.confluent import confluent_clients
-        except ImportError as exc:
-            raise KafkaClientError(
-                f"the confluent-kafka client needs: pip install 'trailpulse[confluent]' ({exc})"
-            ) from exc
-        return confluent_clients
-    raise ValueError(f"unknown Kafka client {name!r} (known: {', '.join(CLIENTS)})")
