@@ -12,7 +12,6 @@ delivery, error, log) runs on the thread calling poll, flush or close.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -21,7 +20,15 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka import Message as LibrdkafkaMessage
 from confluent_kafka import Producer as LibrdkafkaProducer
 
-from consumers.kafka.confluent_base import LOG, build, consume, kafka_errors, partition_keys, raise_or_log
+from consumers.kafka.confluent_base import (
+    LOG,
+    build,
+    consume,
+    kafka_errors,
+    partition_keys,
+    produce,
+    raise_or_log,
+)
 from consumers.kafka.confluent_options import librdkafka_config
 from consumers.kafka.confluent_reader import OutsideReader
 from consumers.kafka.options import split_options
@@ -35,7 +42,6 @@ from consumers.kafka.protocol import (
     build_pair,
 )
 
-SEND_BLOCK_S = 60.0  # how long send waits for room in a full local queue (kafka-python's max_block_ms)
 CLOSE_FLUSH_S = 10.0
 
 
@@ -189,24 +195,8 @@ class ConfluentProducer:
 
     def send(self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
         """Queues the record; waits (up to ``SEND_BLOCK_S``) while librdkafka's local queue is full."""
-        deadline = time.monotonic() + SEND_BLOCK_S
-        while True:
-            try:
-                self._producer.produce(
-                    topic,
-                    value=value,
-                    key=key,
-                    headers=[*headers] or None,  # a list of the (wider) element type produce takes
-                    on_delivery=self._delivered,
-                )
-                break
-            except BufferError as exc:
-                if time.monotonic() > deadline:
-                    raise KafkaClientError(f"send queue still full after {SEND_BLOCK_S} s") from exc
-                self._producer.poll(0.1)  # deliveries make room
-            except KafkaException as exc:  # a fatal error, a record too large, ...
-                raise KafkaClientError(f"cannot send to {topic}: {exc.args[0].str()}") from exc
-        self._producer.poll(0)  # serves the delivery reports that arrived
+        # headers: a list of the (wider) element type produce takes
+        produce(self._producer, topic, self._delivered, value=value, key=key, headers=[*headers] or None)
 
     def flush(self, timeout_s: float) -> bool:
         """Whether every send so far is acknowledged after waiting up to ``timeout_s``.

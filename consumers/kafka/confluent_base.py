@@ -1,4 +1,4 @@
-"""What the confluent-kafka classes share: building a client, librdkafka's errors, batched consume.
+"""What the confluent-kafka classes share: building a client, librdkafka's errors, batched consume, send.
 
 librdkafka's log lines go to this module's :mod:`logging` logger (as kafka-python's go to ``kafka.*``).
 """
@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer as LibrdkafkaConsumer
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka import Message as LibrdkafkaMessage
+from confluent_kafka import Producer as LibrdkafkaProducer
 
 from consumers.kafka.protocol import KafkaClientError, TopicPartitionKey
 
 LOG = logging.getLogger("consumers.kafka.confluent")
 Client = TypeVar("Client")
+SEND_BLOCK_S = 60.0  # how long send waits for room in a full local queue (kafka-python's max_block_ms)
 STOP_ERRORS = frozenset({KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED})
 
 
@@ -59,3 +62,24 @@ def build(kind: Callable[[dict[str, Any]], Client], config: dict[str, Any], what
         return kind(config)
     except (KafkaException, ValueError, TypeError) as exc:
         raise KafkaClientError(f"cannot create the Kafka {what}: {exc}") from exc
+
+
+def produce(
+    producer: LibrdkafkaProducer,
+    topic: str,
+    on_delivery: Callable[[KafkaError | None, LibrdkafkaMessage], None],
+    **record: Any,
+) -> None:
+    """Queues a record; waits (up to ``SEND_BLOCK_S``) while librdkafka's local queue is full."""
+    deadline = time.monotonic() + SEND_BLOCK_S
+    while True:
+        try:
+            producer.produce(topic, on_delivery=on_delivery, **record)
+            break
+        except BufferError as exc:
+            if time.monotonic() > deadline:
+                raise KafkaClientError(f"send queue still full after {SEND_BLOCK_S} s") from exc
+            producer.poll(0.1)  # deliveries make room
+        except KafkaException as exc:  # a fatal error, a record too large, ...
+            raise KafkaClientError(f"cannot send to {topic}: {exc.args[0].str()}") from exc
+    producer.poll(0)  # serves the delivery reports that arrived

@@ -1,21 +1,22 @@
-"""Reads beside the daemon's consumer group with confluent-kafka: a consumer that only assigns.
+"""Reads beside any consumer group with confluent-kafka: a consumer that only assigns.
 
 The daemon's recovery reads what it wrote lately (:meth:`OutsideReader.read_since`) and how far its inputs
-go (:meth:`OutsideReader.end_offsets`) without joining the group nor committing anything.
+go (:meth:`OutsideReader.end_offsets`); the changelog store reads its partition whole
+(:meth:`OutsideReader.read_partition`). None of them joins a group or commits anything.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 from confluent_kafka import Consumer as LibrdkafkaConsumer
-from confluent_kafka import KafkaError, TopicPartition
 
 from consumers.kafka.confluent_base import build, consume, kafka_errors, raise_or_log
-from consumers.kafka.protocol import READ_TIMEOUT_S, KafkaClientError, TopicPartitionKey
+from consumers.kafka.protocol import READ_TIMEOUT_S, KafkaClientError, StoredRecord, TopicPartitionKey
 
 READ_BATCH = 1000
 
@@ -107,3 +108,37 @@ class OutsideReader:
     def end_offsets(self, topics: Sequence[str], pattern: str | None) -> dict[TopicPartitionKey, int]:
         """The end offset of every partition of ``topics`` (or of the topics ``pattern`` matches)."""
         return {(tp.topic, tp.partition): self._end(tp) for tp in self._partitions(topics, pattern)}
+
+    def read_partition(self, topic: str, partition: int, idle_timeout_s: float) -> Iterator[StoredRecord]:
+        """Every record from the partition's beginning to its end offset as of the call, in offset order."""
+        reader = self._client()
+        with kafka_errors(f"no offsets for {topic}:{partition}"):
+            start, end = reader.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=READ_TIMEOUT_S, cached=False
+            )
+        if start >= end:
+            return
+        reader.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+        try:
+            deadline = time.monotonic() + idle_timeout_s
+            while True:
+                if time.monotonic() > deadline:
+                    raise KafkaClientError(
+                        f"{topic}:{partition}: no record for {idle_timeout_s} s before its end"
+                    )
+                for m in consume(reader, READ_BATCH, 0.5):
+                    deadline = time.monotonic() + idle_timeout_s
+                    offset, error = m.offset(), m.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:  # also past a gap at the end
+                            return
+                        raise_or_log(error, "reader")
+                        continue
+                    assert offset is not None  # set on records
+                    if offset >= end:
+                        return
+                    yield StoredRecord(offset, m.key(), m.value())
+                    if offset + 1 >= end:
+                        return
+        finally:
+            reader.unassign()

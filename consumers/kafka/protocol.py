@@ -184,10 +184,12 @@ def client_factory(name: str) -> ClientFactory:
 
 
 def topic_tools(name: str) -> TopicTools:
-    """The topic-level tools of the client called ``name``; ``ValueError`` for an unknown name."""
+    """The topic tools of the client called ``name``; errors as :func:`client_factory`'s."""
     if name == "kafka-python":
         from consumers.kafka.kafka_python_topics import KafkaPythonAdmin, KafkaPythonReader, KafkaPythonWriter
 
         return TopicTools(KafkaPythonAdmin, KafkaPythonReader, KafkaPythonWriter)
     client_factory(name)  # an unknown name, or confluent-kafka not installed
-    raise KafkaClientError(f"the Kafka client {name!r} has no topic tools yet; use 'kafka-python'")
+    from consumers.kafka.confluent_topics import ConfluentAdmin, ConfluentReader, ConfluentWriter
+
+    return TopicTools(ConfluentAdmin, ConfluentReader, ConfluentWriter)

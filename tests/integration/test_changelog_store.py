@@ -15,15 +15,21 @@ from tests.kafka_broker import KafkaBroker, consume_all, create_topic
 pytestmark = pytest.mark.kafka
 
 GROUP = "trailpulse"
+# The tests that take ``client`` run on both clients' topic tools; the others on the default.
+BOTH_CLIENTS = pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
 
 
-def store(broker: KafkaBroker, topic: str, group_id: str = GROUP) -> ChangelogStore:
+def store(
+    broker: KafkaBroker, topic: str, group_id: str = GROUP, client: str = "kafka-python"
+) -> ChangelogStore:
     """A new store object, as a restarted daemon would make: it knows only what the topic holds."""
-    return ChangelogStore({"bootstrap_servers": broker.bootstrap}, topic, group_id)
+    return ChangelogStore({"bootstrap_servers": broker.bootstrap}, topic, group_id, client=client)
 
 
-def save(broker: KafkaBroker, topic: str, state: State, group_id: str = GROUP) -> None:
-    writer = store(broker, topic, group_id)
+def save(
+    broker: KafkaBroker, topic: str, state: State, group_id: str = GROUP, client: str = "kafka-python"
+) -> None:
+    writer = store(broker, topic, group_id, client)
     try:
         writer.save(state)
     finally:
@@ -51,8 +57,11 @@ def big_state(size: int = 3 * 1024 * 1024 + 12345) -> State:
     return State({("cloudtrail", 0): 123_456, ("cloudtrail", 1): 7}, os.urandom(size))
 
 
-def test_empty_topic_is_created_compacted_and_loads_none(kafka_broker: KafkaBroker, topic: str) -> None:
-    assert store(kafka_broker, topic).load() is None
+@BOTH_CLIENTS
+def test_empty_topic_is_created_compacted_and_loads_none(
+    kafka_broker: KafkaBroker, topic: str, client: str
+) -> None:
+    assert store(kafka_broker, topic, client=client).load() is None
     admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap, client_id="tests-admin")
     try:
         resource = ConfigResource(ConfigResourceType.TOPIC, topic, ["cleanup.policy"])
@@ -62,14 +71,15 @@ def test_empty_topic_is_created_compacted_and_loads_none(kafka_broker: KafkaBrok
     assert configs["cleanup.policy"]["value"] == "compact"
 
 
-def test_round_trip_small_and_large(kafka_broker: KafkaBroker, topic: str) -> None:
+@BOTH_CLIENTS
+def test_round_trip_small_and_large(kafka_broker: KafkaBroker, topic: str, client: str) -> None:
     small = State({("in", 0): 7, ("in:with:colons", 3): 0}, b"engine")
-    save(kafka_broker, topic, small)
-    assert store(kafka_broker, topic).load() == small
+    save(kafka_broker, topic, small, client=client)
+    assert store(kafka_broker, topic, client=client).load() == small
 
     large = big_state()
-    save(kafka_broker, topic, large)
-    assert store(kafka_broker, topic).load() == large
+    save(kafka_broker, topic, large, client=client)
+    assert store(kafka_broker, topic, client=client).load() == large
     chunks = [k for k in latest_values(kafka_broker, topic) if k.startswith(f"{GROUP}/2/")]
     assert len(chunks) == -(-len(large.engine) // CHUNK_BYTES) > 1
 
@@ -95,15 +105,16 @@ def test_groups_sharing_a_topic_keep_their_own_state(kafka_broker: KafkaBroker, 
     assert store(kafka_broker, topic, "green").load() is None
 
 
+@BOTH_CLIENTS
 def test_crash_between_chunks_and_manifest_keeps_the_previous_state(
-    kafka_broker: KafkaBroker, topic: str
+    kafka_broker: KafkaBroker, topic: str, client: str
 ) -> None:
     before = big_state(CHUNK_BYTES + 1)  # generation 1, two chunks
-    save(kafka_broker, topic, before)
+    save(kafka_broker, topic, before, client=client)
     orphans = [(chunk_key(GROUP, 2, i), os.urandom(1000)) for i in range(3)]
     send_raw(kafka_broker, topic, orphans)  # generation 2's chunks, then the crash: no manifest
 
-    restarted = store(kafka_broker, topic)
+    restarted = store(kafka_broker, topic, client=client)
     try:
         assert restarted.load() == before
         after = State({("cloudtrail", 0): 999}, b"after the crash")
@@ -146,12 +157,24 @@ def test_damaged_state_is_an_error(
         store(kafka_broker, topic).load()
 
 
+@BOTH_CLIENTS
 @pytest.mark.parametrize("policy", ["delete", "compact,delete"])
 def test_topic_that_may_delete_the_state_is_refused(
-    kafka_broker: KafkaBroker, topic: str, policy: str
+    kafka_broker: KafkaBroker, topic: str, policy: str, client: str
 ) -> None:
     create_topic(kafka_broker.bootstrap, topic, configs={"cleanup.policy": policy})
     with pytest.raises(StateStoreError, match=f"cleanup.policy is '{policy}'"):
-        store(kafka_broker, topic).load()
+        store(kafka_broker, topic, client=client).load()
     with pytest.raises(StateStoreError, match="needs 'compact' alone"):
-        store(kafka_broker, topic).save(State({}, b"x"))
+        store(kafka_broker, topic, client=client).save(State({}, b"x"))
+
+
+def test_either_client_reads_what_the_other_saved(kafka_broker: KafkaBroker, topic: str) -> None:
+    """A deployment may switch ``[run] client``: the state in the topic stays readable."""
+    first = big_state(CHUNK_BYTES + 1)
+    save(kafka_broker, topic, first, client="kafka-python")
+    assert store(kafka_broker, topic, client="confluent-kafka").load() == first
+    second = State({("in", 0): 2}, b"second")
+    save(kafka_broker, topic, second, client="confluent-kafka")
+    assert store(kafka_broker, topic, client="kafka-python").load() == second
+    assert latest_values(kafka_broker, topic)[chunk_key(GROUP, 1, 0)] is None  # the older chunks tombstoned

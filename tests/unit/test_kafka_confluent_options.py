@@ -13,9 +13,12 @@ from consumers.config import run_config
 from consumers.config.run_config import ConfigError
 from consumers.kafka.confluent import ConfluentConsumer, ConfluentProducer, confluent_clients
 from consumers.kafka.confluent_options import librdkafka_config
+from consumers.kafka.confluent_topics import ConfluentAdmin, ConfluentReader, ConfluentWriter
 from consumers.kafka.kafka_python import kafka_python_clients
+from consumers.kafka.kafka_python_topics import KafkaPythonAdmin, KafkaPythonReader, KafkaPythonWriter
 from consumers.kafka.options import split_options
-from consumers.kafka.protocol import client_factory
+from consumers.kafka.protocol import client_factory, topic_tools
+from consumers.state.changelog_store import ChangelogStore
 
 UNREACHABLE = "127.0.0.1:1"
 
@@ -135,6 +138,34 @@ def test_client_is_chosen_by_name() -> None:
     assert chosen.effective()["run"]["client"] == "confluent-kafka"
     with pytest.raises(ValueError, match="unknown Kafka client 'librdkafka'"):
         client_factory("librdkafka")
+
+
+def test_topic_tools_are_chosen_by_name() -> None:
+    """The state store's admin, reader and writer come from the named client; a wrong name is refused."""
+    python_tools, confluent_tools = topic_tools("kafka-python"), topic_tools("confluent-kafka")
+    assert (python_tools.admin, python_tools.reader, python_tools.writer) == (
+        KafkaPythonAdmin,
+        KafkaPythonReader,
+        KafkaPythonWriter,
+    )
+    assert (confluent_tools.admin, confluent_tools.reader, confluent_tools.writer) == (
+        ConfluentAdmin,
+        ConfluentReader,
+        ConfluentWriter,
+    )
+    with pytest.raises(ValueError, match="unknown Kafka client 'librdkafka'"):
+        topic_tools("librdkafka")
+    with pytest.raises(ValueError, match="unknown Kafka client 'librdkafka'"):
+        ChangelogStore({"bootstrap_servers": UNREACHABLE}, "state", "g", client="librdkafka")
+
+
+@pytest.mark.parametrize(
+    ("client", "option"), [("kafka-python", "no_such_option"), ("confluent-kafka", "max_request_size")]
+)
+def test_topic_tools_refuse_an_option_their_client_lacks(client: str, option: str) -> None:
+    """Options are checked when a tool is built, before it connects."""
+    with pytest.raises(ValueError, match=option):
+        topic_tools(client).writer({"bootstrap_servers": UNREACHABLE, option: 1})
 
 
 @pytest.mark.parametrize(
