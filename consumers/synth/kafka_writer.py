@@ -171,13 +171,13 @@ def run_kafka(args: argparse.Namespace, files: Iterable[GeneratedFile]) -> int:
     try:
         producer = topic_tools("kafka-python").writer(config)
     except KafkaClientError as exc:
-        print(f"trailpulse generate: cannot connect to Kafka: {exc!r}", file=sys.stderr)
+        print(f"trailpulse generate: cannot connect to Kafka: {exc}", file=sys.stderr)
         return 1
     try:
         pacer = Pacer(args.rate, args.speedup)
         stats = send_files(files, producer, args.topic, envelopes, span=(first, end), pacer=pacer)
     except KafkaClientError as exc:
-        print(f"trailpulse generate: sending to Kafka failed: {exc!r}", file=sys.stderr)
+        print(f"trailpulse generate: sending to Kafka failed: {exc}", file=sys.stderr)
         return 1
     finally:
         producer.close()

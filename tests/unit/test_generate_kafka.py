@@ -70,10 +70,12 @@ def test_large_files_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class FakeProducer:
-    """A :class:`~consumers.kafka.protocol.RecordWriter` that keeps what it is sent; nothing fails."""
+    """A :class:`~consumers.kafka.protocol.RecordWriter` that keeps what it is sent; every send fails
+    if ``failure`` is given."""
 
-    def __init__(self) -> None:
+    def __init__(self, failure: str | None = None) -> None:
         self.sent: list[tuple[str, bytes | None, bytes | None]] = []
+        self.failure = failure
 
     def send(
         self,
@@ -85,6 +87,8 @@ class FakeProducer:
         on_failure: FailureCallback | None = None,
     ) -> None:
         self.sent.append((topic, key, value))
+        if self.failure is not None and on_failure is not None:
+            on_failure(f"{self.failure} {len(self.sent)}")
 
     def flush(self, timeout_s: float | None) -> None:
         pass
@@ -100,6 +104,12 @@ def test_span_and_keys() -> None:
     ids = [r.eventID for _, _, value in producer.sent for r in Decoder().decode(value or b"").records]
     assert stats.records == 3 and ids == ["10", "15", "20"]
     assert {key for _, key, _ in producer.sent} == {b"1/r"}
+
+
+def test_failed_sends_are_counted_and_the_first_is_named() -> None:
+    files = [GeneratedFile(f"f{m}", "1", "r", m, [RECORD % (m, b"")]) for m in range(3)]
+    stats = send_files(files, FakeProducer(failure="refused"), "t", ("raw",))
+    assert (stats.failed, stats.first_error, stats.records) == (3, "refused 1", 3)
 
 
 def test_flags_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
