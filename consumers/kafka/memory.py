@@ -6,7 +6,7 @@ consumer group's committed offsets; :meth:`MemoryCluster.clients` has the shape 
 As with Bytewax's ``TestingSource``, the input may carry markers between records:
 
 * :data:`EOF`: the input is exhausted here. A consumer stops at it and sees empty polls from then on;
-  once every partition it is assigned is stopped so, it calls its ``on_exhausted`` callback (a test
+  once every partition it is assigned is stopped so, it calls its ``on_exhausted`` callback once (a test
   stops the daemon there). A consumer created later goes past it.
 * :data:`ABORT`: a crash here. The first consumer to reach it raises :class:`AbortError` out of ``poll``,
   like a ``kill -9`` (no final checkpoint); a consumer created later (the restarted process, on the
@@ -298,4 +298,6 @@ class MemoryProducer:
             self.pending.clear()
 
     def close(self) -> None:
+        """Delivers what it can; what is still pending then is lost, as when a broker stays away."""
+        self._deliver()
         self.pending.clear()
