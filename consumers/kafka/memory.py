@@ -36,6 +36,7 @@ assigned [('in', 0)]
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
 import time
@@ -201,22 +202,15 @@ class MemoryConsumer:
         if wanted == set(self._positions) and not self._rebalance_due:
             return
         self._rebalance_due = False
+        # As with kafka-python, an exception of the handler does not end the poll (the daemon keeps it).
         if self._positions:
-            self._call(self._handler.on_revoked, sorted(self._positions))
+            with contextlib.suppress(Exception):
+                self._handler.on_revoked(sorted(self._positions))
         committed = self.cluster.committed.get(self.group_id, {})
         self._positions = {tp: committed.get(tp, 0) for tp in sorted(wanted)}
         self._held.clear()
-        self._call(self._handler.on_assigned, sorted(wanted))
-
-    @staticmethod
-    def _call(
-        callback: Callable[[list[TopicPartitionKey]], None], partitions: list[TopicPartitionKey]
-    ) -> None:
-        """As kafka-python does, an exception of the handler does not end the poll (the daemon keeps it)."""
-        try:
-            callback(partitions)
-        except Exception:
-            return
+        with contextlib.suppress(Exception):
+            self._handler.on_assigned(sorted(wanted))
 
     def poll(self, timeout_s: float, max_records: int) -> Sequence[Received]:
         """Up to ``max_records`` records at once (never waits: ``timeout_s`` is not used)."""
