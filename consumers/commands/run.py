@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections import Counter
 from types import FrameType
 
 from consumers.config import run_config
@@ -19,6 +20,9 @@ from consumers.runtime.daemon import Daemon
 from consumers.runtime.decode_pool import DecodeError, DecodePool
 from consumers.runtime.health import HealthServer
 from consumers.runtime.logs import JsonLog
+from consumers.sinks.base import Sinks
+from consumers.sinks.dead_letters import DeadLetterSink
+from consumers.sinks.output_topic import OutputTopicSink
 from consumers.state.directory_store import StateStoreError
 from insights.engine import Engine
 from insights.snapshot import SnapshotError
@@ -45,11 +49,16 @@ def main(config: RunConfig, log: JsonLog, clients: ClientFactory | None = None) 
         store.close()
         return 2
     pool = DecodePool(config.decode_workers, config.engine.analyse_data_events)
-    daemon = Daemon(config, (consumer, producer), store, pool, log)
+    counts: Counter[str] = Counter()
+    sinks = Sinks(
+        output=OutputTopicSink(producer, config.output_topic, counts),
+        dead_letters=DeadLetterSink(producer, config.dead_letter_topic) if config.dead_letter_topic else None,
+    )
+    daemon = Daemon(config, consumer, sinks, store, pool, log, counts)
     health = None
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        daemon.stopping = True
+        daemon.stop()
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -68,9 +77,10 @@ def main(config: RunConfig, log: JsonLog, clients: ClientFactory | None = None) 
             signal.signal(s, handler)
         if health is not None:
             health.close()
-        for client in (consumer, producer, store):
+        sinks_first = [sink.close for sink in sinks.all()]  # before the producer they write to
+        for close in [*sinks_first, consumer.close, producer.close, store.close]:
             try:
-                client.close()
+                close()
             except Exception as exc:
                 log.error("close_failed", error=repr(exc))
     log.info("stopped", counts=dict(daemon.counts))

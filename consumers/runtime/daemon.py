@@ -1,18 +1,13 @@
-"""``trailpulse run``: the consumer-group daemon (poll → decode → classify → process → produce).
+"""``trailpulse run``'s loop: poll → decode pool → engine → sinks, and the rebalance callbacks.
 
-One :class:`~insights.engine.Engine` covers every partition this process is assigned. One checkpoint
-routine, run every ``checkpoint_interval_s``, on revoke and at shutdown, owns the ordering: flush the
-output producer (every send acknowledged) → persist the engine state with the offsets it reflects →
-commit exactly those offsets. On start the state store is loaded before anything is polled; on
-assignment each partition the state knows is sought to its stored next offset (others resume from the
-committed offset, else the earliest). An unusable state store stops the daemon with exit status 2.
-
-Nothing twice: insights sent after the last checkpoint are sent again when a restarted daemon
-processes those records again. So the state also records ``outputs_since``, the wall time from which
-the output topic may hold insights the state does not reflect; on restore the daemon reads the output
-topic from there, and an insight it computes again is not sent again if its ``eventID`` is already
-there. Once the inputs are processed up to their end offsets of the restart, every such insight has
-come round, and the set is dropped.
+One :class:`~insights.engine.Engine` covers every partition this process is assigned. Polled messages
+go to the decode pool in poll order; decoded polls are applied in that order: rejects to the
+dead-letter sink, records through the engine, Insight events to the insight sinks. The
+:class:`~consumers.runtime.checkpoint.Checkpoint` (every ``checkpoint_interval_s``, on revoke and at
+shutdown) makes that progress durable. On start the state store is loaded before anything is polled;
+on assignment each partition the state knows is sought to its stored next offset (others resume from
+the committed offset, else the earliest), and :class:`~consumers.runtime.recall.Recall` keeps a
+restart from sending an insight twice. An unusable state store stops the daemon with exit status 2.
 
 Records dated more than ``max_future_minutes`` after the wall clock are dropped (counted as
 ``future``): one bad clock upstream must not move the watermark and close minutes still filling.
@@ -24,50 +19,49 @@ scale-out through a repartition topic is planned.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
 
 from consumers.config.run_config import RunConfig
-from consumers.kafka.protocol import (
-    Consumer,
-    KafkaClientError,
-    Producer,
-    Received,
-    TopicPartitionKey,
-)
-from consumers.runtime.decode_pool import Decoded, DecodePool, Reject
+from consumers.kafka.protocol import Consumer, KafkaClientError, Received, TopicPartitionKey
+from consumers.runtime.checkpoint import Checkpoint, offset_doc
+from consumers.runtime.decode_pool import Decoded, DecodePool
 from consumers.runtime.health import HealthStatus
 from consumers.runtime.logs import JsonLog, RateLimited
+from consumers.runtime.recall import Recall
+from consumers.sinks.base import Insight, Sinks
+from consumers.sinks.dead_letters import DeadLetter
 from consumers.state.directory_store import State, StateStoreError, Store
 from insights.engine import Engine
-from insights.events import encode_event, insight_event
 from insights.snapshot import SnapshotError
 
 POLL_TIMEOUT_S = 0.5
-FLUSH_TIMEOUT_S = 20.0
-DEFERRABLE_FLUSH_S = 5.0
 STALL_S = 120.0
-CLOCK_SLACK_S = 60.0
 MAX_IN_FLIGHT = 4
 
 
 class Daemon:
-    """The loop and the checkpoint routine, on any :class:`Consumer` / :class:`Producer` pair."""
+    """The loop on any :class:`Consumer`, writing to ``sinks``; :meth:`run` until :meth:`stop`.
+
+    ``counts`` (messages, records, rejects by reason, deferred checkpoints) is shared with the sinks,
+    which count what they send, and logged as a whole.
+    """
 
     def __init__(
         self,
         config: RunConfig,
-        clients: tuple[Consumer, Producer],
+        consumer: Consumer,
+        sinks: Sinks,
         store: Store,
         pool: DecodePool,
         log: JsonLog,
+        counts: Counter[str],
     ) -> None:
-        consumer, producer = clients
         self.config = config
         self.consumer = consumer
-        self.producer = producer
+        self.sinks = sinks
+        self.insight_sinks = sinks.for_insights()
         self.store = store
         self.log = log
         self.record_log = RateLimited(log)
@@ -77,20 +71,18 @@ class Daemon:
         self.polled: dict[TopicPartitionKey, int] = {}
         self.engine = Engine(config.engine)
         self.offsets: dict[TopicPartitionKey, int] = {}
-        self.counts: Counter[str] = Counter()
-        self.dirty = False
+        self.counts = counts
         self.stopping = False
+        self.busy = False
         self.callback_error: BaseException | None = None
-        self.last_checkpoint = time.monotonic()
-        self.outputs_since = time.time()
-        self.already_sent: set[str] = set()
-        self.replay_ends: dict[TopicPartitionKey, int] = {}
+        self.recall = Recall(sinks.output, log, time.time())
+        self.checkpoint = Checkpoint(self, sinks.all(), store, consumer, log)
 
     def restore(self, state: State | None, engine: Engine | None = None) -> None:
-        """Take the engine (``engine`` if already restored) and offsets of ``state``."""
+        """Take the engine (``engine`` if already restored) and offsets of ``state``; recall the output."""
         if state is None:
             # Saved at once, so that a crash before the first checkpoint still finds outputs_since.
-            self.store.save(State({}, self.engine.snapshot(), self.outputs_since))
+            self.store.save(self.state())
             self.log.info("state_fresh", state=self.store.location)
             return
         try:
@@ -99,38 +91,10 @@ class Daemon:
             raise StateStoreError(f"state {self.store.location} is unusable: {exc}") from exc
         self.offsets = dict(state.offsets)
         self.polled = dict(state.offsets)
-        self.outputs_since = state.outputs_since
-        self.log.info("state_restored", state=self.store.location, offsets=self._offset_doc())
-        self._recall_sent()
-
-    def _recall_sent(self) -> None:
-        """Read what was sent after the checkpoint: processing those records again sends nothing twice."""
-        c = self.config
-        since = self.outputs_since - CLOCK_SLACK_S
-        for value in self.consumer.read_since(c.output_topic, since):
-            try:
-                event_id = json.loads(value)["eventID"]
-            except (ValueError, KeyError, TypeError):
-                continue
-            if isinstance(event_id, str):
-                self.already_sent.add(event_id)
-        ends = self.consumer.end_offsets(c.input_topics, c.input_pattern)
-        self.replay_ends = {tp: o for tp, o in ends.items() if o > self.offsets.get(tp, 0)}
-        self.log.info(
-            "outputs_recalled",
-            since=since,
-            event_ids=len(self.already_sent),
-            replay_ends=len(self.replay_ends),
-        )
-        self._replay_done()
-
-    def _replay_done(self) -> None:
-        """Once the inputs are processed up to their ends of the restart, nothing can come round again."""
-        if self.replay_ends and all(self.offsets.get(tp, 0) >= o for tp, o in self.replay_ends.items()):
-            self.replay_ends = {}
-        if not self.replay_ends and self.already_sent:
-            self.log.info("replay_done", not_recomputed=len(self.already_sent))
-            self.already_sent.clear()
+        self.checkpoint.persisted = dict(state.offsets)
+        self.recall.outputs_since = state.outputs_since
+        self.log.info("state_restored", state=self.store.location, offsets=offset_doc(self.offsets))
+        self.recall.start(self.consumer, self.offsets, self.config.input_topics, self.config.input_pattern)
 
     # Rebalance callbacks (kafka-python calls them from inside poll/close).
     def on_assigned(self, partitions: list[TopicPartitionKey]) -> None:
@@ -146,7 +110,7 @@ class Daemon:
 
     def on_revoked(self, partitions: list[TopicPartitionKey]) -> None:
         try:
-            self.checkpoint(extra=partitions)
+            self.checkpoint.take(revoked=partitions)
             self.log.info("partitions_revoked", partitions=[f"{t}:{p}" for t, p in partitions])
         except BaseException as exc:
             self.callback_error = exc
@@ -179,98 +143,74 @@ class Daemon:
             messages, reached = self.in_flight.popleft()
             self._apply(decoded, messages, reached)
 
+    def drain(self) -> None:
+        self.apply_decoded(drain=True)
+
     def _apply(
         self, decoded: Decoded, messages: list[Received], reached: dict[TopicPartitionKey, int]
     ) -> None:
-        """Dead-letter the rejects, run the engine, send the transitions; the offsets now reflect it."""
+        """Dead-letter the rejects, run the engine, hand the transitions to the insight sinks; the
+        offsets now reflect it."""
         self.counts["messages"] += decoded.messages
         self.counts["records"] += decoded.batch.records
         for reject in decoded.rejects:
             m = messages[reject.index]
-            self._reject(reject, f"{m.topic}:{m.partition}:{m.offset}")
-        for t in self.engine.process_classified([decoded.batch]):
-            event = insight_event(t)
-            event_id = str(event["eventID"])
-            if event_id in self.already_sent:
-                self.already_sent.discard(event_id)
-                self.counts["insights.already_sent"] += 1
-                continue
-            key = str(event["sharedEventID"]).encode()
-            self.producer.send(self.config.output_topic, encode_event(event), key, [])
-            self.counts[f"insights.{t.state.lower()}"] += 1
+            letter = DeadLetter(
+                reject.raw, reject.reason, reject.detail, f"{m.topic}:{m.partition}:{m.offset}"
+            )
+            self.counts[f"rejected.{letter.reason}"] += 1
+            self.record_log.warning(
+                "record_rejected", letter.reason, detail=letter.detail[:200], source=letter.source
+            )
+            if self.sinks.dead_letters is not None:
+                self.sinks.dead_letters.add(letter)
+        for transition in self.engine.process_classified([decoded.batch]):
+            insight = Insight.of(transition)
+            for sink in self.insight_sinks:
+                sink.add(insight)
         self.offsets.update(reached)
-        self.dirty = True
-        if self.replay_ends or self.already_sent:
-            self._replay_done()
+        if self.recall.active:
+            self.recall.progress(self.offsets)
 
-    def _reject(self, reject: Reject, source: str) -> None:
-        self.counts[f"rejected.{reject.reason}"] += 1
-        self.record_log.warning("record_rejected", reject.reason, detail=reject.detail[:200], source=source)
-        dead_letter = self.config.dead_letter_topic
-        if dead_letter:
-            headers = [
-                ("trailpulse.reason", reject.reason.encode()),
-                ("trailpulse.detail", reject.detail.encode("utf-8", "replace")[:1000]),
-                ("trailpulse.source", source.encode()),
-            ]
-            self.producer.send(dead_letter, reject.raw, None, headers)
-
-    def checkpoint(self, extra: Sequence[TopicPartitionKey] = (), final: bool = False) -> None:
-        """Flush the producer → persist state and offsets → commit those offsets.
-
-        While the broker is away the flush cannot finish: the checkpoint is put off (the state on
-        disk stays the previous one, which is always safe) and tried again on the next interval; a
-        final checkpoint that cannot finish raises, so the exit status says the state is behind.
-        """
-        self.last_checkpoint = time.monotonic()
-        self.apply_decoded(drain=True)
-        if not self.dirty:
-            return
-        if not self.producer.flush(FLUSH_TIMEOUT_S if final else DEFERRABLE_FLUSH_S):
-            if final:
-                raise KafkaClientError(
-                    "insights not acknowledged by the broker; state left at the last checkpoint"
-                )
-            self.counts["checkpoints_deferred"] += 1
-            self.log.warning("checkpoint_deferred", reason="output not acknowledged yet")
-            return
-        offsets = dict(self.offsets)
-        if not self.replay_ends:  # while replaying, older sends may still come round
-            self.outputs_since = time.time()
-        self.store.save(State(offsets, self.engine.snapshot(), self.outputs_since))
-        owned = self.consumer.assignment() | set(extra)
-        self.consumer.commit({tp: o for tp, o in offsets.items() if tp in owned})
-        self.dirty = False
-        self.log.info(
-            "checkpoint",
-            offsets=self._offset_doc(),
-            counts=dict(self.counts),
-            skipped=dict(self.engine.normaliser.skipped),
+    def state(self) -> State:
+        return State(
+            dict(self.offsets), self.engine.snapshot(), self.recall.since_for_checkpoint(time.time())
         )
 
-    def run(self) -> None:
-        """Poll until :attr:`stopping`; then checkpoint. Raises on a store or client failure."""
-        c = self.config
-        self.consumer.subscribe(c.input_topics, c.input_pattern, self)
-        busy = False
-        while not self.stopping:
-            messages = self.consumer.poll(POLL_TIMEOUT_S, c.poll_max_records)
-            if self.callback_error is not None:
-                error = self.callback_error
-                if isinstance(error, StateStoreError | KafkaClientError):
-                    raise error
-                raise KafkaClientError(f"rebalance handling failed: {error!r}") from error
-            if messages:
-                self.handle(messages)
-                busy = True
-            elif busy:  # an empty poll after work: logged once per catch-up, not per poll
-                self.apply_decoded(drain=True)
-                self.log.info("caught_up", offsets=self._offset_doc(), counts=dict(self.counts))
-                busy = False
-            self.status.progress()
-            if time.monotonic() - self.last_checkpoint >= c.checkpoint_interval_s:
-                self.checkpoint()
-        self.checkpoint(final=True)
+    def summary(self) -> dict[str, object]:
+        return {"counts": dict(self.counts), "skipped": dict(self.engine.normaliser.skipped)}
 
-    def _offset_doc(self) -> dict[str, int]:
-        return {f"{t}:{p}": o for (t, p), o in sorted(self.offsets.items())}
+    def start(self) -> None:
+        """Join the consumer group (the assignment arrives with a later poll)."""
+        self.consumer.subscribe(self.config.input_topics, self.config.input_pattern, self)
+
+    def turn(self) -> None:
+        """One turn of the loop: poll, hand over, checkpoint when due. Raises on a store or client failure."""
+        c = self.config
+        messages = self.consumer.poll(POLL_TIMEOUT_S, c.poll_max_records)
+        if self.callback_error is not None:
+            error = self.callback_error
+            if isinstance(error, StateStoreError | KafkaClientError):
+                raise error
+            raise KafkaClientError(f"rebalance handling failed: {error!r}") from error
+        if messages:
+            self.handle(messages)
+            self.busy = True
+        elif self.busy:  # an empty poll after work: logged once per catch-up, not per poll
+            self.drain()
+            self.log.info("caught_up", offsets=offset_doc(self.offsets), counts=dict(self.counts))
+            self.busy = False
+        self.status.progress()
+        if time.monotonic() - self.checkpoint.last_taken >= c.checkpoint_interval_s:
+            self.checkpoint.take()
+
+    def run(self) -> None:
+        """Poll until :meth:`stop`; then a final checkpoint. Raises on a store or client failure."""
+        self.start()
+        while not self.stopping:
+            self.turn()
+        self.checkpoint.take(final=True)
+
+    def stop(self) -> None:
+        """Finish the current turn, then checkpoint and return from :meth:`run` (signal-safe)."""
+        self.stopping = True
