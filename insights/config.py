@@ -18,6 +18,11 @@ from insights.baseline import RingLayout
 MINUTES_PER_DAY = 1440
 
 
+class SettingsError(ValueError):
+    """A setting is out of its range or cannot be used; the message names it (and, when read from
+    a file, a variable or a flag, that source too)."""
+
+
 @dataclass(frozen=True)
 class Bounds:
     """A setting's natural range; ``low``/``high`` are inclusive unless ``*_open``."""
@@ -56,13 +61,13 @@ def knob(default: Any, meaning: str, bounds: Bounds | None = None) -> Any:
 
 
 def check_bounds(settings: Any) -> None:
-    """``ValueError`` naming the first field of dataclass ``settings`` outside its :class:`Bounds`."""
+    """:class:`SettingsError` naming the first field of dataclass ``settings`` outside its :class:`Bounds`."""
     for f in dataclasses.fields(settings):
         bounds = f.metadata.get("bounds")
         value = getattr(settings, f.name)
         problem = bounds.problem(value) if bounds is not None else None
         if problem is not None:
-            raise ValueError(f"{f.name} {problem}, not {value!r}")
+            raise SettingsError(f"{f.name} {problem}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,7 @@ class EngineConfig:
                 dataclasses.replace(self.detector, **rule.params)
             except (TypeError, ValueError) as exc:
                 where = f"{rule.event_source} {rule.event_name} {rule.insight_type}"
-                raise ValueError(f"rule for {where}: {exc}") from exc
+                raise SettingsError(f"rule for {where}: {exc}") from exc
 
     def params_for(self, insight_type: str, event_source: str, event_name: str) -> DetectorParams:
         """The global parameters with every matching rule applied in order (later rules win)."""

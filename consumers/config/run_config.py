@@ -128,6 +128,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     for setting in FLAGGED:
         default = "" if setting.default in (None, "", []) else f" (default {setting.default})"
+        if setting.kind is list:
+            default = " (repeat the flag for several)"
         p.add_argument(
             str(setting.flag),
             dest=setting.name,

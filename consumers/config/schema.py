@@ -14,14 +14,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from insights.config import Bounds
+from insights.config import Bounds, SettingsError
+
+__all__ = ["ENV_PREFIX", "Setting", "SettingsError", "from_dataclass", "unknown"]
 
 ENV_PREFIX = "TRAILPULSE_"
 TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
-class SettingsError(ValueError):
-    """The settings cannot be used; the message names the file, variable or flag and the key."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +55,7 @@ class Setting:
             value = _number(text.strip(), self.kind)
             if value is None:
                 raise SettingsError(f"{where}: {self.name} must be a number, not {text!r}")
-        elif self.kind is list:
-            value = [item.strip() for item in text.split(",") if item.strip()]
-        return self.check(value, where)
+        return self.check(value, where)  # a list's text is split at commas there
 
     def check(self, value: Any, where: str) -> Any:
         """``value`` (from TOML or :meth:`parse`) in this setting's type and range; ``SettingsError``."""
@@ -94,7 +90,7 @@ class Setting:
                 raise SettingsError(f"{where}: {self.name} must be a number")
             return float(value)
         if self.kind is list:
-            if isinstance(value, str):
+            if isinstance(value, str):  # from a variable or a flag
                 value = [item.strip() for item in value.split(",") if item.strip()]
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 raise SettingsError(f"{where}: {self.name} must be a list of strings")

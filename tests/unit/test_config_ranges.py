@@ -120,3 +120,10 @@ def test_replay_flags_out_of_range_are_refused(flag: str, message: str) -> None:
     args = parser.parse_args(["replay", "x", flag, "-5"])
     with pytest.raises(ValueError, match=message):
         replay.config_from_args(args)
+
+
+def test_replay_with_negative_lateness_exits_2_naming_the_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    replay.add_parser(parser.add_subparsers())
+    assert replay.run(parser.parse_args(["replay", "x", "--lateness", "-5"])) == 2
+    assert "allowed_lateness_minutes must be >= 0, not -5" in capsys.readouterr().err
