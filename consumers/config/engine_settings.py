@@ -1,4 +1,5 @@
-"""Engine settings from a TOML file, validated: an unknown key or a wrong type is an error.
+"""Engine settings from a TOML file, validated: an unknown key, a wrong type or a value out of its
+range (the bounds :mod:`insights.config` gives each field) is an error naming the file and the key.
 
 Layout (every table optional)::
 
