@@ -18,6 +18,10 @@ RUN pip install '.[confluent]' \
     && mkdir /data \
     && chown trailpulse /data
 
+# `run` serves /healthz and /readyz on 127.0.0.1 by default (private on a laptop); in a container the
+# probes and the published port come from outside, so listen on every interface.
+ENV TRAILPULSE_RUN_HEALTH_HOST=0.0.0.0
+
 USER trailpulse
 WORKDIR /data
 VOLUME ["/data"]

@@ -18,6 +18,58 @@ from insights.baseline import RingLayout
 MINUTES_PER_DAY = 1440
 
 
+class SettingsError(ValueError):
+    """A setting is out of its range or cannot be used; the message names it (and, when read from
+    a file, a variable or a flag, that source too)."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A setting's natural range; ``low``/``high`` are inclusive unless ``*_open``."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is out of range (``"must be >= 0"``), or None when it is in range."""
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return f"must be {self}"
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            return f"must be {self}"
+        return None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return " and ".join(parts)
+
+
+AT_LEAST_0 = Bounds(low=0)
+AT_LEAST_1 = Bounds(low=1)
+POSITIVE = Bounds(low=0, low_open=True)
+FRACTION = Bounds(low=0, high=1, low_open=True, high_open=True)
+
+
+def knob(default: Any, meaning: str, bounds: Bounds | None = None) -> Any:
+    """A settings field: its default, one line saying what it does, and its range (checked on build)."""
+    return field(default=default, metadata={"meaning": meaning, "bounds": bounds})
+
+
+def check_bounds(settings: Any) -> None:
+    """:class:`SettingsError` naming the first field of dataclass ``settings`` outside its :class:`Bounds`."""
+    for f in dataclasses.fields(settings):
+        bounds = f.metadata.get("bounds")
+        value = getattr(settings, f.name)
+        problem = bounds.problem(value) if bounds is not None else None
+        if problem is not None:
+            raise SettingsError(f"{f.name} {problem}, not {value!r}")
+
+
 @dataclass(frozen=True)
 class DetectorParams:
     """How unusual a minute must be to start, keep and end an insight.
@@ -28,19 +80,34 @@ class DetectorParams:
     busy APIs, and single stray calls on very quiet APIs, from becoming insights.
     """
 
-    enabled: bool = True
-    start_surprise: float = 7.0
-    keep_surprise: float = 2.0
-    min_count: float = 5.0
-    min_ratio: float = 2.0
-    peak_margin: float = 1.25
-    sustained_minutes: int = 5
-    sustained_ratio: float = 1.6
-    drop_min_level: float = 5.0
-    drop_ratio: float = 0.3
-    drop_minutes: int = 2
-    end_quiet_minutes: int = 3
-    max_insight_minutes: int = 360
+    enabled: bool = knob(True, "false switches detection off (see [[suppress]])")
+    start_surprise: float = knob(
+        7.0, "-log10 of the tail probability a minute needs to start an insight", POSITIVE
+    )
+    keep_surprise: float = knob(
+        2.0, "-log10 of the tail probability that keeps an open insight going", POSITIVE
+    )
+    min_count: float = knob(5.0, "fewest calls (or errors) in a minute that can start a rise", AT_LEAST_1)
+    min_ratio: float = knob(2.0, "a rising minute is at least this many times the baseline", AT_LEAST_1)
+    peak_margin: float = knob(
+        1.25, "a spike exceeds the busiest minute of the last 24 hours by this factor", AT_LEAST_0
+    )
+    sustained_minutes: int = knob(
+        5, "minutes in a row above the baseline that start a sustained rise", AT_LEAST_1
+    )
+    sustained_ratio: float = knob(
+        1.6, "each minute of a sustained rise is this many times the baseline", AT_LEAST_1
+    )
+    drop_min_level: float = knob(
+        5.0, "a drop needs a baseline of at least this many calls a minute", AT_LEAST_0
+    )
+    drop_ratio: float = knob(0.3, "a dropping minute is at most this fraction of the baseline", FRACTION)
+    drop_minutes: int = knob(2, "minutes in a row below the drop ratio that start a drop", AT_LEAST_1)
+    end_quiet_minutes: int = knob(3, "ordinary minutes in a row that end an insight", AT_LEAST_1)
+    max_insight_minutes: int = knob(360, "after this long the level is taken as the new normal", AT_LEAST_1)
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
 
 
 @dataclass(frozen=True)
@@ -79,18 +146,36 @@ class EngineConfig:
     ``score-series`` changes them to suit a series' interval.
     """
 
-    window_minutes: int = 7 * MINUTES_PER_DAY
-    warmup_minutes: int = 36 * 60
-    allowed_lateness_minutes: int = 10
-    max_keys: int = 400_000
-    idle_evict_minutes: int = 7 * MINUTES_PER_DAY
-    attribution_slots: int = 8
-    analyse_data_events: bool = False
-    early_starts: bool = True
+    window_minutes: int = knob(7 * MINUTES_PER_DAY, "minutes of history the baseline covers", AT_LEAST_1)
+    warmup_minutes: int = knob(
+        36 * 60, "history a key's account and region need before an insight", AT_LEAST_0
+    )
+    allowed_lateness_minutes: int = knob(
+        10, "a minute closes this long after the newest event time seen", AT_LEAST_0
+    )
+    max_keys: int = knob(
+        400_000, "keys tracked at most, both insight types together (longest idle evicted)", AT_LEAST_1
+    )
+    idle_evict_minutes: int = knob(
+        7 * MINUTES_PER_DAY, "a key without calls this long is released", AT_LEAST_1
+    )
+    attribution_slots: int = knob(8, "values kept per attribute of an open insight", AT_LEAST_1)
+    analyse_data_events: bool = knob(False, "true: data events (S3 objects, Lambda invokes) are analysed too")
+    early_starts: bool = knob(True, "a spike starts before its minute closes once it passes every gate")
     detector: DetectorParams = field(default_factory=DetectorParams)
     rules: tuple[Rule, ...] = ()
-    block_minutes: int = 60
-    blocks_per_day: int = 24
+    block_minutes: int = knob(60, "minutes in one block of the baseline ring", AT_LEAST_1)
+    blocks_per_day: int = knob(24, "blocks of the baseline ring in a day", AT_LEAST_1)
+
+    def __post_init__(self) -> None:
+        """Every field in range, and every rule's overrides too (named by the rule's globs)."""
+        check_bounds(self)
+        for rule in self.rules:
+            try:
+                dataclasses.replace(self.detector, **rule.params)
+            except (TypeError, ValueError) as exc:
+                where = f"{rule.event_source} {rule.event_name} {rule.insight_type}"
+                raise SettingsError(f"rule for {where}: {exc}") from exc
 
     def params_for(self, insight_type: str, event_source: str, event_name: str) -> DetectorParams:
         """The global parameters with every matching rule applied in order (later rules win)."""

@@ -14,6 +14,7 @@ from collections import Counter
 from types import FrameType
 
 from consumers.config import run_config
+from consumers.config.reference import reference
 from consumers.config.run_config import ConfigError, RunConfig
 from consumers.kafka.protocol import ClientFactory, KafkaClientError, client_factory
 from consumers.runtime.daemon import Daemon
@@ -64,7 +65,7 @@ def main(config: RunConfig, log: JsonLog, clients: ClientFactory | None = None) 
     try:
         daemon.restore(state, engine)
         if config.health_port >= 0:
-            health = HealthServer(daemon.status, config.health_port)
+            health = HealthServer(daemon.status, config.health_port, config.health_host)
         log.info("started", group_id=config.group_id, health_port=health.port if health else None)
         daemon.run()
     except (StateStoreError, KafkaClientError, DecodeError) as exc:
@@ -88,6 +89,9 @@ def main(config: RunConfig, log: JsonLog, clients: ClientFactory | None = None) 
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.print_config_reference:
+        print(reference(), end="")
+        return 0
     log = JsonLog()
     try:
         config = run_config.load(args)

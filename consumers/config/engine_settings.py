@@ -1,4 +1,5 @@
-"""Engine settings from a TOML file, validated: an unknown key or a wrong type is an error.
+"""Engine settings from a TOML file, validated: an unknown key, a wrong type or a value out of its
+range (the bounds :mod:`insights.config` gives each field) is an error naming the file and the key.
 
 Layout (every table optional)::
 
@@ -23,39 +24,30 @@ Layout (every table optional)::
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from consumers.config.schema import Setting, SettingsError, from_dataclass, unknown
 from insights.config import DetectorParams, EngineConfig, Rule, suppress
 
+__all__ = ["DETECTOR", "ENGINE", "SettingsError", "engine_config", "load", "read_toml"]
+
 MATCH_KEYS = {"event_source", "event_name", "insight_type"}
+ENGINE = from_dataclass("engine", EngineConfig, frozenset({"detector", "rules"}))
+DETECTOR = from_dataclass("detector", DetectorParams)
+TABLES = {"engine", "detector", "rule", "suppress"}
 
 
-class SettingsError(ValueError):
-    """The settings file cannot be used; the message names the file and the key."""
-
-
-def _typed(
-    kind: type[Any], values: dict[str, Any], where: str, skip: frozenset[str] = frozenset()
-) -> dict[str, Any]:
-    """``values`` checked against the fields of dataclass ``kind`` (numbers coerced to its type)."""
-    fields = {f.name: f for f in dataclasses.fields(kind) if f.name not in skip}
-    checked: dict[str, Any] = {}
+def checked(values: Mapping[str, Any], settings: dict[str, Setting], where: str) -> dict[str, Any]:
+    """``values`` (parsed TOML) checked against ``settings``: unknown keys, types and ranges."""
+    out = {}
     for name, value in values.items():
-        field = fields.get(name)
-        if field is None:
-            raise SettingsError(f"{where}: unknown setting {name!r} (known: {', '.join(sorted(fields))})")
-        default = field.default
-        if isinstance(default, bool) and not isinstance(value, bool):
-            raise SettingsError(f"{where}: {name} must be true or false")
-        if isinstance(default, int | float) and not isinstance(default, bool):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise SettingsError(f"{where}: {name} must be a number")
-            value = type(default)(value)
-        checked[name] = value
-    return checked
+        if name not in settings:
+            raise unknown(where, name, settings)
+        out[name] = settings[name].check(value, where)
+    return out
 
 
 def _match(entry: dict[str, Any], where: str) -> tuple[dict[str, str], dict[str, Any]]:
@@ -65,33 +57,51 @@ def _match(entry: dict[str, Any], where: str) -> tuple[dict[str, str], dict[str,
     return match, {k: v for k, v in entry.items() if k not in MATCH_KEYS}
 
 
-def engine_config(data: dict[str, Any], where: str = "settings") -> EngineConfig:
-    """Build an :class:`EngineConfig` from parsed TOML."""
-    unknown = set(data) - {"engine", "detector", "rule", "suppress"}
-    if unknown:
-        raise SettingsError(f"{where}: unknown table(s) {', '.join(sorted(unknown))}")
-    engine = _typed(
-        EngineConfig, data.get("engine", {}), f"{where} [engine]", frozenset({"detector", "rules"})
-    )
-    detector = DetectorParams(**_typed(DetectorParams, data.get("detector", {}), f"{where} [detector]"))
-    rules: list[Rule] = []
+def rules(data: Mapping[str, Any], where: str) -> tuple[Rule, ...]:
+    """The ``[[rule]]`` overrides then the ``[[suppress]]`` entries, in file order."""
+    found: list[Rule] = []
     for i, entry in enumerate(data.get("rule", [])):
-        match, params = _match(entry, f"{where} [[rule]] #{i + 1}")
-        rules.append(Rule(**match, params=_typed(DetectorParams, params, f"{where} [[rule]] #{i + 1}")))
+        at = f"{where} [[rule]] #{i + 1}"
+        match, params = _match(entry, at)
+        found.append(Rule(**match, params=checked(params, DETECTOR, at)))
     for i, entry in enumerate(data.get("suppress", [])):
         match, rest = _match(entry, f"{where} [[suppress]] #{i + 1}")
         if rest:
             raise SettingsError(f"{where} [[suppress]] #{i + 1}: only event_source, event_name, insight_type")
-        rules.append(suppress(**match))
-    return EngineConfig(**engine, detector=detector, rules=tuple(rules))
+        found.append(suppress(**match))
+    return tuple(found)
 
 
-def load(path: str | Path) -> EngineConfig:
-    """Read and validate a TOML settings file."""
+def build(
+    engine: dict[str, Any], detector: dict[str, Any], found: tuple[Rule, ...], where: str
+) -> EngineConfig:
+    """The :class:`EngineConfig` of checked values; a combination it refuses names ``where``."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return EngineConfig(**engine, detector=DetectorParams(**detector), rules=found)
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {exc}") from exc
+
+
+def engine_config(data: dict[str, Any], where: str = "settings") -> EngineConfig:
+    """Build an :class:`EngineConfig` from parsed TOML."""
+    extra = set(data) - TABLES
+    if extra:
+        raise SettingsError(f"{where}: unknown table(s) {', '.join(sorted(extra))}")
+    engine = checked(data.get("engine", {}), ENGINE, f"{where} [engine]")
+    detector = checked(data.get("detector", {}), DETECTOR, f"{where} [detector]")
+    return build(engine, detector, rules(data, where), where)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The parsed TOML file; ``SettingsError`` naming the file if it cannot be read or parsed."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise SettingsError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
-    return engine_config(data, str(path))
+
+
+def load(path: str | Path) -> EngineConfig:
+    """Read and validate a TOML settings file."""
+    return engine_config(read_toml(path), str(path))

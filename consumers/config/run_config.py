@@ -1,4 +1,4 @@
-"""``trailpulse run`` configuration: TOML file, then ``TRAILPULSE_<SECTION>_<KEY>`` env vars, then flags.
+"""``trailpulse run`` configuration: TOML file, then ``TRAILPULSE_<TABLE>_<KEY>`` env vars, then flags.
 
 Layout::
 
@@ -9,118 +9,106 @@ Layout::
     sasl_plain_username = "trailpulse"
     sasl_plain_password_file = "/run/secrets/kafka"   # any key + "_file": the value from a file
     ssl_cafile = "/etc/ssl/ca.pem"
-    # sasl_oauth_token(_file) = "..."     # a static OAUTHBEARER token
 
     [run]
-    client = "kafka-python"               # or "confluent-kafka": librdkafka, several times the consumer
-                                          # throughput (pip install 'trailpulse[confluent]'); same [kafka]
-                                          # names, those it has no equivalent for are refused
     input_topics = ["cloudtrail"]         # or input_pattern = "cloudtrail-.*"
     output_topic = "cloudtrail-insights"
-    dead_letter_topic = "cloudtrail-rejects"   # optional
-    group_id = "trailpulse"
-    state_store = "directory"             # or "kafka": a compacted topic, for containers without a disk
-                                          # (read and written with kafka-python whatever the client)
-    state_dir = "/var/lib/trailpulse"     # state_store = "directory"
-    state_topic = "trailpulse-state"      # state_store = "kafka"; created compacted if missing
-    checkpoint_interval_s = 10.0
-    health_port = 8080                    # -1: no HTTP endpoint
-    poll_max_records = 2000
-    max_future_minutes = 15               # records dated further ahead of the clock are dropped
-    decode_workers = 1                    # processes decoding beside the main one (0: decode inline)
+    health_host = "0.0.0.0"               # in a container; the default 127.0.0.1 is this machine only
 
-plus the engine tables of :mod:`consumers.config.engine_settings` (``[engine]``, ``[detector]``, ``[[rule]]``,
-``[[suppress]]``). Env values are read as TOML values when they parse (numbers, booleans, lists),
-else as strings: ``TRAILPULSE_KAFKA_SASL_PLAIN_PASSWORD=...``, ``TRAILPULSE_ENGINE_WARMUP_MINUTES=600``.
+plus the engine tables of :mod:`consumers.config.engine_settings` (``[engine]``, ``[detector]``,
+``[[rule]]``, ``[[suppress]]``). Every setting, its type, default, range and variable is described
+once (:mod:`consumers.config.run_settings`, :mod:`consumers.config.engine_settings`); a value from a
+variable or a flag is typed by its setting, so ``TRAILPULSE_KAFKA_SASL_PLAIN_PASSWORD=1e5`` is the
+string ``"1e5"``. A later source replaces a key of an earlier one (``x_file`` and ``x`` included).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
-import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from consumers.config import engine_settings
-from consumers.kafka.options import split_options
-from consumers.kafka.protocol import CLIENTS, KafkaClientError, client_factory
+from consumers.config.engine_settings import DETECTOR, ENGINE
+from consumers.config.run_settings import FROM_FILE, KAFKA, RUN, kafka_setting
+from consumers.config.schema import ENV_PREFIX, Setting, SettingsError, unknown
+from consumers.kafka.protocol import KafkaClientError, client_factory
 from consumers.state.changelog_store import ChangelogStore
 from consumers.state.directory_store import StateStore, Store
 from insights.config import EngineConfig
 
-SECRET = re.compile(r"password|token|secret", re.IGNORECASE)
-ENV_PREFIX = "TRAILPULSE_"
-SECTIONS = ("kafka", "run", "engine", "detector")
-STATE_STORES = ("directory", "kafka")
+TABLES = ("kafka", "run", "engine", "detector")
+FLAGGED = [s for s in (*KAFKA.values(), *RUN.values()) if s.flag]
 
 
-class ConfigError(ValueError):
-    """The configuration cannot be used; the message says which key and why."""
+class ConfigError(SettingsError):
+    """The configuration cannot be used; the message says where (file, variable, flag), which key and why."""
+
+
+def _default(name: str) -> Any:
+    """The default of ``[run] name``, taken from its setting (one source)."""
+    return RUN[name].default
 
 
 @dataclass
 class RunConfig:
-    client: str = "kafka-python"
+    """The effective ``run`` configuration: the ``[run]`` settings, the ``[kafka]`` options, the engine."""
+
+    client: str = _default("client")
     input_topics: list[str] = field(default_factory=list)
-    input_pattern: str | None = None
-    output_topic: str = ""
-    dead_letter_topic: str | None = None
-    group_id: str = "trailpulse"
-    state_store: str = "directory"
-    state_dir: str = "trailpulse-state"
-    state_topic: str = ""
-    checkpoint_interval_s: float = 10.0
-    health_port: int = 8080
-    poll_max_records: int = 2000
-    max_future_minutes: int = 15
-    decode_workers: int = 1
-    kafka: dict[str, Any] = field(default_factory=lambda: {"bootstrap_servers": "localhost:9092"})
+    input_pattern: str | None = _default("input_pattern")
+    output_topic: str = _default("output_topic")
+    dead_letter_topic: str | None = _default("dead_letter_topic")
+    group_id: str = _default("group_id")
+    state_store: str = _default("state_store")
+    state_dir: str = _default("state_dir")
+    state_topic: str = _default("state_topic")
+    checkpoint_interval_s: float = _default("checkpoint_interval_s")
+    health_host: str = _default("health_host")
+    health_port: int = _default("health_port")
+    poll_max_records: int = _default("poll_max_records")
+    max_future_minutes: int = _default("max_future_minutes")
+    decode_workers: int = _default("decode_workers")
+    kafka: dict[str, Any] = field(
+        default_factory=lambda: {"bootstrap_servers": KAFKA["bootstrap_servers"].default}
+    )
     engine: EngineConfig = field(default_factory=EngineConfig)
-    engine_tables: dict[str, Any] = field(default_factory=dict)
 
     def effective(self) -> dict[str, Any]:
-        """The configuration as plain data, secrets masked (for ``--check-config`` and logs)."""
-        run = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name in NOT_RUN:
-            run.pop(name)
-        kafka = {k: ("***" if SECRET.search(k) else v) for k, v in sorted(self.kafka.items())}
-        return {"kafka": kafka, "run": run, **self.engine_tables}
+        """The configuration as plain data, secrets as ``"***"`` (for ``--check-config`` and logs)."""
+        kafka = {}
+        for name, value in sorted(self.kafka.items()):
+            setting = kafka_setting(name)
+            kafka[name] = setting.shown(value) if setting else "***"
+        detector = self.engine.detector
+        return {
+            "kafka": kafka,
+            "run": {name: setting.shown(getattr(self, name)) for name, setting in RUN.items()},
+            "engine": {name: getattr(self.engine, name) for name in ENGINE},
+            "detector": {name: getattr(detector, name) for name in DETECTOR},
+            "rule": [
+                {
+                    "event_source": r.event_source,
+                    "event_name": r.event_name,
+                    "insight_type": r.insight_type,
+                    **r.params,
+                }
+                for r in self.engine.rules
+            ],
+        }
 
 
-NOT_RUN = ("kafka", "engine", "engine_tables")
-RUN_FIELDS = {f.name: f for f in dataclasses.fields(RunConfig) if f.name not in NOT_RUN}
+@dataclass(frozen=True)
+class Given:
+    """One value from one source: ``where`` names the file and table, the variable or the flag;
+    ``text`` values (variables, flags) are typed by their setting."""
 
-
-def _env_value(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
-    for name, text in env.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        rest = name[len(ENV_PREFIX) :].lower()
-        section = next((s for s in SECTIONS if rest.startswith(s + "_")), None)
-        if section is None:
-            continue
-        data.setdefault(section, {})[rest[len(section) + 1 :]] = _env_value(text)
-
-
-def _read_secret_files(kafka: dict[str, Any]) -> None:
-    for key in [k for k in kafka if k.endswith("_file")]:
-        path = kafka.pop(key)
-        try:
-            kafka[key[: -len("_file")]] = Path(str(path)).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(f"[kafka] {key}: cannot read {path}: {exc.strerror or exc}") from exc
+    value: Any
+    where: str
+    text: bool
 
 
 def _oauth_provider(token: str) -> Any:
@@ -133,91 +121,115 @@ def _oauth_provider(token: str) -> Any:
     return StaticToken()
 
 
-def _run_section(values: dict[str, Any], config: RunConfig) -> None:
-    for name, value in values.items():
-        f = RUN_FIELDS.get(name)
-        if f is None:
-            raise ConfigError(f"[run]: unknown setting {name!r} (known: {', '.join(sorted(RUN_FIELDS))})")
-        default = getattr(config, name)
-        if name == "input_topics":
-            if isinstance(value, str):
-                value = [t for t in value.split(",") if t]
-            if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-                raise ConfigError("[run] input_topics must be a list of topic names")
-        elif isinstance(default, float | int) and not isinstance(default, bool):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"[run] {name} must be a number")
-            value = type(default)(value)
-        elif not isinstance(value, str):
-            raise ConfigError(f"[run] {name} must be a string")
-        setattr(config, name, value)
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="TOML file ([kafka], [run] and the engine tables)")
-    p.add_argument("--client", choices=CLIENTS, help="Kafka client library (default kafka-python)")
-    p.add_argument("--bootstrap-servers", help="kafka bootstrap_servers (host:port,...)")
-    p.add_argument("--input-topic", action="append", dest="input_topics", help="input topic (repeatable)")
-    p.add_argument("--input-pattern", help="input topics by regex")
-    p.add_argument("--output-topic", help="topic for Insight events")
-    p.add_argument("--dead-letter-topic", help="topic for rejected input")
-    p.add_argument("--group-id", help="consumer group")
-    p.add_argument("--state-store", choices=STATE_STORES, help="where the state is kept (default directory)")
-    p.add_argument("--state-dir", help="state store directory (--state-store directory)")
-    p.add_argument("--state-topic", help="compacted topic holding the state (--state-store kafka)")
-    p.add_argument("--check-config", action="store_true", help="validate, print the effective config, exit")
+    p.add_argument(
+        "--config",
+        help="TOML file with the [kafka] and [run] tables and the engine tables of replay --config",
+    )
+    for setting in FLAGGED:
+        default = "" if setting.default in (None, "", []) else f" (default {setting.default})"
+        if setting.kind is list:
+            default = " (repeat the flag for several)"
+        p.add_argument(
+            str(setting.flag),
+            dest=setting.name,
+            choices=setting.choices or None,
+            action="append" if setting.kind is list else "store",
+            help=f"{setting.meaning}{default}; [{setting.table}] {setting.name}, {setting.env}",
+        )
+    p.add_argument(
+        "--check-config",
+        action="store_true",
+        help="check the configuration, print it (secrets as ***) and exit",
+    )
+    p.add_argument(
+        "--print-config-reference",
+        action="store_true",
+        help="print every setting (default, variable, flag, meaning) as a Markdown table and exit",
+    )
+
+
+def _given(
+    args: argparse.Namespace, env: Mapping[str, str]
+) -> tuple[dict[str, dict[str, Given]], dict[str, Any]]:
+    """Every value by table and key, the later source replacing the earlier; and the parsed file."""
+    data = engine_settings.read_toml(args.config) if args.config else {}
+    extra = set(data) - {*TABLES, "rule", "suppress"}
+    if extra:
+        raise SettingsError(f"{args.config}: unknown table(s) {', '.join(sorted(extra))}")
+    given: dict[str, dict[str, Given]] = {table: {} for table in TABLES}
+
+    def put(table: str, key: str, value: Given) -> None:
+        found = given[table]
+        found.pop(key[: -len(FROM_FILE)] if key.endswith(FROM_FILE) else key + FROM_FILE, None)
+        found[key] = value
+
+    for table in TABLES:
+        for key, value in data.get(table, {}).items():
+            put(table, key, Given(value, f"{args.config} [{table}]", text=False))
+    for name, text in env.items():
+        rest = name[len(ENV_PREFIX) :].lower() if name.startswith(ENV_PREFIX) else ""
+        table = next((t for t in TABLES if rest.startswith(t + "_")), "")
+        if table:
+            put(table, rest[len(table) + 1 :], Given(text, name, text=True))
+    for setting in FLAGGED:
+        value = getattr(args, setting.name)
+        if value is not None:
+            put(setting.table, setting.name, Given(value, str(setting.flag), text=isinstance(value, str)))
+    return given, data
+
+
+def _resolved(given: Mapping[str, Given], settings: dict[str, Setting]) -> dict[str, Any]:
+    """The given values typed and checked by their settings; an unknown key names its source."""
+    values = {}
+    for key, g in given.items():
+        if key not in settings:
+            raise unknown(g.where, key, settings)
+        values[key] = (
+            settings[key].parse(g.value, g.where) if g.text else settings[key].check(g.value, g.where)
+        )
+    return values
+
+
+def _kafka_options(given: Mapping[str, Given]) -> dict[str, Any]:
+    """The ``[kafka]`` options, ``x_file`` read into ``x``; unknown names refused with their source."""
+    options: dict[str, Any] = {"bootstrap_servers": KAFKA["bootstrap_servers"].default}
+    for key, g in given.items():
+        name = key[: -len(FROM_FILE)] if key.endswith(FROM_FILE) else key
+        setting = kafka_setting(name)
+        if setting is None:
+            raise SettingsError(f"{g.where}: unknown kafka-python option {key!r}")
+        if name != key:
+            try:
+                text = Path(str(g.value)).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise SettingsError(
+                    f"{g.where}: {key}: cannot read {g.value}: {exc.strerror or exc}"
+                ) from exc
+            g = Given(text, f"{g.where} {key}", text=True)
+        options[name] = setting.parse(g.value, g.where) if g.text else setting.check(g.value, g.where)
+    return options
 
 
 def load(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunConfig:
     """The effective configuration from ``args.config``, ``env`` and the flags; ``ConfigError`` if bad."""
-    data: dict[str, Any] = {}
-    if args.config:
-        try:
-            data = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read {args.config}: {exc.strerror or exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{args.config}: not valid TOML: {exc}") from exc
-    _apply_env(data, os.environ if env is None else env)
-    config = RunConfig()
-    kafka = {**config.kafka, **data.pop("kafka", {})}
-    _run_section(data.pop("run", {}), config)
-    flags = {
-        "client": args.client,
-        "input_topics": args.input_topics,
-        "input_pattern": args.input_pattern,
-        "output_topic": args.output_topic,
-        "dead_letter_topic": args.dead_letter_topic,
-        "group_id": args.group_id,
-        "state_store": args.state_store,
-        "state_dir": args.state_dir,
-        "state_topic": args.state_topic,
-    }
-    _run_section({k: v for k, v in flags.items() if v is not None}, config)
-    if args.bootstrap_servers:
-        kafka["bootstrap_servers"] = args.bootstrap_servers
-    _read_secret_files(kafka)
-    config.kafka = kafka
-    options = {k: v for k, v in kafka.items() if k != "sasl_oauth_token"}
     try:
-        config.engine = engine_settings.engine_config(data, args.config or "settings")
-        split_options(options)
-    except (engine_settings.SettingsError, ValueError) as exc:
+        given, data = _given(args, os.environ if env is None else env)
+        config = RunConfig(**_resolved(given["run"], RUN))
+        config.kafka = _kafka_options(given["kafka"])
+        config.engine = engine_settings.build(
+            _resolved(given["engine"], ENGINE),
+            _resolved(given["detector"], DETECTOR),
+            engine_settings.rules(data, args.config or "settings"),
+            args.config or "settings",
+        )
+    except SettingsError as exc:
         raise ConfigError(str(exc)) from exc
-    _check_client(config.client, options)
-    config.engine_tables = data
+    _check_client(config.client, {k: v for k, v in config.kafka.items() if k != "sasl_oauth_token"})
     if bool(config.input_topics) == bool(config.input_pattern):
         raise ConfigError("give one of input_topics (--input-topic) and input_pattern (--input-pattern)")
     if not config.output_topic:
         raise ConfigError("output_topic (--output-topic) is required")
-    if config.decode_workers < 0:
-        raise ConfigError("[run] decode_workers must be 0 or more")
-    if config.checkpoint_interval_s <= 0 or config.poll_max_records <= 0:
-        raise ConfigError("[run] checkpoint_interval_s and poll_max_records must be positive")
-    if config.state_store not in STATE_STORES:
-        raise ConfigError(
-            f"[run] state_store must be one of {', '.join(STATE_STORES)}, not {config.state_store!r}"
-        )
     if config.state_store == "kafka" and not config.state_topic:
         raise ConfigError('state_topic (--state-topic) is required with state_store = "kafka"')
     return config
@@ -247,5 +259,7 @@ def client_options(config: RunConfig) -> dict[str, Any]:
 def open_store(config: RunConfig) -> Store:
     """The state store ``config`` names (nothing is read or connected yet)."""
     if config.state_store == "kafka":
-        return ChangelogStore(client_options(config), config.state_topic, config.group_id)
+        return ChangelogStore(
+            client_options(config), config.state_topic, config.group_id, client=config.client
+        )
     return StateStore(config.state_dir)

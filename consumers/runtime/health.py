@@ -32,9 +32,12 @@ class HealthStatus:
 
 
 class HealthServer:
-    """Serves ``status`` on ``port`` (0: any free port, see :attr:`port`) until :meth:`close`."""
+    """Serves ``status`` on ``host``:``port`` (0: any free port, see :attr:`port`) until :meth:`close`.
 
-    def __init__(self, status: HealthStatus, port: int, host: str = "0.0.0.0") -> None:
+    ``host`` is the loopback address unless told otherwise: on a laptop the endpoints stay private;
+    a container, whose port is published from outside, binds ``0.0.0.0``."""
+
+    def __init__(self, status: HealthStatus, port: int, host: str = "127.0.0.1") -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path == "/healthz":

@@ -49,12 +49,20 @@ def test_kafka_store_from_flags_env_and_file(tmp_path: Path) -> None:
         (["--state-store", "kafka"], {}, "state_topic .* is required"),
         ([], {"TRAILPULSE_RUN_STATE_STORE": "kafka"}, "state_topic .* is required"),
         ([], {"TRAILPULSE_RUN_STATE_STORE": "s3"}, "state_store must be one of directory, kafka, not 's3'"),
-        ([], {"TRAILPULSE_RUN_STATE_TOPIC": "1"}, "state_topic must be a string"),
     ],
 )
 def test_bad_state_store_settings_are_refused(argv: list[str], env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load(*argv, env=env)
+
+
+def test_a_topic_is_a_string_in_the_file_and_stays_one_from_a_variable(tmp_path: Path) -> None:
+    toml = tmp_path / "run.toml"
+    toml.write_text("[run]\nstate_topic = 1\n")
+    with pytest.raises(ConfigError, match=r"run.toml \[run\]: state_topic must be a string"):
+        load("--config", str(toml))
+    config = load("--state-store", "kafka", env={"TRAILPULSE_RUN_STATE_TOPIC": "1"})
+    assert config.state_topic == "1"
 
 
 def test_unknown_state_store_flag_is_refused_by_the_parser() -> None:
