@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # Only what the package is built from, so that tests, scripts and local files stay out of the image.
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY insights ./insights
 COPY consumers ./consumers
 RUN pip install '.[confluent]' \

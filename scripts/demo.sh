@@ -3,7 +3,7 @@
 # through the engine and print the Insight events it finds (and the labelled anomalies beside them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-venv.sh
+scripts/setup-venv.sh runtime   # trailpulse and what it needs to run, no test tools
 out=${DEMO_DIR:-demo}
 echo "generating 10.5 days of synthetic CloudTrail into $out/ ..." >&2
 .venv/bin/trailpulse generate --out "$out" --seed "${DEMO_SEED:-7}" --overwrite

@@ -11,7 +11,8 @@
 #   scripts/kafka.sh restart DIR    stop, then start with the same ports and data
 #   scripts/kafka.sh status DIR     exit 0 and print host:port when that broker is running
 #
-# Logs: DIR/server.log (log4j2), DIR/stdout.log (JVM output). Works from any cwd.
+# Logs: DIR/server.log (log4j2), DIR/stdout.log (JVM output). Works from any cwd. Its parts: the
+# configuration files in scripts/kafka-broker/config.sh, the readiness check and the port picker beside it.
 # Environment:
 #   KAFKA_VERSION     broker version to fetch (default: kafka-broker/pom.xml's; 3.9.1 is the fallback
 #                     if a client/broker protocol mismatch ever shows)
@@ -30,6 +31,9 @@ KAFKA_HOME=$ROOT/kafka-broker
 LIB=$KAFKA_HOME/lib
 STAMP=$LIB/.fetched
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+HELPERS=$ROOT/scripts/kafka-broker # the broker's config files (config.sh) and two Python helpers
+# shellcheck source=kafka-broker/config.sh
+. "$HELPERS/config.sh"
 
 die() {
   echo "kafka.sh: $*" >&2
@@ -112,80 +116,9 @@ running_pid() {
   fi
 }
 
+# Two distinct free ports on 127.0.0.1 (the broker's and the controller's).
 free_ports() {
-  # Two distinct ports the kernel hands out as free, both held until both are chosen.
-  "$(python_bin)" - <<'PY'
-import socket
-socks = []
-for _ in range(2):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-PY
-}
-
-write_config() {
-  local dir=$1 port=$2 cport=$3
-  cat >"$dir/server.properties" <<EOF
-# Written by scripts/kafka.sh: a single-node KRaft test broker on 127.0.0.1.
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-log.dirs=$dir/data
-num.partitions=1
-default.replication.factor=1
-auto.create.topics.enable=true
-# One node: every internal topic with one replica, and few partitions so that the first group or
-# transaction does not wait for 50 partitions to be created.
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-# A consumer group's first join otherwise waits 3 s for more members.
-group.initial.rebalance.delay.ms=0
-# Small enough for a test machine: 16 MiB segments, at most 512 MiB per partition, no time limit (test
-# records may carry old event timestamps, which time-based retention would delete at once).
-log.segment.bytes=16777216
-log.index.size.max.bytes=1048576
-log.retention.bytes=536870912
-log.retention.ms=-1
-log.retention.check.interval.ms=60000
-num.network.threads=2
-num.io.threads=4
-num.recovery.threads.per.data.dir=1
-EOF
-  if [ -n "${KAFKA_OVERRIDES:-}" ]; then
-    printf '# KAFKA_OVERRIDES\n%s\n' "$KAFKA_OVERRIDES" >>"$dir/server.properties"
-  fi
-  cat >"$dir/log4j2.properties" <<EOF
-status = warn
-# Kafka logs until its own shutdown hook ends; log4j's would stop the logging first.
-shutdownHook = disable
-appender.file.type = File
-appender.file.name = FILE
-appender.file.fileName = $dir/server.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = info
-rootLogger.appenderRef.file.ref = FILE
-logger.kafka.name = kafka
-logger.kafka.level = info
-logger.state.name = state.change.logger
-logger.state.level = warn
-logger.request.name = kafka.request.logger
-logger.request.level = warn
-EOF
+  "$(python_bin)" "$HELPERS/free_ports.py"
 }
 
 storage_tool_class() {
@@ -249,89 +182,7 @@ launch() {
 
 # Waits until broker $1 answers at $2; fails (exit 3 if a port is taken, as its log $3 says past byte $4).
 wait_ready() {
-  local pid=$1 bootstrap=$2 log=$3 offset=$4
-  "$(python_bin)" - "$pid" "$bootstrap" "${KAFKA_START_TIMEOUT:-90}" "$log" "$offset" <<'PY'
-import logging, socket, sys, time
-
-pid, bootstrap, timeout = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-log, offset = sys.argv[4], int(sys.argv[5])
-host, port = bootstrap.rsplit(":", 1)
-deadline = time.monotonic() + timeout
-
-
-def alive() -> bool:
-    # An exited broker is a zombie (state Z) until its parent, this script, ends.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def fail(msg: str, code: int = 1) -> None:
-    print(f"kafka.sh: {msg}", file=sys.stderr)
-    sys.exit(code)
-
-
-def check() -> None:
-    running = alive()
-    try:
-        with open(log, "rb") as f:
-            f.seek(offset)
-            new = f.read()
-    except OSError:
-        new = b""
-    # A failed bind leaves the broker running, half started; another process may even answer there.
-    if b"Address already in use" in new:
-        fail("a port of the broker is taken", 3)
-    if not running:
-        fail("the broker exited during start-up")
-
-
-while True:  # the listener
-    check()
-    try:
-        socket.create_connection((host, int(port)), timeout=1).close()
-        break
-    except OSError:
-        if time.monotonic() > deadline:
-            fail(f"nothing listens on {bootstrap} after {timeout:.0f} s")
-        time.sleep(0.1)
-
-try:
-    from kafka import KafkaAdminClient
-except ImportError:
-    print("kafka.sh: kafka-python not found, the broker was only checked to accept connections", file=sys.stderr)
-    sys.exit(0)
-
-logging.disable(logging.CRITICAL)
-# Short timeouts, so that a half-started broker's log is looked at again soon (the names differ between
-# kafka-python 2.x and 3.x: only those this one knows are passed).
-config = dict(
-    bootstrap_servers=bootstrap,
-    client_id="kafka.sh",
-    request_timeout_ms=2000,
-    bootstrap_timeout_ms=2000,
-    api_version_auto_timeout_ms=2000,
-)
-config = {k: v for k, v in config.items() if k in KafkaAdminClient.DEFAULT_CONFIG}
-last: object = None
-while True:  # a metadata request that lists this broker
-    check()
-    try:
-        admin = KafkaAdminClient(**config)
-        try:
-            if admin.describe_cluster()["brokers"]:
-                break
-            last = "no broker in the metadata yet"
-        finally:
-            admin.close()
-    except Exception as e:
-        last = e
-    if time.monotonic() > deadline:
-        fail(f"{bootstrap} did not answer a metadata request after {timeout:.0f} s: {last!r}")
-    time.sleep(0.2)
-PY
+  "$(python_bin)" "$HELPERS/wait_ready.py" "$1" "$2" "${KAFKA_START_TIMEOUT:-90}" "$3" "$4"
 }
 
 cmd_start() {

@@ -2,7 +2,7 @@
 # The whole test suite: lint, types, then every test tier. CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-venv.sh
+scripts/setup-venv.sh dev   # the runtime lock plus pytest, hypothesis, ruff, mypy
 scripts/kafka.sh fetch   # the test broker's jars (Maven Central; cached in ~/.m2 and kafka-broker/lib/)
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

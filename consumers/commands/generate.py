@@ -18,26 +18,58 @@ from consumers.synth.options import DEFAULT_START, GenerateOptions, iso_to_minut
 from consumers.synth.s3_delivery import iter_log_files
 from consumers.synth.write_files import generate_with_stats
 
+DESCRIPTION = """\
+Write a seeded synthetic CloudTrail trace with injected anomalies: gzipped log files laid out as an S3
+sync of CloudTrail holds them (OUT/AWSLogs/...), and OUT/labels.json naming each injected anomaly (the
+Insights a detector should find) and the APIs of the trace. With --bootstrap-servers the same trace is
+also sent to a Kafka topic. The same options always give byte-identical output."""
+
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``generate`` sub-command."""
     d = GenerateOptions()
     p = subparsers.add_parser(
-        "generate", help="write seeded synthetic CloudTrail log files and labels.json", description=__doc__
+        "generate",
+        help="write synthetic CloudTrail traffic with labelled anomalies",
+        description=DESCRIPTION,
     )
     p.add_argument("--out", type=Path, help="output directory (required unless --bootstrap-servers)")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--seed", type=int, default=d.seed, help="random seed: same seed, same trace (default %(default)s)"
+    )
     p.add_argument("--days", type=float, default=d.days, help="trace length in days (default %(default)s)")
     p.add_argument("--start", default=DEFAULT_START, help="first minute, ISO-8601 UTC (default %(default)s)")
     p.add_argument("--no-anomalies", action="store_true", help="generate normal traffic only")
     p.add_argument(
         "--scale", type=float, default=d.scale, help="multiply busy API rates (default %(default)s)"
     )
-    p.add_argument("--late-fraction", type=float, default=d.late_fraction)
-    p.add_argument("--duplicate-fraction", type=float, default=d.duplicate_fraction)
-    p.add_argument("--accounts", type=int, default=d.accounts)
-    p.add_argument("--regions", type=int, default=d.regions)
-    p.add_argument("--gzip-level", type=int, default=d.gzip_level)
+    p.add_argument(
+        "--late-fraction",
+        type=float,
+        default=d.late_fraction,
+        help="share of records delivered 5-20 minutes late, in a later file, 0..0.5 (default %(default)s)",
+    )
+    p.add_argument(
+        "--duplicate-fraction",
+        type=float,
+        default=d.duplicate_fraction,
+        help="share of records delivered twice, in two files, 0..0.5 (default %(default)s)",
+    )
+    p.add_argument(
+        "--accounts",
+        type=int,
+        default=d.accounts,
+        help="AWS accounts in the trace, 1..8 (default %(default)s)",
+    )
+    p.add_argument(
+        "--regions", type=int, default=d.regions, help="regions per account, 1..4 (default %(default)s)"
+    )
+    p.add_argument(
+        "--gzip-level",
+        type=int,
+        default=d.gzip_level,
+        help="compression of the log files, 0..9 (default %(default)s)",
+    )
     p.add_argument("--overwrite", action="store_true", help="remove OUT/AWSLogs and OUT/labels.json first")
     kafka_writer.add_arguments(p)
 

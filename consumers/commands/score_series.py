@@ -55,13 +55,26 @@ def score_csv(source: IO[str], sink: IO[str]) -> int:
     return rows
 
 
+DESCRIPTION = """\
+Run the Insights detector over one series of counts at any regular interval (a metric export, a
+log count per hour...): INPUT is a CSV file with a header naming the columns timestamp (ISO-8601,
+UTC unless it says otherwise) and value; the output adds, for each row, the baseline learnt from the
+rows before it, an anomaly score from 0 to 1, and insight (1 while the series is inside an Insight).
+The baseline spans 7 days and needs 36 hours of history before any row can be an Insight. Rows are
+read and written one at a time, so the command can sit in a pipe."""
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("score-series", help="score one timestamp,value CSV series")
-    p.add_argument("input", help="CSV file with a timestamp,value header, or - for stdin")
-    p.add_argument("--output", "-o", default="-", help="output CSV (default: stdout)")
+    """Add the ``score-series`` sub-command."""
+    p = subparsers.add_parser(
+        "score-series", help="score one timestamp,value CSV series for anomalies", description=DESCRIPTION
+    )
+    p.add_argument("input", metavar="INPUT", help="CSV file with a timestamp,value header, or - for stdin")
+    p.add_argument("--output", "-o", metavar="OUTPUT", default="-", help="output CSV (default: stdout)")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``trailpulse score-series``: 0 when every row was scored, 1 for a bad row, 2 for a bad path."""
     try:
         source = sys.stdin if args.input == "-" else open(args.input, newline="", encoding="utf-8")  # noqa: SIM115
         sink = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")  # noqa: SIM115

@@ -102,20 +102,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("Kafka output (with --bootstrap-servers, --out is optional)")
     g.add_argument("--bootstrap-servers", help="host:port[,host:port...]; write the trace to Kafka")
     g.add_argument("--topic", help="topic to write to (required with --bootstrap-servers)")
-    g.add_argument("--envelopes", default=",".join(ENVELOPES), help="comma-separated mix (default: all)")
+    g.add_argument(
+        "--envelopes",
+        default=",".join(ENVELOPES),
+        help="message formats to mix, comma-separated, any of %(default)s (default: all of them)",
+    )
     pace = g.add_mutually_exclusive_group()
     pace.add_argument("--rate", type=float, help="records per second (default: as fast as possible)")
-    pace.add_argument("--speedup", type=float, help="replay delivery time X times faster (1440: a day/min)")
-    g.add_argument("--from", dest="span_from", metavar="ISO", help="first delivery minute sent")
-    g.add_argument("--to", dest="span_to", metavar="ISO", help="send files delivered before this minute")
-    g.add_argument("--compression-type", choices=("gzip", "snappy", "lz4", "zstd"))
-    g.add_argument("--linger-ms", type=int, default=20)
-    g.add_argument("--batch-size", type=int, default=512 * 1024)
-    g.add_argument("--security-protocol", default="PLAINTEXT")
-    g.add_argument("--sasl-mechanism")
-    g.add_argument("--sasl-plain-username")
+    pace.add_argument(
+        "--speedup", type=float, help="send X times faster than real time (1440: a day a minute)"
+    )
+    g.add_argument(
+        "--from", dest="span_from", metavar="ISO", help="send only files delivered from this minute on"
+    )
+    g.add_argument("--to", dest="span_to", metavar="ISO", help="send only files delivered before this minute")
+    g.add_argument(
+        "--compression-type", choices=("gzip", "snappy", "lz4", "zstd"), help="default: uncompressed"
+    )
+    g.add_argument("--linger-ms", type=int, default=20, help="wait to fill a batch, ms (default %(default)s)")
+    g.add_argument(
+        "--batch-size", type=int, default=512 * 1024, help="bytes per partition batch (default %(default)s)"
+    )
+    g.add_argument(
+        "--security-protocol",
+        default="PLAINTEXT",
+        help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (default %(default)s)",
+    )
+    g.add_argument("--sasl-mechanism", help="e.g. PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
+    g.add_argument("--sasl-plain-username", help="SASL user name")
     g.add_argument("--sasl-plain-password-file", help="file holding the SASL password (never logged)")
-    g.add_argument("--ssl-cafile")
+    g.add_argument("--ssl-cafile", help="CA certificate file (PEM) to verify the brokers with")
 
 
 def producer_config(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""Tests of ``trailpulse generate``: the traffic model, its labels, and the delivered log files."""
+"""``trailpulse generate``'s log files: the S3 layout, CloudTrail's record fields, late and duplicate
+delivery, byte-identical output for a seed. The traffic plan is tested in ``test_generate_plan.py``,
+the command line in ``test_cli_generate.py``."""
 
 from __future__ import annotations
 
 import gzip
-import itertools
 import json
 import re
 from collections import Counter
@@ -14,14 +15,12 @@ import msgspec
 import numpy as np
 import pytest
 
-from consumers.cli import main
-from consumers.synth.anomalies import GAP_MINUTES, KINDS
 from consumers.synth.labels import Labels
-from consumers.synth.options import GenerateOptions, iso_to_minute, minute_to_iso
+from consumers.synth.options import GenerateOptions, iso_to_minute
 from consumers.synth.s3_delivery import iter_log_files
-from consumers.synth.traffic_model import plan_traffic, simulate_counts
 from consumers.synth.write_files import generate_to_dir, generate_with_stats
 from insights.record import CloudTrailRecord
+from tests.synth_labels import check_labels
 
 SMALL = GenerateOptions(seed=7, days=1.0, api_factor=0.15, warmup_minutes=360, anomalies_per_kind=1)
 QUICK = GenerateOptions(
@@ -62,110 +61,9 @@ def small_records(small: tuple[Path, Labels]) -> list[tuple[str, dict[str, objec
     return records
 
 
-def _check_labels(labels: Labels, options: GenerateOptions) -> None:
-    start, minutes = labels["start_minute"], labels["minutes"]
-    assert labels["anomaly_free"] is False
-    assert {a["kind"] for a in labels["anomalies"]} == set(KINDS)
-    by_api: dict[tuple[str, str, str, str], list[tuple[int, int]]] = {}
-    for a in labels["anomalies"]:
-        assert start + options.warmup_minutes <= a["start_minute"] < a["end_minute"] <= start + minutes - 60
-        assert a["start"] == minute_to_iso(a["start_minute"]) and a["end"] == minute_to_iso(a["end_minute"])
-        is_error = a["kind"].startswith("error")
-        assert a["insightType"] == ("ApiErrorRateInsight" if is_error else "ApiCallRateInsight")
-        assert (a["errorCode"] is not None) == is_error
-        assert a["direction"] == ("down" if a["kind"] == "drop" else "up")
-        key = (a["account"], a["region"], a["eventSource"], a["eventName"])
-        by_api.setdefault(key, []).append((a["start_minute"], a["end_minute"]))
-        length = a["end_minute"] - a["start_minute"]
-        api = next(
-            x for x in labels["apis"] if (x["account"], x["region"], x["eventSource"], x["eventName"]) == key
-        )
-        if not is_error:
-            assert api["readOnly"] is False  # call-rate insights count writes only
-        if a["kind"] == "spike":
-            assert 1 <= length <= 10 and 5 <= a["magnitude"] <= 20
-        elif a["kind"] == "step":
-            assert 30 <= length <= 180 and 3 <= a["magnitude"] <= 6
-        elif a["kind"] == "rare_hammered":
-            assert 5 <= length <= 30 and 10 <= a["rate"] <= 60 and api["mean_rate"] <= 2e-3
-        elif a["kind"] == "drop":
-            assert 20 <= length <= 90 and a["magnitude"] <= 0.1 and a["baseline_rate"] >= 20
-        elif a["kind"] == "error_new_code":
-            assert 5 <= length <= 60 and 5 <= a["rate"] <= 50
-            assert a["errorCode"] not in {e["errorCode"] for e in api["errors"]}
-        else:
-            assert 5 <= length <= 60 and a["rate"] >= 5 and a["magnitude"] >= 10
-            assert a["errorCode"] in {e["errorCode"] for e in api["errors"]}
-    for spans in by_api.values():
-        spans.sort()
-        for (_, end), (begin, _) in itertools.pairwise(spans):
-            assert begin >= end + GAP_MINUTES
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_default_spec_labels_have_every_kind_placed_fairly(seed: int) -> None:
-    options = GenerateOptions(seed=seed)
-    plan = plan_traffic(options)
-    labels = plan.labels()
-    _check_labels(labels, options)
-    counts = Counter(a["kind"] for a in labels["anomalies"])
-    assert all(4 <= counts[k] <= 6 for k in KINDS), counts
-    apis = labels["apis"]
-    assert 150 <= len(apis) <= 300
-    assert len({a["account"] for a in apis}) == 3 and len({a["region"] for a in apis}) == 2
-    rates = np.array([a["mean_rate"] for a in apis])
-    assert rates.min() < 1e-3 and rates.max() >= 15
-    assert 1.0e6 <= plan.lam.sum() <= 2.0e6  # about 1-2 million records in 10.5 days
-    assert {"steady", "diurnal", "business_hours", "growth", "hourly_job", "sparse"} <= {
-        a["profile"] for a in apis
-    }
-    assert any("job_moved_to" in a["detail"] for a in apis)
-    assert any(a["errors"] for a in apis if a["readOnly"]) and any(
-        a["errors"] for a in apis if not a["readOnly"]
-    )
-
-
-def test_anomalies_are_visible_in_the_counts() -> None:
-    plan = plan_traffic(GenerateOptions(seed=5))
-    cells = simulate_counts(plan)
-    n = plan.options.minutes
-    for an in plan.anomalies:
-        mask = cells.api == an.api
-        if an.code is not None:
-            mask &= cells.code == cells.codes.index(an.code)
-        series = np.bincount(cells.minute[mask], weights=cells.count[mask], minlength=n)
-        window = series[an.start : an.end].mean()
-        before = series[max(0, an.start - 10080) : an.start]
-        if an.kind == "drop":
-            assert window <= 0.2 * before.mean(), an
-        else:
-            assert window >= max(5.0, 3 * before.mean()), an
-
-
-def test_no_anomalies_keeps_the_base_traffic() -> None:
-    with_anomalies = plan_traffic(GenerateOptions(seed=3))
-    plan = plan_traffic(GenerateOptions(seed=3, anomalies=False))
-    labels = plan.labels()
-    assert labels["anomalies"] == [] and labels["anomaly_free"] is True
-    assert labels["apis"] == with_anomalies.labels()["apis"]
-    np.testing.assert_array_equal(plan.lam, with_anomalies.lam)
-    shape = (len(plan.apis), plan.options.minutes)
-    dense = []
-    for p in (plan, with_anomalies):
-        cells = simulate_counts(p)
-        usual = cells.actor < 0  # calls by the APIs' usual callers
-        counts = np.zeros(shape)
-        np.add.at(counts, (cells.api[usual], cells.minute[usual]), cells.count[usual])
-        dense.append(counts)
-    outside = np.ones(shape, dtype=bool)
-    for an in with_anomalies.anomalies:
-        outside[an.api, an.start : an.end] = False
-    np.testing.assert_array_equal(dense[0][outside], dense[1][outside])
-
-
 def test_small_trace_labels(small: tuple[Path, Labels]) -> None:
     out, labels = small
-    _check_labels(labels, SMALL)
+    check_labels(labels, SMALL)
     assert json.loads((out / "labels.json").read_text()) == json.loads(json.dumps(labels))
     assert labels["start"] == "2026-01-05T00:00:00Z" and labels["minutes"] == 1440
 
@@ -265,33 +163,6 @@ def test_late_and_duplicate_fractions(tmp_path: Path) -> None:
     assert 0.015 <= twice / unique <= 0.025
     assert 0.05 <= late / sum(seen.values()) <= 0.09  # late records plus late second copies
     assert 0.04 <= stats.late / stats.records <= 0.06
-
-
-def test_cli_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "gen"
-    argv = ["generate", "--out", str(out), "--seed", "4", "--days", "0.2", "--no-anomalies", "--scale", "0.3"]
-    assert (
-        main(
-            [*argv, "--accounts", "2", "--regions", "3", "--late-fraction", "0", "--duplicate-fraction", "0"]
-        )
-        == 0
-    )
-    summary = capsys.readouterr().err
-    assert "records" in summary and "files" in summary and "0 anomalies" in summary
-    labels = json.loads((out / "labels.json").read_text())
-    assert labels["anomaly_free"] is True and len(labels["accounts"]) == 2 and len(labels["regions"]) == 3
-    assert main(argv) == 2  # refuses to mix with an earlier trace
-    assert "--overwrite" in capsys.readouterr().err
-    assert main([*argv, "--overwrite", "--start", "2026-02-02T00:00:00Z"]) == 0
-    assert json.loads((out / "labels.json").read_text())["start"] == "2026-02-02T00:00:00Z"
-    assert all("/2026/02/0" in str(p) for p in (out / "AWSLogs").rglob("*.gz"))
-
-
-def test_invalid_options_are_rejected(tmp_path: Path) -> None:
-    assert main(["generate", "--out", str(tmp_path), "--days", "0.01"]) == 2
-    assert main(["generate", "--out", str(tmp_path), "--start", "2026-01-05T00:00:30Z"]) == 2
-    with pytest.raises(ValueError):
-        plan_traffic(GenerateOptions(late_fraction=0.9))
 
 
 def test_busy_windows_are_split_into_several_files() -> None:
