@@ -66,17 +66,22 @@ class _OpenKeys:
         self.slots = slots
         self.p = {name: values[slots] for name, values in params.items()}
         self.refs = track.baseline.references(slots)
-        self.free = track.lifecycle.free(slots) & track.keys.live(slots) & enabled[slots]
+        self.detectable = track.keys.live(slots) & enabled[slots]
         self.highest = np.zeros(len(slots))
         self.streak, self.total = track.lifecycle.rise(slots)
         self.may_sustain = np.zeros(len(slots), dtype=bool)
 
     def spiking(self, minute: int, counts: F64) -> I64:
-        """Indexes (into :attr:`slots`) whose count so far passes the spike rule."""
+        """Indexes (into :attr:`slots`) whose count so far passes the spike rule.
+
+        Whether a key is free to start is asked of the lifecycle at every minute: a key announced
+        at an earlier open minute of the same pass is not, so one insight gets one Start.
+        """
         refs, warmup = self.refs, self.track.config.warmup_minutes
         peak = np.maximum(refs.peak, self.highest)
         gates = (
-            self.free
+            self.track.lifecycle.free(self.slots)
+            & self.detectable
             & ~self.may_sustain
             & self.track.keys.warm(minute, warmup, self.slots)
             & start_rules.spike_gates(counts, refs.mu_up, peak, self.p)

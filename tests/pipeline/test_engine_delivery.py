@@ -154,3 +154,20 @@ def test_records_dated_after_the_latest_minute_are_dropped_as_future() -> None:
     assert engine.normaliser.skipped["future"] == 1
     assert engine.normaliser.max_minute == START + n - 1
     assert engine.closed_through == START + n - 1 - SHORT.allowed_lateness_minutes - 1
+
+
+def test_a_rising_spike_delivered_in_one_batch_starts_once() -> None:
+    """Two open minutes of one spike arrive together, the second busier than the first: both pass
+    the spike rule, but the key is already announcing an insight after the first, so it starts once
+    and that Start gets its End."""
+    n = 4 * HOUR
+    spike = 3 * HOUR
+    counts = steady_with(5.0, n, 97, {(spike, spike + 1): 40, (spike + 1, spike + 3): 90})
+    records = merge(background(n), stream({api(): counts}))
+    engine = Engine(SHORT)
+    out = feed(engine, {m: rs for m, rs in records.items() if m < START + spike})
+    together = records[START + spike] + records[START + spike + 1]
+    out += engine.process(together)
+    out += feed(engine, {m: rs for m, rs in records.items() if m > START + spike + 1}) + engine.finish()
+    mine = of(checked(out), NAME)
+    assert [(t.state, t.start_minute) for t in mine] == [("Start", START + spike), ("End", START + spike)]
