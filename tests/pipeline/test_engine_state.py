@@ -136,6 +136,14 @@ def test_corrupt_snapshot_raises(data: bytes) -> None:
         Engine.restore(data, SHORT)
 
 
+def test_snapshot_of_the_previous_layout_is_refused_by_name() -> None:
+    """Version 1 kept every column in one track table; its state cannot be read as version 2, and
+    the error says which versions are involved (the daemon prints it and stops with exit 2)."""
+    old = msgspec.msgpack.encode({"version": 1, "state": {"closed_through": 3, "track": {}}})
+    with pytest.raises(SnapshotError, match=r"format version 1; this trailpulse reads only version 2"):
+        Engine.restore(old, SHORT)
+
+
 def test_truncated_or_tampered_snapshot_raises() -> None:
     engine = Engine(SHORT)
     feed(engine, merge(background(3 * HOUR), stream({api(): poisson_counts(5.0, 3 * HOUR, 95)})))
