@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from insights.attribution import ATTRIBUTES
 from insights.snapshot import pack_array, unpack_array
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-ATTRIBUTE_COUNT = 3  # user identity ARN, user agent, error code: the width of ``values``
 
 
 class MinuteBuffers:
@@ -62,7 +62,7 @@ class MinuteBuffers:
         """Slots and value rows buffered for an open ``minute`` so far (empty if none)."""
         chunks = self._chunks.get(minute)
         if not chunks:
-            return np.zeros(0, np.int64), np.zeros((0, ATTRIBUTE_COUNT), np.int64)
+            return np.zeros(0, np.int64), np.zeros((0, len(ATTRIBUTES)), np.int64)
         return np.concatenate([s for s, _ in chunks]), np.concatenate([v for _, v in chunks])
 
     def take_touched(self) -> set[int]:

@@ -79,7 +79,24 @@ class Decisions:
 
 
 class Lifecycle:
-    """Open insights, the streaks that may start one, and the figures their Starts and Ends carry."""
+    """Open insights, the streaks that may start one, and the figures their Starts and Ends carry.
+
+    >>> from insights.config import DetectorParams
+    >>> params = {n: np.array([float(v)]) for n, v in vars(DetectorParams()).items() if n != "enabled"}
+    >>> def one(x: float) -> F64:
+    ...     return np.array([x])
+    >>> refs = References(mu_up=one(5.0), mu_down=one(5.0), peak=one(9.0), burst=one(0.0), phi=one(1.0))
+    >>> lifecycle = Lifecycle()
+    >>> lifecycle.cols.ensure(1)
+    >>> decided = lifecycle.decide(MinuteView(100, one(40.0), refs, np.array([True]), params), rows=1)
+    >>> decided.start_slots.tolist(), decided.start_first.tolist()
+    ([0], [100])
+    >>> lifecycle.open_insights(100, decided, one(5.0), np.array([60])).tolist()  # not announced early
+    [False]
+    >>> figures = lifecycle.figures(0, (100, 100, 100, 1))
+    >>> figures.direction, figures.baseline, figures.insight_average
+    ('up', (5.0, 60), 40.0)
+    """
 
     def __init__(self) -> None:
         self.cols = Columns(LIFECYCLE_FIELDS)

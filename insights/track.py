@@ -1,11 +1,12 @@
 """Closing a minute for every tracked key at once, and admitting and evicting keys.
 
 A :class:`Track` holds no state of its own: it wires the steps that do, each the only writer of its
-state — :class:`~insights.keyspace.KeySpace` (which key has which slot), :class:`~insights.baseline.
-Baseline`, :class:`~insights.lifecycle.Lifecycle` and :class:`~insights.attribution.Attributions` —
-in the order a closed minute flows through them: the minute's view (counts against the baseline's
-references), the lifecycle's decisions, then learning the ordinary minutes, attributions, and the
-Starts and Ends. Every step works on numpy columns over all keys at once.
+state — :class:`~insights.keyspace.KeySpace` (which key has which slot),
+:class:`~insights.baseline.Baseline`, :class:`~insights.lifecycle.Lifecycle` and
+:class:`~insights.attribution.Attributions` — in the order a closed minute flows through them: the
+minute's view (counts against the baseline's references), the lifecycle's decisions, then learning
+the ordinary minutes, attributions, and the Starts and Ends. Every step works on numpy columns
+over all keys at once.
 
 >>> import numpy as np
 >>> from insights.config import EngineConfig
