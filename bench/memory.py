@@ -8,13 +8,13 @@ hour rolls and attribution-epoch rotations, and both epochs' sketches hold value
 
 Driving 100 k keys through ``Engine.process`` with real records would take hours, so the tracks
 are fed directly, the way the normaliser feeds them: keys are created with ``Track.slot_for``,
-then each hour ``Track.ingest`` gets that hour's random observations (a few thousand a minute on
+then each hour ``Engine._ingest`` gets that hour's random observations (a few thousand a minute on
 random keys, values being interned ids of a few hundred ARNs and user agents, skewed so some are
 heavy hitters), and ``Engine._close_through`` closes the minutes one by one, as ``process`` does.
 A state check after the run shows the ring, baseline and sketches are full.
 
 It reports the RSS (``VmRSS`` of ``/proc/self/status``) before the keys exist and after the run,
-the RSS delta per key against the 4 KiB goal and the theoretical ``Columns.nbytes_per_key()``,
+the RSS delta per key against the 4 KiB goal and the theoretical bytes of every step's columns,
 the snapshot size, and the time a minute close takes at this many keys.
 
 Run: ``.venv/bin/python bench/memory.py [--keys 100000] [--error-keys 10000] [--days 7.5]``
@@ -36,11 +36,9 @@ import time
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
+from memory_state import Traffic, create_keys, key_table_bytes, make_keys, state_check
 
 from insights.engine import Engine
-from insights.keys import ApiKey
-from insights.track import Track
 
 GOAL_BYTES_PER_KEY = 4096
 MINUTES_PER_DAY = 1440
@@ -49,8 +47,6 @@ HOUR = 60
 # so that a 7.5-day run rotates twice and ends with both epochs well filled.
 EPOCH_MINUTES = 7 * MINUTES_PER_DAY // 2
 FIRST_MINUTE = (29_459_520 // EPOCH_MINUTES) * EPOCH_MINUTES + EPOCH_MINUTES // 2
-
-I64 = npt.NDArray[np.int64]
 
 
 def rss_bytes(field: str = "VmRSS") -> int:
@@ -79,105 +75,6 @@ def median(values: list[float]) -> float:
 
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-# -- building the state ------------------------------------------------------------------------------
-def make_keys(count: int, with_error: bool) -> list[ApiKey]:
-    """Distinct, realistic-looking API keys; each owns its strings, as keys decoded from records do."""
-    accounts = [f"{100000000000 + i:012d}" for i in range(8)]
-    regions = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"]
-    keys: list[ApiKey] = []
-    for i in range(count):
-        service = f"service{i % 400:03d}.amazonaws.com"
-        name = f"PutResourceConfiguration{i:06d}"
-        account, region = accounts[i % len(accounts)], regions[(i // 8) % len(regions)]
-        if with_error:
-            keys.append(("Management", account, region, service, name, f"ThrottlingException{i % 7}"))
-        else:
-            keys.append(("Management", account, region, service, name))
-    return keys
-
-
-def create_keys(track: Track, keys: list[ApiKey]) -> None:
-    for key in keys:
-        if track.slot_for(key, FIRST_MINUTE, FIRST_MINUTE) < 0:
-            raise RuntimeError(f"key table full at {len(track.keys)} keys")
-
-
-class Traffic:
-    """Random observations for a range of key slots: a few per minute per hundred keys, skewed values."""
-
-    def __init__(self, engine: Engine, slots: range, per_minute: int, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.slots = slots
-        self.per_minute = per_minute
-        intern = engine.strings.intern
-        arns = [
-            f"arn:aws:sts::123456789012:assumed-role/Role{i}/session-{i * 7919 % 1000}" for i in range(400)
-        ]
-        agents = [
-            f"aws-sdk-go-v2/1.{i}.0 os/linux lang/go#1.22 md/GOOS#linux api/svc#1.{i}" for i in range(250)
-        ]
-        codes = ["null", "AccessDenied", "ThrottlingException", "ValidationException"]
-        pools = [arns, agents, codes]
-        self.ids = [np.array([intern(v) for v in pool], dtype=np.int64) for pool in pools]
-        # Heavier first values: the null error code dominates, a few roles and agents do most calls.
-        self.weights = [self._skew(len(pool)) for pool in pools]
-        self.weights[2] = np.array([0.97, 0.01, 0.015, 0.005])
-
-    @staticmethod
-    def _skew(n: int) -> npt.NDArray[np.float64]:
-        w = 1.0 / np.arange(1, n + 1) ** 0.8
-        return np.asarray(w / w.sum(), dtype=np.float64)
-
-    def hour(self, first_minute: int) -> tuple[I64, I64, I64]:
-        n = int(self.rng.poisson(self.per_minute * HOUR))
-        minutes = first_minute + self.rng.integers(0, HOUR, n)
-        slots = self.rng.integers(self.slots.start, self.slots.stop, n)
-        values = np.stack(
-            [ids[self.rng.choice(len(ids), n, p=w)] for ids, w in zip(self.ids, self.weights, strict=True)],
-            axis=1,
-        )
-        return minutes.astype(np.int64), slots.astype(np.int64), values.astype(np.int64)
-
-
-def key_table_bytes(tracks: list[Track]) -> int:
-    """Python objects behind the key tables: index dicts, key lists, key tuples and their strings."""
-    total = 0
-    seen: set[int] = set()
-    for track in tracks:
-        total += sys.getsizeof(track.keys.index) + sys.getsizeof(track.keys.keys)
-        for key in track.keys.keys:
-            if key is None:
-                continue
-            total += sys.getsizeof(key)
-            for part in key:
-                if id(part) not in seen:
-                    seen.add(id(part))
-                    total += sys.getsizeof(part)
-    return total
-
-
-def state_check(track: Track) -> dict[str, Any]:
-    """Fractions of keys whose state is what a full week of real traffic leaves behind."""
-    rows = track.keys.high_water
-    c = track.cols
-    hour_n = c["hour_n"][:rows]
-    att_cnt = c["att_cnt"][:rows]
-    return {
-        "ring_all_hours_counted": float(np.mean((hour_n == HOUR).all(axis=1))),
-        "baseline_minutes_is_window": float(np.mean(c["tot_n"][:rows] == track.config.window_minutes)),
-        # Mean sketch slots in use per attribute (of attribution_slots), previous and current epoch.
-        "sketch_slots_used_prev": [
-            round(float(x), 2) for x in (att_cnt[:, :, 0, :] > 0).sum(axis=2).mean(axis=0)
-        ],
-        "sketch_slots_used_cur": [
-            round(float(x), 2) for x in (att_cnt[:, :, 1, :] > 0).sum(axis=2).mean(axis=0)
-        ],
-        "ref_up_positive": float(np.mean(c["ref_up"][:rows] > 0)),
-        "live": float(np.mean(c["live"][:rows])),
-        "open_insights": float(np.count_nonzero(c["open_dir"][:rows])),
-    }
 
 
 # -- main ---------------------------------------------------------------------------------------------
@@ -220,8 +117,8 @@ def main() -> int:
     began = time.perf_counter()
     call_keys = make_keys(args.keys, with_error=False)
     error_keys = make_keys(args.error_keys, with_error=True)
-    create_keys(engine.track, call_keys)
-    create_keys(engine.track, error_keys)
+    create_keys(engine.track, call_keys, FIRST_MINUTE)
+    create_keys(engine.track, error_keys, FIRST_MINUTE)
     del call_keys, error_keys  # the key tables hold the tuples now
     progress(f"created {args.keys:,} + {args.error_keys:,} keys in {time.perf_counter() - began:.1f} s")
 
@@ -232,9 +129,9 @@ def main() -> int:
     began = time.perf_counter()
     for h in range(hours):
         first = FIRST_MINUTE + h * HOUR
-        engine.track.ingest(*call_traffic.hour(first))
+        engine._ingest(*call_traffic.hour(first))
         if args.error_keys:
-            engine.track.ingest(*error_traffic.hour(first))
+            engine._ingest(*error_traffic.hour(first))
         profiling = h >= hours - args.profile_hours
         for minute in range(first, first + HOUR):
             t0 = time.perf_counter()
@@ -268,12 +165,12 @@ def main() -> int:
     peak = rss_bytes("VmHWM")
     trimmed = malloc_trim()
     rss_trimmed = rss_bytes()
-    call_count = sum(1 for key in engine.track.keys.index if len(key) == 5)
+    call_count = sum(1 for key in engine.track.keys.table.index if len(key) == 5)
     error_count = len(engine.track.keys) - call_count
     keys = len(engine.track.keys)
     delta = rss_after - rss_before
     per_key = delta / keys
-    theory = {"key": engine.track.cols.nbytes_per_key()}
+    theory = {"key": sum(cols.nbytes_per_key() for cols in engine.track.columns)}
     theory_total = theory["key"] * keys
     checks = {"keys": state_check(engine.track)}
     key_tables = key_table_bytes([engine.track])

@@ -50,7 +50,6 @@ from typing import Any
 
 import consumers.files.replay
 import insights.decode
-import insights.track
 from consumers.files.discover import LogFile, discover, read_bytes
 from consumers.files.replay import replay
 from consumers.synth.options import GenerateOptions
@@ -68,11 +67,12 @@ ENGINE_ENTRY_POINTS = ("process", "classify", "process_classified", "finish")
 ENGINE_STEPS = (
     ("normaliser", "normalise", "normalise"),
     ("normaliser", "classify", "classify"),
+    ("", "_ingest", "ingest"),
 )
 TRACK_STEPS = (
-    ("", "close_minute", "close_minute[{track}]"),
-    ("", "ingest", "ingest"),
+    ("", "close", "close_minute[{track}]"),
     ("", "_view", "view"),
+    ("lifecycle", "decide", "decide"),
     ("", "_apply", "apply"),
     ("", "evict_idle", "evict_idle"),
     ("baseline", "learn", "baseline.learn"),
@@ -220,7 +220,6 @@ def replay_run(files: list[LogFile], workers: int, timers: Timers | None = None)
         own.wrap(consumers.files.replay, "classify", "classify")
         own.wrap(Decoder, "decode", "decode")
         own.wrap(insights.decode, "unwrap", "gunzip")
-        own.wrap(insights.track, "decide", "decide")
         for owner, attribute, label in ENGINE_STEPS:
             own.wrap(_attribute_path(engine, owner), attribute, label)
         for name, track in (("keys", engine.track),):

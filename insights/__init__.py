@@ -1,8 +1,18 @@
 """trailpulse's pure engine: CloudTrail records in, Insight events out, no I/O.
 
-The data flows one way through small modules, one step each::
+The data flows one way through small modules, one step each, each the only writer of its state::
 
-    decode → normalise → aggregate (per minute) → baseline → detector → lifecycle → events
+    decode        decode.py, envelope.py, record.py, eventtime.py   bytes → records
+    normalise     classify.py (stateless), normalise.py             semantics, event-time clock, dedup
+    keys          keyspace.py (keys.py: interning tables)           which key owns which slot
+    aggregate     aggregate.py                                      per-minute buffers, closed_through
+    baseline      baseline.py                                       rolling 7-day references
+    detector      detector.py                                       surprise of a count
+    lifecycle     start_rules.py, lifecycle.py, early.py            Start rules; Start/End; early Starts
+    attribution   attribution.py                                    top callers, agents, error codes
+    events        transition.py, events.py                          the AWS Insight record
 
+``engine.py`` drives them behind the event-time clock; ``track.py`` closes one minute for every key
+at once (keys, baseline, lifecycle, attribution), holding no state of its own.
 Everything here is deterministic: the same input gives byte-identical output.
 """

@@ -19,10 +19,13 @@ import numpy.typing as npt
 
 from insights.columns import Columns, Field
 from insights.snapshot import pack_array, unpack_array
+from insights.transition import Attribution, AttributionValue
 
 I64 = npt.NDArray[np.int64]
 TOP = 5
 PREV, CUR = 0, 1
+#: The attributes of an observation's value row, in column order.
+ATTRIBUTES = ("userIdentityArn", "userAgent", "errorCode")
 
 
 def attribution_fields(attributes: int, slots: int) -> dict[str, Field]:
@@ -73,11 +76,11 @@ class OpenInsight:
 
 
 class Attributions:
-    """Baseline sketches (in ``cols``) and exact insight counters for one track."""
+    """Baseline sketches (in ``cols``) and exact insight counters of every key."""
 
-    def __init__(self, cols: Columns, attributes: int) -> None:
-        self.cols = cols
-        self.attributes = attributes
+    def __init__(self, slots: int) -> None:
+        self.attributes = len(ATTRIBUTES)
+        self.cols = Columns(attribution_fields(self.attributes, slots))
         self.pending: list[tuple[I64, I64]] = []
         self.insight: dict[int, OpenInsight] = {}
 
@@ -181,6 +184,22 @@ class Attributions:
     def close(self, slot: int) -> None:
         self.insight.pop(slot, None)
 
+    def describe(
+        self, slot: int, insight_side: list[list[tuple[int, float]]], names: list[str], error_code: bool
+    ) -> tuple[Attribution, ...]:
+        """Per attribute, ``insight_side`` against the slot's baseline, value ids turned to ``names``;
+        ``errorCode`` only when ``error_code`` (call-rate insights)."""
+        baseline_side = self.baseline_top(slot)
+        return tuple(
+            Attribution(
+                attribute=name,
+                insight=tuple(AttributionValue(names[v], avg) for v, avg in insight_side[a]),
+                baseline=tuple(AttributionValue(names[v], avg) for v, avg in baseline_side[a]),
+            )
+            for a, name in enumerate(ATTRIBUTES)
+            if error_code or name != "errorCode"
+        )
+
     def referenced_values(self, rows: int) -> I64:
         """Every value id the state refers to (for string-table compaction)."""
         parts = [self.cols["att_val"][:rows].ravel().astype(np.int64)]
@@ -198,7 +217,7 @@ class Attributions:
                 for a, c in enumerate(side):
                     side[a] = defaultdict(int, {int(mapping[k]): n for k, n in c.items()})
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self, rows: int) -> dict[str, Any]:
         """Everything, pending observations included: flushing here would change later output."""
         width = self.attributes
         slots = np.concatenate([s for s, _ in self.pending]) if self.pending else np.zeros(0, np.int64)
@@ -206,14 +225,25 @@ class Attributions:
             np.concatenate([v for _, v in self.pending]) if self.pending else np.zeros((0, width), np.int64)
         )
         return {
+            "columns": {name: pack_array(a) for name, a in self.cols.to_state(rows).items()},
             "pending": [pack_array(slots), pack_array(values)],
             "insight": [[slot, item.to_state()] for slot, item in sorted(self.insight.items())],
         }
 
-    def load_state(self, state: dict[str, Any]) -> None:
+    def load_state(self, state: dict[str, Any], rows: int) -> None:
+        self.cols.load_state({n: unpack_array(a) for n, a in state["columns"].items()}, rows)
         slots, values = (unpack_array(a) for a in state["pending"])
         self.pending = [(slots, values)] if len(slots) else []
         self.insight = {int(slot): OpenInsight.from_state(item) for slot, item in state["insight"]}
+
+
+def top_observed(values: I64) -> list[list[tuple[int, float]]]:
+    """Per attribute, the top values of observation rows ``values`` by count."""
+    top = []
+    for a in range(values.shape[1]):
+        ids, n = np.unique(values[:, a], return_counts=True)
+        top.append(top_values(dict(zip(ids.tolist(), n.astype(float).tolist(), strict=True))))
+    return top
 
 
 def top_values(averages: dict[int, float]) -> list[tuple[int, float]]:

@@ -23,11 +23,13 @@ inside an open insight are not learnt: they are unusual by definition.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from insights.columns import Columns, Field
+from insights.snapshot import pack_array, unpack_array
 
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
@@ -40,6 +42,19 @@ def _expected_peak(mean: npt.NDArray[np.floating], dispersion: npt.NDArray[np.fl
     """Roughly the busiest of 60 minutes for a negative binomial with this mean and dispersion."""
     mean = np.asarray(mean, dtype=np.float64)
     return mean + 2.4 * np.sqrt(np.asarray(dispersion, dtype=np.float64) * mean) + 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class References:
+    """What a minute's counts are judged against, per key: the rising and falling references
+    (seasonal, or the recent level when that is beyond them), the busiest recent minute, the mean
+    hourly peak of bursty keys (0 for others) and the dispersion."""
+
+    mu_up: F64
+    mu_down: F64
+    peak: F64
+    burst: F64
+    phi: F64
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,7 @@ class RingLayout:
 
 
 def baseline_fields(layout: RingLayout) -> dict[str, Field]:
-    """Columns a track needs for its baselines."""
+    """The per-key columns of a baseline."""
     ring = (layout.blocks,)
     return {
         "hour_sum": Field("float32", ring),
@@ -105,26 +120,25 @@ def _dispersion_terms(
 
 
 class Baseline:
-    """Hourly-ring baselines over a shared :class:`~insights.columns.Columns`.
+    """Hourly-ring baselines of every key, in columns only this class writes.
 
-    >>> from insights.columns import Columns
-    >>> cols = Columns(baseline_fields(RingLayout()))
-    >>> b = Baseline(cols, RingLayout())
+    >>> b = Baseline(RingLayout())
+    >>> b.cols.ensure(1)
     >>> for minute in range(120):
-    ...     b.learn(np.array([3.0]), np.array([True]), rows=1)
+    ...     b.learn(np.array([3.0]), np.array([True]))
     ...     if minute % 60 == 59:
     ...         b.roll_hour(minute // 60 + 1, rows=1)
     >>> float(b.average(1)[0]), int(b.minutes(1)[0])
     (3.0, 120)
     """
 
-    def __init__(self, cols: Columns, layout: RingLayout) -> None:
-        self.cols = cols
+    def __init__(self, layout: RingLayout) -> None:
+        self.cols = Columns(baseline_fields(layout))
         self.layout = layout
         self.hours = layout.blocks
         self.alpha = layout.ewma_alpha
 
-    def learn(self, counts: F64, learn: Bool, rows: int) -> None:
+    def learn(self, counts: F64, learn: Bool) -> None:
         """Add one closed minute's counts for the keys in ``learn`` (others keep their state)."""
         c = self.cols
         sel = np.flatnonzero(learn)
@@ -225,6 +239,22 @@ class Baseline:
         ratio = np.where(mean > 1e-3, var / np.maximum(mean, 1e-9), 1.0)
         c["dispersion"][:rows] = np.clip(ratio, 1.0, MAX_DISPERSION)
 
+    def references(self, index: slice | npt.NDArray[np.int64]) -> References:
+        """The references of the keys in ``index`` (a slice of slots, or slots)."""
+        c = self.cols
+        ewma = c["ewma"][index].astype(np.float64)
+        return References(
+            mu_up=np.maximum(ewma, c["ref_up"][index]),
+            mu_down=np.minimum(ewma, c["ref_down"][index]),
+            peak=np.maximum(c["ref_peak"][index], c["cur_max"][index]).astype(np.float64),
+            burst=c["ref_burst"][index].astype(np.float64),
+            phi=c["dispersion"][index].astype(np.float64),
+        )
+
+    def accept_level(self, slot: int, level: float) -> None:
+        """Take ``level`` as the key's recent level (an insight too long to stay one is the new normal)."""
+        self.cols["ewma"][slot] = level
+
     def average(self, rows: int) -> F64:
         """The AWS baseline average: calls per minute over the window, zero minutes included."""
         c = self.cols
@@ -237,3 +267,9 @@ class Baseline:
         c = self.cols
         total: npt.NDArray[np.int64] = c["tot_n"][:rows].astype(np.int64) + c["cur_n"][:rows]
         return total
+
+    def to_state(self, rows: int) -> dict[str, Any]:
+        return {name: pack_array(a) for name, a in self.cols.to_state(rows).items()}
+
+    def load_state(self, state: dict[str, Any], rows: int) -> None:
+        self.cols.load_state({n: unpack_array(a) for n, a in state.items()}, rows)

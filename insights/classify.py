@@ -31,7 +31,6 @@ INSIGHT_EVENT_TYPE = "AwsCloudTrailInsight"
 NULL = "null"
 Context = tuple[int, str, str, int]
 ApiTuple = tuple[str, str, str, str, str]
-COLUMNS = ("minute", "prior", "api", "write", "error", "arn", "agent", "event_hash")
 NO_MINUTE = -(1 << 62)
 
 

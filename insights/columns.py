@@ -1,9 +1,10 @@
 """Per-key state stored as columns: one numpy array per field, indexed by key slot.
 
-All per-key state of a track lives in one ``Columns`` so that growing, resetting a reused slot and
-snapshotting are done once for every field, and a newcomer can see a track's whole memory footprint
-in one place. Arrays grow by doubling; freshly grown memory is zeros, which the OS maps lazily, so
-resident memory follows the keys actually tracked.
+Each step that keeps per-key state (key space, baseline, lifecycle, attributions) owns one
+``Columns`` of its fields, so that growing, resetting a reused slot and snapshotting are done once
+for all of its fields, and its memory footprint per key is in one place. Arrays grow by doubling;
+freshly grown memory is zeros, which the OS maps lazily, so resident memory follows the keys
+actually tracked.
 """
 
 from __future__ import annotations

@@ -1,17 +1,27 @@
 """The engine: decoded records in, Insight transitions out, driven by event time.
 
-It owns the event-time clock: a minute closes once the newest event time seen is more than
-``allowed_lateness_minutes`` past it, and closing a minute scores every key of both insight types at once.
-Upward spikes may start before their minute closes (:mod:`insights.early`).
-Feed it batches with :meth:`Engine.process`; call :meth:`Engine.finish` at the end of a bounded
-input to close the minutes still open. Same records in the same order give the same output.
+The steps, in the order a record meets them (one module each):
+:mod:`~insights.classify` and :mod:`~insights.normalise` (CloudTrail semantics, the event-time clock),
+:mod:`~insights.aggregate` (per-minute buffers), then for every key at once when a minute closes
+(:mod:`~insights.track`): :mod:`~insights.baseline`, :mod:`~insights.detector` and
+:mod:`~insights.start_rules` judged by :mod:`~insights.lifecycle`, :mod:`~insights.attribution`, and
+the transitions that :mod:`~insights.events` turns into AWS records. Upward spikes may start before
+their minute closes (:mod:`~insights.early`).
+
+A minute closes once the newest event time seen is more than ``allowed_lateness_minutes`` past it.
+Feed batches with :meth:`Engine.process`; call :meth:`Engine.finish` at the end of a bounded input to
+close the minutes still open. Same records in the same order give the same output.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+import numpy.typing as npt
+
 from insights import snapshot
+from insights.aggregate import MinuteBuffers
 from insights.classify import ColumnBatch, classify
 from insights.config import EngineConfig
 from insights.early import early_starts
@@ -20,6 +30,8 @@ from insights.normalise import Normaliser
 from insights.record import CloudTrailRecord
 from insights.track import Track
 from insights.transition import InsightTransition
+
+I64 = npt.NDArray[np.int64]
 
 
 class Engine:
@@ -36,10 +48,15 @@ class Engine:
         self.config = config or EngineConfig()
         self.strings = StringTable()
         self.track = Track(self.config, self.strings)
+        self.minutes = MinuteBuffers()
         self.normaliser = Normaliser(self.track, self.strings, self.config.allowed_lateness_minutes)
-        self.closed_through: int | None = None
         self._strings_after_compaction = 0
         self._minute_cache: dict[str, int | None] = {}
+
+    @property
+    def closed_through(self) -> int | None:
+        """The last closed minute (None before the first close)."""
+        return self.minutes.closed_through
 
     def process(self, records: Iterable[CloudTrailRecord]) -> list[InsightTransition]:
         """Ingest a batch and close every minute the watermark has passed."""
@@ -53,15 +70,22 @@ class Engine:
 
     def process_classified(self, batches: list[ColumnBatch]) -> list[InsightTransition]:
         """Stage two of :meth:`process`: ingest classified batches, in order, and close passed minutes."""
-        self.normaliser.normalise(batches, self.closed_through)
+        observed = self.normaliser.normalise(batches, self.closed_through)
+        if observed is not None:
+            self._ingest(*observed)
         newest = self.normaliser.max_minute
         if newest is None:
             return []
         out = self._close_through(newest - self.config.allowed_lateness_minutes - 1)
+        touched = self.minutes.take_touched()
         if self.config.early_starts:
-            out.extend(early_starts(self.track, self.closed_through, self.config.warmup_minutes))
-        self.track.touched_minutes.clear()
+            out.extend(early_starts(self.track, self.minutes, touched))
         return out
+
+    def _ingest(self, minutes: I64, slots: I64, values: I64) -> None:
+        """Buffer observations of tracked keys (all for open minutes) until their minute closes."""
+        self.track.keys.touch(slots, minutes)
+        self.minutes.add(minutes, slots, values)
 
     def finish(self) -> list[InsightTransition]:
         """Close all minutes up to the newest seen (end of a bounded input)."""
@@ -72,9 +96,9 @@ class Engine:
         """All state, as bytes that :meth:`restore` turns back into an identical engine."""
         return snapshot.encode(
             {
-                "closed_through": self.closed_through,
                 "strings": self.strings.values,
                 "normaliser": self.normaliser.to_state(),
+                "minutes": self.minutes.to_state(),
                 "track": self.track.to_state(),
             }
         )
@@ -85,26 +109,29 @@ class Engine:
         state = snapshot.decode(data)
         engine = cls(config)
         try:
-            engine.closed_through = state["closed_through"]
             engine.strings.load_state(state["strings"])
             engine.normaliser.load_state(state["normaliser"])
+            engine.minutes.load_state(state["minutes"])
             engine.track.load_state(state["track"])
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise snapshot.SnapshotError(f"snapshot does not match this engine: {exc!r}") from exc
         return engine
 
     def _close_through(self, last: int) -> list[InsightTransition]:
-        if self.closed_through is None:
-            first = self._earliest_buffered()
+        """Close every minute up to ``last``, starting after the last closed one (or, on the very
+        first close, at the earliest buffered minute)."""
+        closed = self.minutes.closed_through
+        if closed is None:
+            first = self.minutes.earliest()
             if first is None or first > last:
                 return []
-            self.closed_through = first - 1
+        else:
+            first = closed + 1
         out: list[InsightTransition] = []
-        warmup = self.config.warmup_minutes
-        for minute in range(self.closed_through + 1, last + 1):
-            out.extend(self.track.close_minute(minute, warmup))
+        for minute in range(first, last + 1):
+            counts, slots, values = self.minutes.close(minute, self.track.keys.high_water)
+            out.extend(self.track.close(minute, counts, slots, values).transitions)
             self.normaliser.forget_minute(minute)
-            self.closed_through = minute
         self._compact_strings()
         return out
 
@@ -120,9 +147,9 @@ class Engine:
             or len(strings) - self._strings_after_compaction < strings.capacity // 10
         ):
             return
-        mapping = strings.compact(self.track.referenced_values())
-        self.track.remap_values(mapping)
+        track = self.track
+        referenced = [track.attributions.referenced_values(track.keys.high_water)]
+        mapping = strings.compact(np.concatenate(referenced + self.minutes.referenced_values()))
+        track.attributions.remap(mapping, track.keys.high_water)
+        self.minutes.remap_values(mapping)
         self._strings_after_compaction = len(strings)
-
-    def _earliest_buffered(self) -> int | None:
-        return min(self.track.buffers) if self.track.buffers else None

@@ -52,9 +52,6 @@ class KeyTable:
             self.keys[slot] = None
             self._free.append(slot)
 
-    def live_slots(self) -> npt.NDArray[np.int64]:
-        return np.fromiter(self.index.values(), dtype=np.int64, count=len(self.index))
-
     def to_state(self) -> list[list[str] | None]:
         return [None if k is None else list(k) for k in self.keys]
 

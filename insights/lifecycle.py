@@ -1,24 +1,33 @@
-"""Start/End decisions with hysteresis, for all keys of a track at once.
+"""Start/End of insights for every key at once; the only writer of lifecycle state.
 
-An insight starts on strong evidence (single-minute spike, sustained rise, or drop, each gated as
-:class:`~insights.config.DetectorParams` describes) and stays open while minutes remain unusual on
-weaker evidence; it ends after ``end_quiet_minutes`` ordinary minutes in a row, its ``eventTime``
-being the first of them. An insight longer than ``max_insight_minutes`` is closed and its level
-accepted as the new normal, so a permanent change does not stay an insight forever.
+An insight starts on strong evidence (the rules of :mod:`insights.start_rules`: a single-minute
+spike, a sustained rise or a drop) and stays open while minutes remain unusual on weaker evidence
+(``keep_surprise``); it ends after ``end_quiet_minutes`` ordinary minutes in a row, its
+``eventTime`` being the first of them. An insight longer than ``max_insight_minutes`` is closed and
+its level accepted as the new normal, so a permanent change does not stay an insight forever.
+
+A spike may also start before its minute closes (:mod:`insights.early`): :meth:`Lifecycle.announce`
+marks the key, and closing that minute opens the insight whatever its final count, without a
+second Start, so a Start is never taken back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from insights import start_rules
+from insights.baseline import References
 from insights.columns import Columns, Field
 from insights.detector import lower_surprise, upper_surprise
+from insights.snapshot import pack_array, unpack_array
+from insights.transition import InsightFigures
 
 F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]
 UP, DOWN = 1, -1
 KEEP_RATIO_UP = 1.25
@@ -41,19 +50,16 @@ LIFECYCLE_FIELDS: dict[str, Field] = {
     "dn_sum": Field("float64"),
     "dn_mu": Field("float64"),
 }
+RESET_AT_START = ("quiet", "quiet_sum", "up_streak", "up_sum", "up_mu", "dn_streak", "dn_sum", "dn_mu")
 
 
 @dataclass(frozen=True, slots=True)
 class MinuteView:
-    """One closed minute of a track: counts and references for every slot (length ``rows``)."""
+    """One closed minute: counts, references and parameters for every slot (length ``rows``)."""
 
     minute: int
     counts: F64
-    mu_up: F64
-    mu_down: F64
-    peak: F64
-    burst: F64
-    phi: F64
+    refs: References
     eligible: Bool
     params: dict[str, F64]
 
@@ -62,121 +68,213 @@ class MinuteView:
 class Decisions:
     """Slots that start (with direction and first minute) or end during one minute."""
 
-    start_slots: npt.NDArray[np.int64]
-    start_dirs: npt.NDArray[np.int64]
-    start_first: npt.NDArray[np.int64]
+    start_slots: I64
+    start_dirs: I64
+    start_first: I64
     start_sum: F64
-    start_n: npt.NDArray[np.int64]
+    start_n: I64
     surprise: F64
-    end_slots: npt.NDArray[np.int64]
+    end_slots: I64
     end_forced: Bool
 
 
-def _streak(cols: Columns, prefix: str, extend: Bool, counts: F64, mu: F64, rows: int) -> None:
-    """Extend or reset one kind of streak (count, observed sum, expected sum) for every key."""
-    streak = cols[f"{prefix}_streak"][:rows]
-    if not extend.any() and not streak.any():
-        return
-    total, expected = cols[f"{prefix}_sum"][:rows], cols[f"{prefix}_mu"][:rows]
-    streak[:] = np.where(extend, streak + 1, 0)
-    total[:] = np.where(extend, total + counts, 0.0)
-    expected[:] = np.where(extend, expected + mu, 0.0)
+class Lifecycle:
+    """Open insights, the streaks that may start one, and the figures their Starts and Ends carry.
 
-
-def _surprise(tail: Callable[[F64, F64, F64], F64], mask: Bool, count: F64, mu: F64, phi: F64) -> F64:
-    """``tail`` surprise where ``mask`` holds, zero elsewhere; scipy is not called for nothing."""
-    out = np.zeros(len(mask))
-    if mask.any():
-        out[mask] = tail(count[mask], mu[mask], phi[mask])
-    return out
-
-
-def decide(cols: Columns, view: MinuteView, rows: int) -> Decisions:
-    """Advance streaks and open insights by one minute and say what starts and ends.
-
-    A key whose spike at a later minute already started early (``early_min``) starts nothing before
-    that minute, and starts at it whatever its final count: the Start is already out.
+    >>> from insights.config import DetectorParams
+    >>> params = {n: np.array([float(v)]) for n, v in vars(DetectorParams()).items() if n != "enabled"}
+    >>> def one(x: float) -> F64:
+    ...     return np.array([x])
+    >>> refs = References(mu_up=one(5.0), mu_down=one(5.0), peak=one(9.0), burst=one(0.0), phi=one(1.0))
+    >>> lifecycle = Lifecycle()
+    >>> lifecycle.cols.ensure(1)
+    >>> decided = lifecycle.decide(MinuteView(100, one(40.0), refs, np.array([True]), params), rows=1)
+    >>> decided.start_slots.tolist(), decided.start_first.tolist()
+    ([0], [100])
+    >>> lifecycle.open_insights(100, decided, one(5.0), np.array([60])).tolist()  # not announced early
+    [False]
+    >>> figures = lifecycle.figures(0, (100, 100, 100, 1))
+    >>> figures.direction, figures.baseline, figures.insight_average
+    ('up', (5.0, 60), 40.0)
     """
-    c, p = view.counts, view.params
-    is_open = cols["open_dir"][:rows] != 0
-    early = cols["early_min"][:rows]
-    started_early = early == view.minute
-    free = view.eligible & ~is_open & (early < 0)
 
-    single = (
-        free & (c >= p["min_count"]) & (c >= p["min_ratio"] * view.mu_up) & (c > p["peak_margin"] * view.peak)
-    )
-    surprise = _surprise(upper_surprise, single, c, np.maximum(view.mu_up, view.burst), view.phi)
+    def __init__(self) -> None:
+        self.cols = Columns(LIFECYCLE_FIELDS)
 
-    _streak(cols, "up", free & (c >= 1) & (c >= p["sustained_ratio"] * view.mu_up), c, view.mu_up, rows)
-    streak = cols["up_streak"][:rows]
-    sustained = (streak >= p["sustained_minutes"]) & (cols["up_sum"][:rows] >= 2 * p["min_count"])
-    s_sus = _surprise(upper_surprise, sustained, cols["up_sum"][:rows], cols["up_mu"][:rows], view.phi)
+    # -- reading --------------------------------------------------------------------------------
+    def is_open(self, rows: int) -> Bool:
+        is_open: Bool = self.cols["open_dir"][:rows] != 0
+        return is_open
 
-    dropping = free & (view.mu_down >= p["drop_min_level"]) & (c <= p["drop_ratio"] * view.mu_down)
-    _streak(cols, "dn", dropping, c, view.mu_down, rows)
-    drop = cols["dn_streak"][:rows] >= p["drop_minutes"]
-    s_drop = _surprise(lower_surprise, drop, cols["dn_sum"][:rows], cols["dn_mu"][:rows], view.phi)
+    def quiet(self, rows: int) -> Bool:
+        """Keys whose open insight saw an ordinary minute last (it may be ending)."""
+        quiet: Bool = self.cols["quiet"][:rows] > 0
+        return quiet
 
-    threshold = p["start_surprise"]
-    start_single = (single & (surprise >= threshold)) | started_early
-    start_sus = ~start_single & sustained & (s_sus >= threshold)
-    start_drop = ~start_single & ~start_sus & (s_drop >= threshold)
-    starts = start_single | start_sus | start_drop
-    slots = np.flatnonzero(starts)
-    dirs = np.where(start_drop[slots], DOWN, UP)
-    n = np.where(
-        start_single[slots], 1, np.where(start_sus[slots], streak[slots], cols["dn_streak"][:rows][slots])
-    )
-    total = np.where(
-        start_single[slots],
-        c[slots],
-        np.where(start_sus[slots], cols["up_sum"][:rows][slots], cols["dn_sum"][:rows][slots]),
-    )
-    best = np.maximum(np.maximum(surprise, s_sus), s_drop)
+    def direction(self, slot: int) -> int:
+        """:data:`UP` or :data:`DOWN` while ``slot`` is in an insight, else 0."""
+        return int(self.cols["open_dir"][slot])
 
-    ends, forced = _advance_open(cols, view, is_open, rows)
-    return Decisions(
-        start_slots=slots.astype(np.int64),
-        start_dirs=dirs.astype(np.int64),
-        start_first=(view.minute - n + 1).astype(np.int64),
-        start_sum=total.astype(np.float64),
-        start_n=n.astype(np.int64),
-        surprise=best,
-        end_slots=ends,
-        end_forced=forced,
-    )
+    def free(self, slots: I64) -> Bool:
+        """Keys that may start: not in an insight and not already announcing one."""
+        c = self.cols
+        free: Bool = (c["open_dir"][slots] == 0) & (c["early_min"][slots] < 0)
+        return free
 
+    def rise(self, slots: I64) -> tuple[F64, F64]:
+        """The current sustained-rise streak of ``slots``: its length and its sum of counts."""
+        c = self.cols
+        return c["up_streak"][slots].astype(np.float64), c["up_sum"][slots].astype(np.float64)
 
-def _advance_open(
-    cols: Columns, view: MinuteView, is_open: Bool, rows: int
-) -> tuple[npt.NDArray[np.int64], Bool]:
-    """Update open insights with this minute; return the slots that end and whether forcibly."""
-    slots = np.flatnonzero(is_open)
-    if not len(slots):
-        return slots.astype(np.int64), np.zeros(0, dtype=bool)
-    c = view.counts[slots]
-    up = cols["open_dir"][slots] == UP
-    mu_up, mu_down, phi = view.mu_up[slots], view.mu_down[slots], view.phi[slots]
-    keep = view.params["keep_surprise"][slots]
-    unusual_up = (c >= KEEP_RATIO_UP * mu_up) & (upper_surprise(c, mu_up, phi) >= keep)
-    unusual_down = (c <= KEEP_RATIO_DOWN * mu_down) & (lower_surprise(c, mu_down, phi) >= keep)
-    unusual = np.where(up, unusual_up, unusual_down)
+    def figures(
+        self, slot: int, minutes: tuple[int, int, int, int], average: float | None = None
+    ) -> InsightFigures:
+        """The figures of the insight of ``slot``: ``minutes`` as :class:`InsightFigures` has them;
+        ``average`` replaces the average of its unusual minutes (an early Start's count so far)."""
+        c = self.cols
+        if average is None:
+            average = float(c["ins_sum"][slot]) / max(int(c["ins_n"][slot]), 1)
+        return InsightFigures(
+            direction="down" if self.direction(slot) == DOWN else "up",
+            minutes=minutes,
+            baseline=(float(c["base_avg"][slot]), max(int(c["base_n"][slot]), 1)),
+            insight_average=average,
+        )
 
-    quiet, quiet_sum = cols["quiet"], cols["quiet_sum"]
-    cols["ins_sum"][slots] += np.where(unusual, quiet_sum[slots] + c, 0.0)
-    cols["ins_n"][slots] += np.where(unusual, quiet[slots] + 1, 0)
-    quiet_sum[slots] = np.where(unusual, 0.0, quiet_sum[slots] + c)
-    quiet[slots] = np.where(unusual, 0, quiet[slots] + 1)
+    def ending(self, slot: int, minute: int, forced: bool) -> InsightFigures:
+        """The figures of an End decided at ``minute``: its event minute is the first quiet minute
+        (the minute after, when the insight was closed for lasting too long)."""
+        end = minute + 1 if forced else minute - int(self.cols["quiet"][slot]) + 1
+        start = int(self.cols["ins_start"][slot])
+        return self.figures(slot, (start, end, minute, end - start))
 
-    ended = quiet[slots] >= view.params["end_quiet_minutes"][slots]
-    age = view.minute - cols["ins_start"][slots] + 1
-    forced = ~ended & (age >= view.params["max_insight_minutes"][slots])
-    if forced.any():
-        f = slots[forced]
-        cols["ins_sum"][f] += quiet_sum[f]
-        cols["ins_n"][f] += quiet[f]
-        quiet_sum[f] = 0.0
-        quiet[f] = 0
-    done = ended | forced
-    return slots[done].astype(np.int64), forced[done]
+    # -- deciding -------------------------------------------------------------------------------
+    def decide(self, view: MinuteView, rows: int) -> Decisions:
+        """Advance streaks and open insights by one minute and say what starts and ends.
+
+        A key whose spike at a later minute already started early (``early_min``) starts nothing
+        before that minute, and starts at it whatever its final count: the Start is already out.
+        """
+        cols, c, p, refs = self.cols, view.counts, view.params, view.refs
+        is_open = self.is_open(rows)
+        early = cols["early_min"][:rows]
+        started_early = early == view.minute
+        free = view.eligible & ~is_open & (early < 0)
+
+        gates = free & start_rules.spike_gates(c, refs.mu_up, refs.peak, p)
+        spiking, surprise = start_rules.spike_starts(
+            gates, c, np.maximum(refs.mu_up, refs.burst), refs.phi, p
+        )
+
+        self._streak("up", free & start_rules.raised(c, refs.mu_up, p), c, refs.mu_up, rows)
+        streak, rise_sum = cols["up_streak"][:rows], cols["up_sum"][:rows]
+        sustained = start_rules.sustained(streak, rise_sum, p)
+        s_sus = start_rules.sum_surprise(True, sustained, rise_sum, cols["up_mu"][:rows], refs.phi)
+
+        self._streak("dn", free & start_rules.dropping(c, refs.mu_down, p), c, refs.mu_down, rows)
+        drop_streak, drop_sum = cols["dn_streak"][:rows], cols["dn_sum"][:rows]
+        drop = start_rules.dropped(drop_streak, p)
+        s_drop = start_rules.sum_surprise(False, drop, drop_sum, cols["dn_mu"][:rows], refs.phi)
+
+        threshold = p["start_surprise"]
+        start_single = spiking | started_early
+        start_sus = ~start_single & sustained & (s_sus >= threshold)
+        start_drop = ~start_single & ~start_sus & (s_drop >= threshold)
+        slots = np.flatnonzero(start_single | start_sus | start_drop)
+        dirs = np.where(start_drop[slots], DOWN, UP)
+        n = np.where(start_single[slots], 1, np.where(start_sus[slots], streak[slots], drop_streak[slots]))
+        total = np.where(
+            start_single[slots], c[slots], np.where(start_sus[slots], rise_sum[slots], drop_sum[slots])
+        )
+        ends, forced = self._advance_open(view, is_open)
+        return Decisions(
+            start_slots=slots.astype(np.int64),
+            start_dirs=dirs.astype(np.int64),
+            start_first=(view.minute - n + 1).astype(np.int64),
+            start_sum=total.astype(np.float64),
+            start_n=n.astype(np.int64),
+            surprise=np.maximum(np.maximum(surprise, s_sus), s_drop),
+            end_slots=ends,
+            end_forced=forced,
+        )
+
+    def _streak(self, prefix: str, extend: Bool, counts: F64, mu: F64, rows: int) -> None:
+        """Extend or reset one kind of streak (count, observed sum, expected sum) for every key."""
+        cols = self.cols
+        streak = cols[f"{prefix}_streak"][:rows]
+        if not extend.any() and not streak.any():
+            return
+        total, expected = cols[f"{prefix}_sum"][:rows], cols[f"{prefix}_mu"][:rows]
+        streak[:] = np.where(extend, streak + 1, 0)
+        total[:] = np.where(extend, total + counts, 0.0)
+        expected[:] = np.where(extend, expected + mu, 0.0)
+
+    def _advance_open(self, view: MinuteView, is_open: Bool) -> tuple[I64, Bool]:
+        """Update open insights with this minute; return the slots that end and whether forcibly."""
+        cols = self.cols
+        slots = np.flatnonzero(is_open)
+        if not len(slots):
+            return slots.astype(np.int64), np.zeros(0, dtype=bool)
+        c = view.counts[slots]
+        up = cols["open_dir"][slots] == UP
+        mu_up, mu_down, phi = view.refs.mu_up[slots], view.refs.mu_down[slots], view.refs.phi[slots]
+        keep = view.params["keep_surprise"][slots]
+        unusual_up = (c >= KEEP_RATIO_UP * mu_up) & (upper_surprise(c, mu_up, phi) >= keep)
+        unusual_down = (c <= KEEP_RATIO_DOWN * mu_down) & (lower_surprise(c, mu_down, phi) >= keep)
+        unusual = np.where(up, unusual_up, unusual_down)
+
+        quiet, quiet_sum = cols["quiet"], cols["quiet_sum"]
+        cols["ins_sum"][slots] += np.where(unusual, quiet_sum[slots] + c, 0.0)
+        cols["ins_n"][slots] += np.where(unusual, quiet[slots] + 1, 0)
+        quiet_sum[slots] = np.where(unusual, 0.0, quiet_sum[slots] + c)
+        quiet[slots] = np.where(unusual, 0, quiet[slots] + 1)
+
+        ended = quiet[slots] >= view.params["end_quiet_minutes"][slots]
+        age = view.minute - cols["ins_start"][slots] + 1
+        forced = ~ended & (age >= view.params["max_insight_minutes"][slots])
+        if forced.any():
+            f = slots[forced]
+            cols["ins_sum"][f] += quiet_sum[f]
+            cols["ins_n"][f] += quiet[f]
+            quiet_sum[f] = 0.0
+            quiet[f] = 0
+        done = ended | forced
+        return slots[done].astype(np.int64), forced[done]
+
+    # -- applying -------------------------------------------------------------------------------
+    def open_insights(self, minute: int, d: Decisions, base_avg: F64, base_n: I64) -> Bool:
+        """Open the insights of ``d``'s starts; ``base_avg``/``base_n`` are their baselines now.
+
+        Returns which of them were announced early: their Start is out, and their baseline stays
+        the one it carried.
+        """
+        c, starts = self.cols, d.start_slots
+        announced: Bool = c["early_min"][starts] == minute
+        if len(starts):
+            c["open_dir"][starts] = d.start_dirs
+            c["ins_start"][starts] = d.start_first
+            c["ins_sum"][starts] = d.start_sum
+            c["ins_n"][starts] = d.start_n
+            fresh = ~announced
+            c["base_avg"][starts[fresh]] = base_avg[fresh]
+            c["base_n"][starts[fresh]] = base_n[fresh]
+            for name in RESET_AT_START:
+                c[name][starts] = 0
+            c["early_min"][starts] = -1
+        return announced
+
+    def announce(self, slot: int, minute: int, base_avg: float, base_n: int) -> None:
+        """An early Start of ``slot`` at open ``minute`` went out with this baseline."""
+        c = self.cols
+        c["early_min"][slot] = minute
+        c["base_avg"][slot] = base_avg
+        c["base_n"][slot] = base_n
+
+    def close(self, slot: int) -> None:
+        self.cols["open_dir"][slot] = 0
+
+    def to_state(self, rows: int) -> dict[str, Any]:
+        return {name: pack_array(a) for name, a in self.cols.to_state(rows).items()}
+
+    def load_state(self, state: dict[str, Any], rows: int) -> None:
+        self.cols.load_state({n: unpack_array(a) for n, a in state.items()}, rows)

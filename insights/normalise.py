@@ -31,7 +31,8 @@ I64 = npt.NDArray[np.int64]
 
 
 class Normaliser:
-    """Turns classified batches into per-track observation columns and keeps the event-time clock."""
+    """Turns classified batches into observation columns for the tracked keys and keeps the
+    event-time clock (the newest minute seen)."""
 
     def __init__(self, track: Track, strings: StringTable, lateness: int) -> None:
         self.track = track
@@ -43,12 +44,16 @@ class Normaliser:
         self.skipped: Counter[str] = Counter()
         self.analysed = 0
 
-    def normalise(self, batches: list[ColumnBatch], closed_through: int | None) -> None:
-        """Advance the clock and scopes with ``batches`` and route their rows to the keys.
+    def normalise(
+        self, batches: list[ColumnBatch], closed_through: int | None
+    ) -> tuple[I64, I64, I64] | None:
+        """Advance the clock and scopes with ``batches`` and route their rows to the keys: the
+        observations (minute, key slot, attribute value ids) of the records that count, if any.
 
         A record is late if its minute is closed, or would have been had every record before it
         been processed on its own: ``allowed_lateness_minutes`` or more before the newest minute
-        seen before it (its batch's ``prior``, or earlier batches').
+        seen before it (its batch's ``prior``, or earlier batches'). Records of keys that found no
+        room in a full key table are left out (counted by the key space).
         """
         closed = -1 if closed_through is None else closed_through
         apis: dict[ApiTuple, int] = {}
@@ -84,25 +89,30 @@ class Normaliser:
                 }
             )
         if not parts:
-            return
+            return None
         rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         keep = self._fresh_rows(rows["minute"], rows["event_hash"], rows["floor"])
         rows = {name: array[keep] for name, array in rows.items()}
         api_list, code_list = list(apis), list(codes)
         write, erred = rows["write"], rows["error"] >= 0
         width = max(len(code_list), 1)
-        call_slots = self._slots(api_list.__getitem__, rows["api"][write], rows["minute"][write], [])
+        call_slots = self._slots(
+            api_list.__getitem__, rows["api"][write], rows["minute"][write], closed_through, []
+        )
         error_slots = self._slots(
             lambda pair: (*api_list[pair // width], code_list[pair % width]),
             rows["api"][erred] * width + rows["error"][erred],
             rows["minute"][erred],
+            closed_through,
             [call_slots],
         )
         values = np.stack([rows["arn"], rows["agent"], rows["code"]], axis=1)
-        self.track.ingest(
-            np.concatenate([rows["minute"][write], rows["minute"][erred]]),
-            np.concatenate([call_slots, error_slots]),
-            np.concatenate([values[write], values[erred]]),
+        slots = np.concatenate([call_slots, error_slots])
+        tracked = slots >= 0
+        return (
+            np.concatenate([rows["minute"][write], rows["minute"][erred]])[tracked],
+            slots[tracked],
+            np.concatenate([values[write], values[erred]])[tracked],
         )
 
     def _fresh_rows(self, minutes: I64, hashes: I64, floors: I64) -> I64:
@@ -124,7 +134,12 @@ class Normaliser:
         return np.flatnonzero(keep)
 
     def _slots(
-        self, key_of: Callable[[int], tuple[str, ...]], ids: I64, minutes: I64, in_flight: list[I64]
+        self,
+        key_of: Callable[[int], tuple[str, ...]],
+        ids: I64,
+        minutes: I64,
+        closed_through: int | None,
+        in_flight: list[I64],
     ) -> I64:
         """Key slots for rows given by key ids (``key_of`` names them); new keys are tracked.
 
@@ -135,10 +150,10 @@ class Normaliser:
         slots = np.empty(len(unique), dtype=np.int64)
         for i, (index, row) in enumerate(zip(unique.tolist(), first.tolist(), strict=True)):
             key = key_of(index)
-            slot = track.keys.index.get(key)
+            slot = track.keys.slot_of(key)
             if slot is None:
                 scope = self.scopes[(key[1], key[2])]
-                slot = track.slot_for(key, int(minutes[row]), scope, [*in_flight, slots[:i]])
+                slot = track.slot_for(key, int(minutes[row]), scope, closed_through, [*in_flight, slots[:i]])
             slots[i] = slot
         mapped: I64 = slots[inverse.ravel()]
         return mapped
@@ -157,7 +172,7 @@ class Normaliser:
             self.scopes[scope] = minute
         elif minute < start:
             self.scopes[scope] = minute
-            self.track.lower_scope_start(scope, minute)
+            self.track.keys.lower_scope_start(scope, minute)
 
     def to_state(self) -> dict[str, Any]:
         return {

@@ -1,6 +1,6 @@
 """The engine's detector on one count series of any interval (``trailpulse score-series``).
 
-A series is one key of a :class:`~insights.track.Track` whose "minute" is the series' own bucket.
+A series is the one key of a :class:`~insights.track.Track` whose "minute" is the series' own bucket.
 The bucket is the median step of the first steps seen; the baseline still spans 7 days, warm-up
 36 hours, and the seasonal ring keeps 24 blocks a day when the interval divides a day into a
 multiple of 24 buckets (otherwise one block a day). Until the step is known (the first
@@ -105,7 +105,7 @@ class SeriesScorer:
         config = layout_for(self.step)
         config = EngineConfig(**{**config.__dict__, "detector": self.params})
         self.track = Track(config, StringTable())
-        self.track.slot_for(SERIES_KEY, 0, 0)
+        self.track.slot_for(SERIES_KEY, 0, 0, None)
         for previous, (a, b) in zip(
             self.pending, zip(self.times, [*self.times[1:], None], strict=True), strict=True
         ):
@@ -120,15 +120,15 @@ class SeriesScorer:
         baseline = float(track.baseline.average(1)[0])
         counts = np.array([value])
         empty = np.zeros(0, np.int64)
-        track.close_counts(self.bucket, counts, empty, empty.reshape(0, 3), track.config.warmup_minutes)
+        closed = track.close(self.bucket, counts, empty, empty.reshape(0, 3))
         self.bucket += 1
-        view, decided = track.last_view, track.last_decisions
+        view, decided = closed.view, closed.decisions
         assert view is not None and decided is not None
-        direction = int(track.cols["open_dir"][0])
+        direction = track.lifecycle.direction(0)
         surprise = float(decided.surprise[0])
         if direction:
             tail = upper_surprise if direction == UP else lower_surprise
-            mu = view.mu_up if direction == UP else view.mu_down
-            surprise = max(surprise, float(tail(counts, mu, view.phi)[0]))
+            mu = view.refs.mu_up if direction == UP else view.refs.mu_down
+            surprise = max(surprise, float(tail(counts, mu, view.refs.phi)[0]))
         score = float(unit_score(np.array([surprise]), view.params["start_surprise"])[0])
         return SeriesPoint(baseline, score, direction != 0)

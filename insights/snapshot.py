@@ -14,7 +14,9 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-FORMAT_VERSION = 1
+#: Version 2: per-step state (keys, minutes, baseline, lifecycle, attributions); version 1 had one
+#: ``track`` table of every column and cannot be read any more.
+FORMAT_VERSION = 2
 
 
 class SnapshotError(ValueError):
@@ -42,8 +44,14 @@ def decode(data: bytes) -> dict[str, Any]:
         envelope = msgspec.msgpack.decode(data)
     except (msgspec.DecodeError, ValueError, RecursionError) as exc:
         raise SnapshotError(f"snapshot is not readable: {exc}") from exc
-    if not isinstance(envelope, dict) or envelope.get("version") != FORMAT_VERSION:
+    if not isinstance(envelope, dict):
         raise SnapshotError("snapshot has an unknown format version")
+    version = envelope.get("version")
+    if version != FORMAT_VERSION:
+        raise SnapshotError(
+            f"snapshot has format version {version!r}; this trailpulse reads only version {FORMAT_VERSION}"
+            " (delete the state to start over)"
+        )
     state = envelope.get("state")
     if not isinstance(state, dict):
         raise SnapshotError("snapshot has no state")

@@ -12,6 +12,13 @@ from typing import Literal
 InsightType = Literal["ApiCallRateInsight", "ApiErrorRateInsight"]
 State = Literal["Start", "End"]
 Direction = Literal["up", "down"]
+CALL_RATE: InsightType = "ApiCallRateInsight"
+ERROR_RATE: InsightType = "ApiErrorRateInsight"
+
+
+def insight_type_of(key: tuple[str, ...]) -> InsightType:
+    """Call-rate keys name an API; error-rate keys name an API and an error code."""
+    return ERROR_RATE if len(key) > 5 else CALL_RATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +67,43 @@ class InsightTransition:
     insight_average: float
     insight_duration: int
     attributions: tuple[Attribution, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InsightFigures:
+    """What the lifecycle knows of one insight when a Start or End goes out.
+
+    Minutes are (first unusual minute, the record's event minute, the deciding minute, duration);
+    the baseline is (per-minute average, minutes it covers).
+    """
+
+    direction: Direction
+    minutes: tuple[int, int, int, int]
+    baseline: tuple[float, int]
+    insight_average: float
+
+
+def make_transition(
+    state: State, key: tuple[str, ...], figures: InsightFigures, attributions: tuple[Attribution, ...]
+) -> InsightTransition:
+    """The transition of the insight of ``key`` (an API key, with an error code for error rates)."""
+    start, event_minute, decided, duration = figures.minutes
+    return InsightTransition(
+        state=state,
+        insight_type=insight_type_of(key),
+        account_id=key[1],
+        region=key[2],
+        event_source=key[3],
+        event_name=key[4],
+        error_code=key[5] if len(key) > 5 else None,
+        source_event_category=key[0],
+        direction=figures.direction,
+        start_minute=start,
+        event_minute=event_minute,
+        decided_minute=decided,
+        baseline_average=figures.baseline[0],
+        baseline_duration=figures.baseline[1],
+        insight_average=figures.insight_average,
+        insight_duration=max(duration, 1),
+        attributions=attributions,
+    )

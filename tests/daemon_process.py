@@ -163,10 +163,10 @@ def big_producer(bootstrap: str) -> KafkaProducer:
 def baselines(engine: Engine) -> dict[tuple[str, ...], dict[str, list[float]]]:
     """Every tracked key's baseline columns, by key (slots depend on arrival order, keys do not)."""
     names = list(baseline_fields(engine.config.ring))
-    cols = engine.track.cols
+    cols = engine.track.baseline.cols
     return {
         key: {name: cols[name][slot].tolist() for name in names}
-        for slot, key in enumerate(engine.track.keys.keys)
+        for slot, key in enumerate(engine.track.keys.table.keys)
         if key is not None
     }
 

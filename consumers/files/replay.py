@@ -44,7 +44,7 @@ class ReplaySummary:
     seconds: float = 0.0
 
     def line(self, engine: Engine) -> str:
-        skipped = engine.normaliser.skipped + Counter({"late": engine.track.late_records})
+        skipped = engine.normaliser.skipped  # "late" included: the normaliser drops late records
         parts = [
             f"files={self.files}",
             f"records={self.records}",

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from insights.baseline import Baseline, RingLayout, baseline_fields
-from insights.columns import Columns
+from insights.baseline import Baseline, RingLayout
 
 BASE = 28_000_000 // 1440 * 1440  # a midnight, as an absolute minute (hour- and day-aligned)
 PEAK_HOURS = 24  # the peak reference looks back one day
@@ -24,14 +23,14 @@ class Driver:
 
     def __init__(self, hours: int, rows: int) -> None:
         layout = RingLayout(blocks=hours, block=60, per_day=24)
-        self.cols = Columns(baseline_fields(layout))
+        self.baseline = Baseline(layout)
+        self.cols = self.baseline.cols
         self.cols.ensure(rows)
-        self.baseline = Baseline(self.cols, layout)
         self.hours = hours
         self.rows = rows
 
     def step(self, minute: int, counts: np.ndarray, learn: np.ndarray) -> None:
-        self.baseline.learn(counts.astype(np.float64), learn, self.rows)
+        self.baseline.learn(counts.astype(np.float64), learn)
         if (minute + 1) % 60 == 0:
             self.baseline.roll_hour((minute + 1) // 60, self.rows)
 

@@ -19,7 +19,7 @@ def test_key_table_insert_gives_dense_slots() -> None:
     assert [table.insert(_key(i)) for i in range(3)] == [0, 1, 2]
     assert len(table) == 3 and table.high_water == 3
     assert table.index[_key(1)] == 1 and table.keys[2] == _key(2)
-    assert sorted(table.live_slots().tolist()) == [0, 1, 2]
+    assert sorted(table.index.values()) == [0, 1, 2]
 
 
 def test_key_table_capacity() -> None:
