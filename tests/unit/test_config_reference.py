@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 from consumers.commands import run
 from consumers.config.engine_settings import DETECTOR, ENGINE
@@ -42,3 +43,13 @@ def test_run_flag_help_speaks_of_settings_not_code() -> None:
     text = sub.format_help()
     assert "consumers." not in text and ".py" not in text
     assert "TRAILPULSE_RUN_HEALTH_HOST" in text and "--health-port" in text
+
+
+def test_the_readme_table_is_the_reference() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("<!-- config-reference:start -->\n", 1)[1].split(
+        "\n<!-- config-reference:end -->", 1
+    )[0]
+    assert table == reference().rstrip("\n"), (
+        "run: trailpulse run --print-config-reference, paste into README.md"
+    )
