@@ -31,7 +31,10 @@ from insights.transition import InsightTransition
 # them in batches of about this many records, so per-call costs are paid once per batch.
 BATCH_RECORDS = 20_000
 FILES_PER_TASK = 16
-TASKS_PER_WORKER = 2  # read ahead: enough to keep workers busy, few enough to bound memory
+# Read ahead: enough tasks that workers stay busy while the engine takes a batch (~60 ms), few
+# enough bytes (as read, mostly gzip) to bound memory when files are large.
+TASKS_PER_WORKER = 8
+READ_AHEAD_BYTES = 64 << 20
 # A file (or stdin) is one value: it may decompress to this much, then each record is bounded.
 FILE_LIMITS = DecodeLimits(max_message_bytes=4 << 30)
 STDIN = "<stdin>"
@@ -155,16 +158,23 @@ def replay(
             pending = 0
 
     pool = DecodePool(workers if workers > 1 else 0, engine.config.analyse_data_events, FILE_LIMITS)
-    in_flight: deque[list[str]] = deque()  # the paths of each task submitted, oldest first
+    in_flight: deque[tuple[list[str], int]] = deque()  # each task's paths and bytes, oldest first
+    in_flight_bytes = 0
 
     def drain(keep: int) -> None:
-        while len(in_flight) > keep and (decoded := pool.take(block=True)) is not None:
-            feed(decoded, in_flight.popleft())
+        nonlocal in_flight_bytes
+        while len(in_flight) > keep or (in_flight and in_flight_bytes > READ_AHEAD_BYTES):
+            decoded = pool.take(block=True)
+            paths, size = in_flight.popleft()
+            in_flight_bytes -= size
+            if decoded is not None:
+                feed(decoded, paths)
 
     try:
         for paths, values, envelopes in _tasks(inputs.files, stdin, report):
             pool.submit(values, None, envelopes)
-            in_flight.append(paths)
+            in_flight.append((paths, sum(map(len, values))))
+            in_flight_bytes += in_flight[-1][1]
             drain(keep=TASKS_PER_WORKER * pool.workers)
         drain(keep=0)
     finally:
