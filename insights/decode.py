@@ -19,8 +19,6 @@ from msgspec import Raw
 
 from insights.decode_result import DEFAULT_LIMITS, DecodeLimits, DecodeResult, Reject
 from insights.envelope import (
-    BASE64_GZIP_MAGIC,
-    GZIP_MAGIC,
     LOG_EVENT_DECODER,
     RECORD_DECODER,
     SHAPE_DECODER,
@@ -31,6 +29,7 @@ from insights.envelope import (
     TooLargeError,
     classify_error,
     insight_record,
+    line_chunks,
     log_file_records,
     record_problem,
     unwrap,
@@ -42,9 +41,8 @@ __all__ = ["DecodeLimits", "DecodeResult", "Decoder", "Envelope", "Reject", "Rej
 
 # Modes where a message (or a line) may be one raw record, worth one typed decode up front.
 _TRY_RECORD = (Envelope.AUTO, Envelope.RECORD, Envelope.JSONL)
-# Envelopes whose S3 log file bodies decode_parts() splits, and the records in each part.
+# Envelopes whose S3 log file bodies decode_parts() splits (JSON lines are split by line).
 _PARTED = (Envelope.AUTO, Envelope.S3)
-PART_RECORDS = 1_000
 # Third byte of '{"Records"…', '{"version"…' (EventBridge), '{"messageType"…': not worth a record decode.
 _OTHER_ENVELOPE = frozenset((b"R", b"v", b"m"))
 
@@ -108,12 +106,17 @@ class Decoder:
             kept = b""
         result.rejects.append(Reject(reason, detail[:120], kept, record))
 
-    def decode_parts(self, data: bytes, part_records: int = PART_RECORDS) -> Iterator[DecodeResult]:
-        """:meth:`decode` in parts, ``part_records`` records of an S3 log file body at a time, so the
-        records of a large file never all exist at once; any other input is one part. Never raises."""
-        result = DecodeResult()
+    def decode_parts(self, data: bytes) -> Iterator[DecodeResult]:
+        """:meth:`decode` in parts of ``limits.part_records`` records of an S3 log file body (or lines
+        of JSON lines), so a large file's records never all exist at once; else one part. Never raises."""
+        result, size = DecodeResult(), self.limits.part_records
         try:
             body = self._unwrapped(data, result)
+            if body is not None and self.envelope is Envelope.JSONL:
+                for first, lines in line_chunks(body, size):
+                    self._lines(lines, part := DecodeResult(), True, first)
+                    yield self._counted(part)
+                return
             records = None if body is None or self.envelope not in _PARTED else log_file_records(body)
             if body is None or records is None:
                 if body is not None:
@@ -121,9 +124,8 @@ class Decoder:
                 yield self._counted(result)
                 return
             ascii_text = body.isascii()
-            for start in range(0, len(records) or 1, part_records):
-                part = DecodeResult()
-                self._records(records[start : start + part_records], ascii_text, part, start)
+            for start in range(0, len(records) or 1, size):
+                self._records(records[start : start + size], ascii_text, part := DecodeResult(), start)
                 yield self._counted(part)
         except Exception as exc:  # a bug guard, as in decode()
             self._reject(result, RejectReason.BAD_ENVELOPE, f"internal: {exc!r}", data)
@@ -143,10 +145,8 @@ class Decoder:
         if len(data) > limit:
             self._reject(result, RejectReason.TOO_LARGE, f"message over {limit} bytes", data)
             return None
-        if data[:2] != GZIP_MAGIC and data[:4] != BASE64_GZIP_MAGIC:
-            return data
         try:
-            return unwrap(data, limit)
+            return unwrap(data, limit)  # as it is, unless it starts with a compression's magic bytes
         except TooLargeError as exc:
             self._reject(result, RejectReason.TOO_LARGE, str(exc), data)
         except CompressionError as exc:
@@ -195,15 +195,15 @@ class Decoder:
             what = "record or envelope" if auto else f"{mode.value} envelope"
             self._reject(result, RejectReason.BAD_ENVELOPE, f"not a CloudTrail {what}", doc)
 
-    def _lines(self, doc: bytes | bytearray, result: DecodeResult, strict: bool) -> None:
-        """JSON lines; unless ``strict``, input where no line is usable is one broken document."""
+    def _lines(self, doc: bytes | bytearray, result: DecodeResult, strict: bool, first: int = 1) -> None:
+        """JSON lines, numbered from ``first``; unless ``strict``, no usable line makes one bad document."""
         doc = bytes(doc)  # lines of a decompressed buffer must be bytes, to be looked up in sets
         part = result if strict else DecodeResult()
         blank = True
         ascii_text = doc.isascii()
         max_bytes = self.limits.max_record_bytes
         decode = RECORD_DECODER.decode
-        for number, line in enumerate(doc.split(b"\n"), 1):
+        for number, line in enumerate(doc.split(b"\n"), first):
             line = line.strip()
             if not line:
                 continue
@@ -275,8 +275,7 @@ class Decoder:
     def _record(
         self, raw: bytes | bytearray | Raw, result: DecodeResult, ascii_text: bool, index: int | None = None
     ) -> None:
-        """Decode one record, classifying any failure precisely (the careful, slower path);
-        ``index`` is its place in a ``Records`` list, if it came from one."""
+        """Decode one record (``index`` in its ``Records``, if any), precisely classifying failures."""
         limit = self.limits.max_record_bytes
         if len(raw) > limit:
             self._reject(result, RejectReason.TOO_LARGE, f"record over {limit} bytes", raw, index)

@@ -17,6 +17,7 @@ class DecodeLimits:
     max_message_bytes: int = 64 * 1024 * 1024  # after decompression; also stops gzip bombs
     max_record_bytes: int = 256 * 1024  # real records are 1-10 KB; EventBridge caps events at 256 KB
     max_reject_raw_bytes: int = 64 * 1024  # how much of the offending input a reject keeps
+    part_records: int = 1_000  # records (or lines) of a large body decode_parts() decodes at a time
 
 
 @dataclass(frozen=True, slots=True)

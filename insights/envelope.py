@@ -17,6 +17,7 @@ from __future__ import annotations
 import binascii
 import re
 import zlib
+from collections.abc import Iterator
 from enum import StrEnum
 
 import msgspec
@@ -160,6 +161,20 @@ def unwrap(data: bytes | bytearray, limit: int) -> bytes | bytearray:
     if data[:2] == GZIP_MAGIC or data[:4] == BASE64_GZIP_MAGIC:
         raise CompressionError(f"more than {_MAX_LAYERS} compression layers")
     return data
+
+
+def line_chunks(body: bytes | bytearray, lines: int) -> Iterator[tuple[int, bytes]]:
+    """``body`` as pieces of ``lines`` lines each, with the number of each piece's first line."""
+    start, first = 0, 1
+    while start < len(body):
+        end = start
+        for _ in range(lines):
+            end = body.find(b"\n", end) + 1
+            if end == 0:
+                end = len(body)
+                break
+        yield first, bytes(body[start:end])
+        start, first = end, first + lines
 
 
 class _Insight(msgspec.Struct, gc=False):

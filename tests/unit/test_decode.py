@@ -592,12 +592,26 @@ def test_decode_parts_give_what_decode_gives(compress: bool) -> None:
     body = s3_body(raws)
     data = gzip.compress(body) if compress else body
     whole = Decoder().decode(data)
-    decoder = Decoder()
-    parts = list(decoder.decode_parts(data, part_records=3))
+    decoder = Decoder(DecodeLimits(part_records=3))
+    parts = list(decoder.decode_parts(data))
     assert [len(p.records) + len(p.rejects) for p in parts] == [3, 3, 3, 3, 1]
     assert [rec for p in parts for rec in p.records] == whole.records == direct(SOME[:12])
     assert [r for p in parts for r in p.rejects] == whole.rejects
     assert whole.rejects[0].record == 7
+    check_accounting(decoder, parts)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_decode_parts_of_json_lines_give_what_decode_gives(compress: bool) -> None:
+    lines = b"\n".join([*SOME[:4], b"", b"{oops", *SOME[4:7], record(awsRegion="Nowhere"), b""])
+    data = gzip.compress(lines) if compress else lines
+    whole = Decoder(envelope=Envelope.JSONL).decode(data)
+    decoder = Decoder(DecodeLimits(part_records=3), Envelope.JSONL)
+    parts = list(decoder.decode_parts(data))
+    assert len(parts) == 4
+    assert [rec for p in parts for rec in p.records] == whole.records == direct(SOME[:7])
+    assert [r for p in parts for r in p.rejects] == whole.rejects
+    assert [(r.reason, r.line) for r in whole.rejects] == [("invalid_json", 6), ("bad_name", 10)]
     check_accounting(decoder, parts)
 
 
@@ -607,7 +621,7 @@ def test_decode_parts_give_what_decode_gives(compress: bool) -> None:
     ids=["jsonl", "eventbridge", "junk", "truncated gzip", "empty s3 body"],
 )
 def test_decode_parts_of_other_input_is_one_part(data: bytes) -> None:
-    (part,) = Decoder().decode_parts(data, part_records=2)
+    (part,) = Decoder(DecodeLimits(part_records=2)).decode_parts(data)
     assert part == Decoder().decode(data)
 
 

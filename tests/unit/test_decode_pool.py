@@ -102,12 +102,19 @@ def test_a_large_value_is_decoded_in_memory_near_its_own_size() -> None:
     for path in sorted(SAMPLE.glob("*.json")):
         records += msgspec.json.decode(path.read_bytes())["Records"]
     body = msgspec.json.encode({"Records": records * 4})
+    lines = b"\n".join(msgspec.json.encode(r) for r in records * 4)
     limits = DecodeLimits(max_message_bytes=1 << 30)
-    for value, most in ((body, 0.5), (gzip.compress(body), 1.5)):
-        decode_messages([value], None, False, limits)  # warm the name caches
+    cases = [
+        (body, Envelope.AUTO, 0.5),
+        (gzip.compress(body), Envelope.AUTO, 1.5),
+        (lines, Envelope.JSONL, 0.5),
+        (gzip.compress(lines), Envelope.JSONL, 1.5),
+    ]
+    for value, envelope, most in cases:
+        decode_messages([value], None, False, limits, [envelope])  # warm the name caches
         tracemalloc.start()
         try:
-            decoded = decode_messages([value], None, False, limits)
+            decoded = decode_messages([value], None, False, limits, [envelope])
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
