@@ -11,14 +11,14 @@ common Kafka case, one typed msgspec decode); anything else goes through envelop
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import replace
 
 import msgspec
 from msgspec import Raw
 
+from insights.decode_result import DEFAULT_LIMITS, DecodeLimits, DecodeResult, Reject
 from insights.envelope import (
-    BASE64_GZIP_MAGIC,
-    GZIP_MAGIC,
     LOG_EVENT_DECODER,
     RECORD_DECODER,
     SHAPE_DECODER,
@@ -29,47 +29,20 @@ from insights.envelope import (
     TooLargeError,
     classify_error,
     insight_record,
+    line_chunks,
+    log_file_records,
     record_problem,
     unwrap,
     utf8_problem,
 )
-from insights.record import CloudTrailRecord
 
 __all__ = ["DecodeLimits", "DecodeResult", "Decoder", "Envelope", "Reject", "RejectReason"]
 
 
-@dataclass(frozen=True)
-class DecodeLimits:
-    """Size bounds, so that one hostile message cannot take the process's memory."""
-
-    max_message_bytes: int = 64 * 1024 * 1024  # after decompression; also stops gzip bombs
-    max_record_bytes: int = 256 * 1024  # real records are 1-10 KB; EventBridge caps events at 256 KB
-    max_reject_raw_bytes: int = 64 * 1024  # how much of the offending input a reject keeps
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    """One refused record or message: reason, a short detail, and its (truncated) bytes."""
-
-    reason: RejectReason
-    detail: str
-    raw: bytes
-
-
-class DecodeResult(msgspec.Struct, gc=False):
-    """What one message gave; ``skipped`` counts deliberately ignored input (CONTROL_MESSAGE, empty).
-
-    A msgspec Struct rather than a dataclass only because one is built per message on the hot path
-    and this is three times cheaper to create (about 0.1 µs against 0.26 µs).
-    """
-
-    records: list[CloudTrailRecord] = msgspec.field(default_factory=list)
-    rejects: list[Reject] = msgspec.field(default_factory=list)
-    skipped: int = 0
-
-
 # Modes where a message (or a line) may be one raw record, worth one typed decode up front.
 _TRY_RECORD = (Envelope.AUTO, Envelope.RECORD, Envelope.JSONL)
+# Envelopes whose S3 log file bodies decode_parts() splits (JSON lines are split by line).
+_PARTED = (Envelope.AUTO, Envelope.S3)
 # Third byte of '{"Records"…', '{"version"…' (EventBridge), '{"messageType"…': not worth a record decode.
 _OTHER_ENVELOPE = frozenset((b"R", b"v", b"m"))
 
@@ -95,7 +68,7 @@ class Decoder:
     (1, 1, 1)
     """
 
-    def __init__(self, limits: DecodeLimits = DecodeLimits(), envelope: Envelope = Envelope.AUTO) -> None:
+    def __init__(self, limits: DecodeLimits = DEFAULT_LIMITS, envelope: Envelope = Envelope.AUTO) -> None:
         self.limits = limits
         self.envelope = Envelope(envelope)
         self.records_decoded = 0
@@ -117,43 +90,76 @@ class Decoder:
                     return DecodeResult([rec], [])
         result = DecodeResult()
         try:
-            self._message(data, result)
+            body = self._unwrapped(data, result)
+            if body is not None:
+                self._body(body, result)
         except Exception as exc:  # the contract is to never raise; this is a bug guard
             self._reject(result, RejectReason.BAD_ENVELOPE, f"internal: {exc!r}", data)
+        return self._counted(result)
+
+    def _reject(
+        self, result: DecodeResult, reason: RejectReason, detail: str, raw: object, record: int | None = None
+    ) -> None:
+        try:
+            kept = bytes(memoryview(raw)[: self.limits.max_reject_raw_bytes])  # type: ignore[arg-type]
+        except TypeError:
+            kept = b""
+        result.rejects.append(Reject(reason, detail[:120], kept, record))
+
+    def decode_parts(self, data: bytes) -> Iterator[DecodeResult]:
+        """:meth:`decode` in parts of ``limits.part_records`` records of an S3 log file body (or lines
+        of JSON lines), so a large file's records never all exist at once; else one part. Never raises."""
+        result, size = DecodeResult(), self.limits.part_records
+        try:
+            body = self._unwrapped(data, result)
+            if body is not None and self.envelope is Envelope.JSONL:
+                for first, lines in line_chunks(body, size):
+                    self._lines(lines, part := DecodeResult(), True, first)
+                    yield self._counted(part)
+                return
+            records = None if body is None or self.envelope not in _PARTED else log_file_records(body)
+            if body is None or records is None:
+                if body is not None:
+                    self._body(body, result)
+                yield self._counted(result)
+                return
+            ascii_text = body.isascii()
+            for start in range(0, len(records) or 1, size):
+                self._records(records[start : start + size], ascii_text, part := DecodeResult(), start)
+                yield self._counted(part)
+        except Exception as exc:  # a bug guard, as in decode()
+            self._reject(result, RejectReason.BAD_ENVELOPE, f"internal: {exc!r}", data)
+            yield self._counted(result)
+
+    def _counted(self, result: DecodeResult) -> DecodeResult:
         self.records_decoded += len(result.records)
         counts = self.reject_counts
         for reject in result.rejects:
             counts[reject.reason] += 1
         return result
 
-    def _reject(self, result: DecodeResult, reason: RejectReason, detail: str, raw: object) -> None:
-        try:
-            kept = bytes(memoryview(raw)[: self.limits.max_reject_raw_bytes])  # type: ignore[arg-type]
-        except TypeError:
-            kept = b""
-        result.rejects.append(Reject(reason, detail[:120], kept))
-
-    def _message(self, data: bytes, result: DecodeResult) -> None:
+    def _unwrapped(self, data: bytes, result: DecodeResult) -> bytes | bytearray | None:
+        """``data`` without compression layers, or None once rejected (too large, not gzip)."""
         data = data if isinstance(data, bytes) else bytes(data)
         limit = self.limits.max_message_bytes
         if len(data) > limit:
             self._reject(result, RejectReason.TOO_LARGE, f"message over {limit} bytes", data)
-            return
-        if data[:2] == GZIP_MAGIC or data[:4] == BASE64_GZIP_MAGIC:
-            try:
-                data = unwrap(data, limit)
-            except TooLargeError as exc:
-                self._reject(result, RejectReason.TOO_LARGE, str(exc), data)
-                return
-            except CompressionError as exc:
-                self._reject(result, RejectReason.DECOMPRESS_ERROR, str(exc), data)
-                return
+            return None
+        try:
+            return unwrap(data, limit)  # as it is, unless it starts with a compression's magic bytes
+        except TooLargeError as exc:
+            self._reject(result, RejectReason.TOO_LARGE, str(exc), data)
+        except CompressionError as exc:
+            self._reject(result, RejectReason.DECOMPRESS_ERROR, str(exc), data)
+        return None
+
+    def _body(self, data: bytes | bytearray, result: DecodeResult) -> None:
         if self.envelope is Envelope.JSONL:
             self._lines(data, result, strict=True)
         else:
             self._document(data, result, self.envelope, lines=True)
 
-    def _document(self, doc: bytes, result: DecodeResult, mode: Envelope, lines: bool) -> None:
+    def _document(self, doc: bytes | bytearray, result: DecodeResult, mode: Envelope, lines: bool) -> None:
         """One JSON document of any envelope (or, if ``lines``, maybe JSON lines): the careful path."""
         if not doc or doc.isspace():
             result.skipped += 1
@@ -174,7 +180,7 @@ class Decoder:
             self._reject(result, reason, str(exc), doc)
             return
         if isinstance(shape.Records, list) and (auto or mode is Envelope.S3):
-            self._records(shape.Records, doc, result)
+            self._records(shape.Records, doc.isascii(), result)
         elif isinstance(shape.messageType, str) and (auto or mode is Envelope.CLOUDWATCH):
             self._cloudwatch(shape, doc, result)
         elif isinstance(shape.detail_type, str) and (auto or mode is Envelope.EVENTBRIDGE):
@@ -189,14 +195,15 @@ class Decoder:
             what = "record or envelope" if auto else f"{mode.value} envelope"
             self._reject(result, RejectReason.BAD_ENVELOPE, f"not a CloudTrail {what}", doc)
 
-    def _lines(self, doc: bytes, result: DecodeResult, strict: bool) -> None:
-        """JSON lines; unless ``strict``, input where no line is usable is one broken document."""
+    def _lines(self, doc: bytes | bytearray, result: DecodeResult, strict: bool, first: int = 1) -> None:
+        """JSON lines, numbered from ``first``; unless ``strict``, no usable line makes one bad document."""
+        doc = bytes(doc)  # lines of a decompressed buffer must be bytes, to be looked up in sets
         part = result if strict else DecodeResult()
         blank = True
         ascii_text = doc.isascii()
         max_bytes = self.limits.max_record_bytes
         decode = RECORD_DECODER.decode
-        for line in doc.split(b"\n"):
+        for number, line in enumerate(doc.split(b"\n"), first):
             line = line.strip()
             if not line:
                 continue
@@ -210,7 +217,9 @@ class Decoder:
                     if record_problem(rec) is None:
                         part.records.append(rec)
                         continue
+            before = len(part.rejects)
             self._document(line, part, Envelope.AUTO, lines=False)
+            part.rejects[before:] = [replace(r, line=number) for r in part.rejects[before:]]
         if part is result:
             result.skipped += blank
             return
@@ -223,30 +232,29 @@ class Decoder:
         result.rejects += part.rejects
         result.skipped += part.skipped
 
-    def _records(self, records: list[Raw], doc: bytes, result: DecodeResult) -> None:
-        """The records of an S3 log file body: the bulk path, kept lean."""
+    def _records(self, records: list[Raw], ascii_text: bool, result: DecodeResult, first: int = 0) -> None:
+        """The records of an S3 log file body (from the ``first``-th): the bulk path, kept lean."""
         if not records:
             result.skipped += 1
-        ascii_text = doc.isascii()
         max_bytes = self.limits.max_record_bytes
         decode = RECORD_DECODER.decode
         accepted = result.records
-        for raw in records:
+        for index, raw in enumerate(records, first):
             if ascii_text and len(raw) <= max_bytes:
                 try:
                     rec = decode(raw)
                 except Exception:  # classified by the careful path
-                    self._record(raw, result, ascii_text)
+                    self._record(raw, result, ascii_text, index)
                     continue
                 problem = record_problem(rec)
                 if problem is None:
                     accepted.append(rec)
                 else:
-                    self._reject(result, *problem, raw)
+                    self._reject(result, *problem, raw, index)
             else:
-                self._record(raw, result, ascii_text)
+                self._record(raw, result, ascii_text, index)
 
-    def _cloudwatch(self, shape: Shape, doc: bytes, result: DecodeResult) -> None:
+    def _cloudwatch(self, shape: Shape, doc: bytes | bytearray, result: DecodeResult) -> None:
         if shape.messageType == "CONTROL_MESSAGE":  # sent once to check the destination is writable
             result.skipped += 1
             return
@@ -264,18 +272,20 @@ class Decoder:
                 continue
             self._record(message, result, True)
 
-    def _record(self, raw: bytes | Raw, result: DecodeResult, ascii_text: bool) -> None:
-        """Decode one record, classifying any failure precisely (the careful, slower path)."""
+    def _record(
+        self, raw: bytes | bytearray | Raw, result: DecodeResult, ascii_text: bool, index: int | None = None
+    ) -> None:
+        """Decode one record (``index`` in its ``Records``, if any), precisely classifying failures."""
         limit = self.limits.max_record_bytes
         if len(raw) > limit:
-            self._reject(result, RejectReason.TOO_LARGE, f"record over {limit} bytes", raw)
+            self._reject(result, RejectReason.TOO_LARGE, f"record over {limit} bytes", raw, index)
             return
         try:
             rec = RECORD_DECODER.decode(raw)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
             insight = insight_record(raw) if isinstance(exc, msgspec.ValidationError) else None
             if insight is None:
-                self._reject(result, classify_error(exc, raw), str(exc), raw)
+                self._reject(result, classify_error(exc, raw), str(exc), raw, index)
                 return
             rec = insight
         problem = record_problem(rec)
@@ -284,4 +294,4 @@ class Decoder:
         if problem is None:
             result.records.append(rec)
         else:
-            self._reject(result, *problem, raw)
+            self._reject(result, *problem, raw, index)

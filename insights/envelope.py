@@ -17,6 +17,7 @@ from __future__ import annotations
 import binascii
 import re
 import zlib
+from collections.abc import Iterator
 from enum import StrEnum
 
 import msgspec
@@ -28,6 +29,7 @@ from insights.record import CloudTrailRecord
 GZIP_MAGIC = b"\x1f\x8b"
 BASE64_GZIP_MAGIC = b"H4sI"  # base64 of 1f 8b 08 (gzip, deflate)
 _MAX_LAYERS = 3  # e.g. CloudWatch Logs data (gzip) re-compressed by Firehose, then base64
+_INPUT_SLICE = 64 << 10  # compressed bytes per step of decompression (a few MB of output)
 
 
 class Envelope(StrEnum):
@@ -93,6 +95,16 @@ SHAPE_DECODER = msgspec.json.Decoder(Shape)
 LOG_EVENT_DECODER = msgspec.json.Decoder(LogEvent)
 
 
+def log_file_records(body: bytes | bytearray) -> list[Raw] | None:
+    """The ``Records`` of an S3 log file body, undecoded; None for any other input (or bad JSON,
+    which the careful path then decodes again to say what is wrong)."""
+    try:
+        records = SHAPE_DECODER.decode(body).Records
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    return records if isinstance(records, list) else None
+
+
 class TooLargeError(Exception):
     """Decompressed data would exceed the byte limit (a gzip bomb, or just too big)."""
 
@@ -101,31 +113,37 @@ class CompressionError(Exception):
     """Data that announces gzip or base64-gzip but does not decompress."""
 
 
-def _gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress all gzip members of ``data``, never producing more than ``limit`` bytes."""
-    parts: list[bytes] = []
-    total = 0
-    rest = data
+def _gunzip(data: bytes | bytearray, limit: int) -> bytearray:
+    """Decompress all gzip members of ``data``, never producing more than ``limit`` bytes.
+
+    The output grows in one buffer, a slice of input at a time: a large file costs its size once
+    (one-shot decompression would join its pieces into a second copy at the end).
+    """
+    out = bytearray()
+    view = memoryview(data)
+    pos = 0
     while True:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            part = inflater.decompress(rest, limit - total + 1)
-        except zlib.error as exc:
-            raise CompressionError(f"gzip: {exc}") from None
-        total += len(part)
-        if total > limit:
-            raise TooLargeError(f"decompresses to more than {limit} bytes")
-        parts.append(part)
+        while not inflater.eof and pos < len(view):
+            chunk = view[pos : pos + _INPUT_SLICE]
+            pos += len(chunk)
+            try:
+                out += inflater.decompress(chunk, limit - len(out) + 1)
+            except zlib.error as exc:
+                raise CompressionError(f"gzip: {exc}") from None
+            if len(out) > limit:
+                raise TooLargeError(f"decompresses to more than {limit} bytes")
         if not inflater.eof:
             raise CompressionError("gzip stream is truncated")
-        rest = inflater.unused_data
-        if not rest.strip(b"\x00"):  # zero padding after the last member is allowed
-            return b"".join(parts)
-        if rest[:2] != GZIP_MAGIC:
-            raise CompressionError("trailing bytes after the gzip stream")
+        pos -= len(inflater.unused_data)
+        if view[pos : pos + 2] == GZIP_MAGIC:
+            continue  # another member
+        if not view[pos:].tobytes().strip(b"\x00"):  # nothing more, or zero padding
+            return out
+        raise CompressionError("trailing bytes after the gzip stream")
 
 
-def unwrap(data: bytes, limit: int) -> bytes:
+def unwrap(data: bytes | bytearray, limit: int) -> bytes | bytearray:
     """Remove gzip and base64-of-gzip layers (detected by their magic bytes) from ``data``.
 
     Raises :class:`TooLargeError` or :class:`CompressionError`; uncompressed data is returned as is.
@@ -143,6 +161,20 @@ def unwrap(data: bytes, limit: int) -> bytes:
     if data[:2] == GZIP_MAGIC or data[:4] == BASE64_GZIP_MAGIC:
         raise CompressionError(f"more than {_MAX_LAYERS} compression layers")
     return data
+
+
+def line_chunks(body: bytes | bytearray, lines: int) -> Iterator[tuple[int, bytes]]:
+    """``body`` as pieces of ``lines`` lines each, with the number of each piece's first line."""
+    start, first = 0, 1
+    while start < len(body):
+        end = start
+        for _ in range(lines):
+            end = body.find(b"\n", end) + 1
+            if end == 0:
+                end = len(body)
+                break
+        yield first, bytes(body[start:end])
+        start, first = end, first + lines
 
 
 class _Insight(msgspec.Struct, gc=False):
@@ -215,7 +247,7 @@ def record_problem(rec: CloudTrailRecord) -> tuple[RejectReason, str] | None:
     return None
 
 
-def insight_record(raw: bytes | Raw) -> CloudTrailRecord | None:
+def insight_record(raw: bytes | bytearray | Raw) -> CloudTrailRecord | None:
     """Decode an Insight record (AwsCloudTrailInsight) into the common record type, if it is one."""
     try:
         ins = _INSIGHT_DECODER.decode(raw)
@@ -237,7 +269,7 @@ def insight_record(raw: bytes | Raw) -> CloudTrailRecord | None:
     )
 
 
-def utf8_problem(data: bytes | Raw) -> RejectReason | None:
+def utf8_problem(data: bytes | bytearray | Raw) -> RejectReason | None:
     """``INVALID_UTF8`` if the bytes are not UTF-8 (JSON text must be), else None."""
     try:
         bytes(data).decode("utf-8")
@@ -246,7 +278,7 @@ def utf8_problem(data: bytes | Raw) -> RejectReason | None:
     return None
 
 
-def classify_error(exc: Exception, data: bytes | Raw) -> RejectReason:
+def classify_error(exc: Exception, data: bytes | bytearray | Raw) -> RejectReason:
     """Map a failed msgspec decode of ``data`` to a reject reason."""
     if isinstance(exc, msgspec.ValidationError):
         message = str(exc)

@@ -5,30 +5,87 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from typing import IO
+from collections.abc import Callable
+from typing import IO, TextIO
 
 from consumers.config import engine_settings
 from consumers.files.discover import InputError, discover
-from consumers.files.replay import replay
+from consumers.files.replay import replay, warmup_note
+from consumers.files.report import InputReport
 from insights.config import EngineConfig
 from insights.engine import Engine
 from insights.events import encode_event, insight_event
 from insights.transition import InsightTransition
 
+MAX_WORKERS = 256
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``, else a message saying so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: from {low} to {high}")
+        return value
+
+    return parse
+
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("replay", help="run the engine over CloudTrail log files")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (recursive) or - for stdin")
-    p.add_argument("--output", "-o", help="write Insight events here (default: stdout)")
-    p.add_argument("--workers", type=int, default=1, help="decoding processes (default: 1)")
-    p.add_argument("--config", help="TOML settings file (see consumers/config/engine_settings.py)")
-    p.add_argument("--lateness", type=int, help="allowed lateness in minutes")
-    p.add_argument("--warmup-minutes", type=int, help="history a key needs before it can alert")
-    p.add_argument("--data-events", action="store_true", help="analyse data events too")
+    p = subparsers.add_parser(
+        "replay",
+        help="find Insight events in CloudTrail log files (e.g. an aws s3 sync of a trail's bucket)",
+        description=(
+            "Read CloudTrail log files (S3 log files, JSON lines, gzipped or not), in the order of the"
+            " time in their names, and write the Insight events found as JSON lines. Digest and"
+            " Insight files of the S3 layout are skipped; a path that cannot be read is named on"
+            " stderr and skipped; a summary line ends the run on stderr."
+        ),
+    )
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="files, directories (read recursively) or - for stdin"
+    )
+    p.add_argument("--output", "-o", metavar="FILE", help="write Insight events here (default: stdout)")
+    p.add_argument(
+        "--workers",
+        type=int_in(1, MAX_WORKERS),
+        default=1,
+        metavar="N",
+        help="processes decoding files; more than 1 speeds up large replays (default: 1)",
+    )
+    p.add_argument("--config", metavar="FILE", help="TOML settings file (the engine settings of the README)")
+    p.add_argument(
+        "--lateness",
+        type=int,
+        metavar="MINUTES",
+        help="how far behind the newest event time a record may be and still count (default: 10)",
+    )
+    p.add_argument(
+        "--warmup-minutes",
+        type=int,
+        metavar="MINUTES",
+        help="event-time history an API needs before it can raise an insight (default: 2160, 36 h)",
+    )
+    p.add_argument(
+        "--data-events", action="store_true", help="analyse data events too, not only management events"
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="stop (exit 2) at the first path that cannot be read"
+    )
+    p.add_argument(
+        "--rejects", metavar="FILE", help="write every rejected record as a JSON line (file, place, reason)"
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
-    """The settings file (if any) with the command-line flags on top."""
+    """The settings file (if any) with the command-line flags on top.
+
+    Ranges are checked by the engine's settings themselves (``SettingsError`` names the setting),
+    so a flag and a file are refused with the same words."""
     base = engine_settings.load(args.config) if args.config else EngineConfig()
     overrides: dict[str, object] = {}
     if args.lateness is not None:
@@ -41,10 +98,18 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    stdin = "-" in args.paths
     try:
         config = config_from_args(args)
-        files = discover(args.paths)
+        inputs = discover(args.paths)
+        if args.strict and inputs.unreadable:
+            raise inputs.unreadable[0]
+        if not (inputs.files or stdin) and inputs.unreadable:
+            for error in inputs.unreadable:
+                print(f"trailpulse replay: {error}", file=sys.stderr)
+            return 2
         out: IO[bytes] = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+        rejects: TextIO | None = open(args.rejects, "w", encoding="utf-8") if args.rejects else None  # noqa: SIM115
     except (InputError, OSError, engine_settings.SettingsError) as exc:
         print(f"trailpulse replay: {exc}", file=sys.stderr)
         return 2
@@ -53,8 +118,9 @@ def run(args: argparse.Namespace) -> int:
     def emit(transitions: list[InsightTransition]) -> None:
         out.write(b"".join(encode_event(insight_event(t)) + b"\n" for t in transitions))
 
+    report = InputReport(sys.stderr, args.strict, rejects)
     try:
-        summary = replay(files, engine, emit, workers=args.workers, stdin="-" in args.paths)
+        summary = replay(inputs, engine, emit, workers=args.workers, stdin=stdin, report=report)
     except InputError as exc:
         print(f"trailpulse replay: {exc}", file=sys.stderr)
         return 2
@@ -63,5 +129,10 @@ def run(args: argparse.Namespace) -> int:
             out.close()
         else:
             out.flush()
+        if rejects is not None:
+            rejects.close()
     print(summary.line(engine), file=sys.stderr)
-    return 0
+    note = warmup_note(summary, config.warmup_minutes)
+    if note is not None:
+        print(f"trailpulse replay: {note}", file=sys.stderr)
+    return 2 if summary.files == 0 and summary.unreadable else 0

@@ -1,52 +1,72 @@
 """``trailpulse replay``: run the engine over CloudTrail files and print Insight events.
 
 Decoding is the expensive step (JSON of ~1.4 KB records), so with ``--workers N`` it runs in N
-processes, each turning a file into a compact MessagePack list of just the fields the engine reads;
-the main process keeps the engine (which must see records in one order to be deterministic).
-Files are handed out and their results consumed in replay order, so the output does not depend on
-the number of workers.
+processes of the :class:`DecodePool` the daemon uses too: this process reads a few files, submits
+their bytes, and reads the next while workers decode; the engine stays here (it must see records in
+one order to be deterministic). Results are consumed in submission order and grouped into the
+engine's batches by the input alone, so the output does not depend on the number of workers.
+
+A file is one value of the pool, whatever its size: a large file is decoded like a small one (gzip
+is recognised by its magic bytes), with the one-record limit of :class:`DecodeLimits` still applied
+to each record in it. Reading is done here, so an unreadable file is reported by its name.
 """
 
 from __future__ import annotations
 
-import functools
-import multiprocessing
+import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import msgspec
-
-from consumers.files.discover import LogFile, read_bytes, read_stdin
-from insights.classify import ColumnBatch, classify
-from insights.decode import DecodeLimits, Decoder, Envelope
+from consumers.files.discover import InputError, Inputs, LogFile
+from consumers.files.report import InputReport
+from consumers.runtime.decode_pool import Decoded, DecodePool
+from insights.classify import ColumnBatch
+from insights.decode import DecodeLimits, Envelope
 from insights.engine import Engine
 from insights.transition import InsightTransition
 
 # Files are small (CloudTrail writes one every ~5 minutes per account and region): the engine gets
 # them in batches of about this many records, so per-call costs are paid once per batch.
 BATCH_RECORDS = 20_000
-STDIN_LIMITS = DecodeLimits(max_message_bytes=4 << 30)
 FILES_PER_TASK = 16
-_ENCODER = msgspec.msgpack.Encoder()
+# Read ahead: enough tasks that workers stay busy while the engine takes a batch (~60 ms), few
+# enough bytes (as read, mostly gzip) to bound memory when files are large.
+TASKS_PER_WORKER = 8
+READ_AHEAD_BYTES = 64 << 20
+# A file (or stdin) is one value: it may decompress to this much, then each record is bounded.
+FILE_LIMITS = DecodeLimits(max_message_bytes=4 << 30)
+STDIN = "<stdin>"
 
 
 @dataclass
 class ReplaySummary:
-    """What a replay read, rejected, skipped and found."""
+    """What a replay read, could not read, rejected, skipped and found."""
 
     files: int = 0
+    unreadable: int = 0
     records: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    first_minute: int | None = None
+    last_minute: int | None = None
     starts: int = 0
     ends: int = 0
     seconds: float = 0.0
 
+    @property
+    def minutes(self) -> int:
+        """Event-time minutes from the first analysed record to the last (0 if none)."""
+        if self.first_minute is None or self.last_minute is None:
+            return 0
+        return self.last_minute - self.first_minute + 1
+
     def line(self, engine: Engine) -> str:
-        skipped = engine.normaliser.skipped  # "late" included: the normaliser drops late records
+        skipped = engine.normaliser.skipped + self.skipped
         parts = [
             f"files={self.files}",
+            *([f"unreadable={self.unreadable}"] if self.unreadable else []),
             f"records={self.records}",
             f"rejected={sum(self.rejected.values())}",
             *(f"rejected.{k}={v}" for k, v in sorted(self.rejected.items())),
@@ -58,66 +78,62 @@ class ReplaySummary:
         ]
         return "replay: " + " ".join(parts)
 
-
-_DECODERS: dict[Envelope, Decoder] = {}
-_MINUTES: dict[str, int | None] = {}
-
-
-@dataclass
-class Decoded:
-    """One file, decoded and classified: what the engine's stateful step needs of it."""
-
-    batch: ColumnBatch
-    rejects: Counter[str]
+    def span(self, batch: ColumnBatch) -> None:
+        """Widen the event-time span by the minutes of ``batch``'s analysed records."""
+        minutes = [minute for minute, *_ in batch.context]
+        if minutes:
+            low, high = min(minutes), max(minutes)
+            self.first_minute = low if self.first_minute is None else min(self.first_minute, low)
+            self.last_minute = high if self.last_minute is None else max(self.last_minute, high)
 
 
-def _decode(item: LogFile, data_events: bool) -> Decoded:
-    """Read, decode and classify one file; decoders are reused for their name caches."""
-    decoder = _DECODERS.get(item.envelope)
-    if decoder is None:
-        decoder = _DECODERS[item.envelope] = Decoder(envelope=item.envelope)
-    result = decoder.decode(read_bytes(item.path))
-    rejects = Counter(str(r.reason) for r in result.rejects)
-    return Decoded(classify(result.records, data_events, _MINUTES), rejects)
+def read_file(path: str) -> bytes:
+    """The file's raw bytes (gzip is detected and opened by the decoder, by magic bytes)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _decode_packed(items: list[LogFile], data_events: bool) -> bytes:
-    """Worker: :func:`_decode` for a few files, packed as integer columns for the main process."""
-    packed = []
-    for item in items:
-        decoded = _decode(item, data_events)
-        packed.append([decoded.batch.pack(), dict(decoded.rejects)])
-    return _ENCODER.encode(packed)
-
-
-def _decoded(files: list[LogFile], workers: int, data_events: bool) -> Iterator[Decoded]:
-    if workers <= 1:
-        for item in files:
-            yield _decode(item, data_events)
-        return
-    context = multiprocessing.get_context("forkserver")
-    groups = [files[i : i + FILES_PER_TASK] for i in range(0, len(files), FILES_PER_TASK)]
-    with context.Pool(workers) as pool:
-        work = functools.partial(_decode_packed, data_events=data_events)
-        for packed in pool.imap(work, groups):
-            for batch, rejects in msgspec.msgpack.decode(packed):
-                yield Decoded(ColumnBatch.unpack(batch), Counter(rejects))
+def _tasks(
+    files: list[LogFile], stdin: bool, report: InputReport
+) -> Iterator[tuple[list[str], list[bytes], list[Envelope]]]:
+    """Groups of files read: their paths, bytes and envelopes; unreadable ones go to ``report``."""
+    if stdin:
+        yield [STDIN], [sys.stdin.buffer.read()], [Envelope.AUTO]
+    for start in range(0, len(files), FILES_PER_TASK):
+        paths, values, envelopes = [], [], []
+        for item in files[start : start + FILES_PER_TASK]:
+            try:
+                values.append(read_file(item.path))
+            except InputError as exc:
+                report.cannot_read(exc)
+                continue
+            paths.append(item.path)
+            envelopes.append(item.envelope)
+        if values:
+            yield paths, values, envelopes
 
 
 def replay(
-    files: list[LogFile],
+    inputs: Inputs,
     engine: Engine,
     emit: Callable[[list[InsightTransition]], None],
     workers: int = 1,
     stdin: bool = False,
+    report: InputReport | None = None,
 ) -> ReplaySummary:
     """Feed every file to ``engine`` in replay order, then finish; ``emit`` gets transitions.
 
-    Files are grouped into batches of about ``BATCH_RECORDS`` input records; batch boundaries
-    depend only on the input, so the output is the same whatever ``workers`` is.
+    Paths discovery could not read, and rejects, go to ``report`` (by default only counted).
+    Batch boundaries depend only on the input, so the output is the same whatever ``workers`` is.
     """
-    summary = ReplaySummary()
+    report = report or InputReport()
+    summary = ReplaySummary(skipped=Counter(inputs.skipped))
     started = time.perf_counter()
+    for error in inputs.unreadable:
+        report.cannot_read(error)
     batches: list[ColumnBatch] = []
     pending = 0
 
@@ -127,11 +143,13 @@ def replay(
         if transitions:
             emit(transitions)
 
-    def feed(decoded: Decoded) -> None:
+    def feed(decoded: Decoded, paths: list[str]) -> None:
         nonlocal pending
-        summary.files += 1
+        for reject in decoded.rejects:
+            report.reject(paths[reject.index], reject)
+        summary.files += decoded.messages
         summary.records += decoded.batch.records
-        summary.rejected.update(decoded.rejects)
+        summary.span(decoded.batch)
         batches.append(decoded.batch)
         pending += decoded.batch.records
         if pending >= BATCH_RECORDS:
@@ -139,13 +157,50 @@ def replay(
             batches.clear()
             pending = 0
 
-    data_events = engine.config.analyse_data_events
-    if stdin:
-        result = Decoder(STDIN_LIMITS).decode(read_stdin())
-        feed(Decoded(engine.classify(result.records), Counter(str(r.reason) for r in result.rejects)))
-    for decoded in _decoded(files, workers, data_events):
-        feed(decoded)
+    pool = DecodePool(workers if workers > 1 else 0, engine.config.analyse_data_events, FILE_LIMITS)
+    in_flight: deque[tuple[list[str], int]] = deque()  # each task's paths and bytes, oldest first
+    in_flight_bytes = 0
+
+    def drain(keep: int) -> None:
+        nonlocal in_flight_bytes
+        while len(in_flight) > keep or (in_flight and in_flight_bytes > READ_AHEAD_BYTES):
+            decoded = pool.take(block=True)
+            paths, size = in_flight.popleft()
+            in_flight_bytes -= size
+            if decoded is not None:
+                feed(decoded, paths)
+
+    try:
+        for paths, values, envelopes in _tasks(inputs.files, stdin, report):
+            pool.submit(values, None, envelopes)
+            in_flight.append((paths, sum(map(len, values))))
+            in_flight_bytes += in_flight[-1][1]
+            drain(keep=TASKS_PER_WORKER * pool.workers)
+        drain(keep=0)
+    finally:
+        pool.close()
     handle(engine.process_classified(batches))
     handle(engine.finish())
+    report.close()
+    summary.unreadable = report.unreadable
+    summary.rejected = report.rejected
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def warmup_note(summary: ReplaySummary, warmup_minutes: int) -> str | None:
+    """A note when the replayed records span less event time than a key needs to warm up."""
+    if summary.minutes >= warmup_minutes or summary.records == 0:
+        return None
+    return (
+        f"note: the replayed records span {_duration(summary.minutes)} of event time, but an API needs"
+        f" {_duration(warmup_minutes)} of history (warmup_minutes={warmup_minutes}) before it can raise"
+        " an insight; replay more history, or lower it with --warmup-minutes or warmup_minutes in --config"
+    )
+
+
+def _duration(minutes: int) -> str:
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes / 60
+    return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.1f} days"

@@ -1,11 +1,14 @@
-"""Decoding and classifying polled messages, in this process or pipelined in worker processes.
+"""Decoding and classifying messages or files, in this process or pipelined in worker processes.
 
-kafka-python parses fetched records in Python, so polling alone keeps a core busy; decoding
-CloudTrail JSON (the largest cost of processing) and classifying it into integer columns need no
-engine state, so ``trailpulse run`` hands them to worker processes (``decode_workers``) while the
-main process polls the next batch and runs the stateful engine: the same split as
-``replay --workers``. Results come back in submission order, so the engine sees records in the order
-they were polled and the output does not depend on the number of workers.
+Decoding CloudTrail JSON (the largest cost of processing) and classifying it into integer columns
+need no engine state, so both commands hand them to worker processes while the main process runs
+the stateful engine: ``trailpulse run`` (``decode_workers``) submits each poll's message values
+while it polls the next, ``trailpulse replay --workers`` submits the bytes of a few files at a time
+while it reads the next ones. Results come back in submission order, so the engine sees records in
+the order they were polled or read and the output does not depend on the number of workers.
+
+The task is "decode these values", whatever they came from: reading stays with the caller, which
+knows where a value came from and how to report one it cannot read (a file name, an offset).
 
 >>> pool = DecodePool(workers=0, data_events=False)
 >>> pool.submit([b'{"eventTime": 5}'], latest_minute=None)
@@ -19,6 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult
 from typing import Any
@@ -26,9 +30,13 @@ from typing import Any
 import msgspec
 
 from insights.classify import ColumnBatch, classify
-from insights.decode import Decoder
+from insights.decode import DecodeLimits, Decoder, Envelope
+from insights.record import CloudTrailRecord
 
-_DECODER: Decoder | None = None
+# Values larger than this are decoded in parts (see Decoder.decode_parts): files, rarely messages.
+PARTED_BYTES = 1 << 20
+MESSAGE_LIMITS = DecodeLimits()  # the daemon's: a Kafka message is small, and may be hostile
+_DECODERS: dict[tuple[DecodeLimits, Envelope], Decoder] = {}
 _MINUTES: dict[str, int | None] = {}
 _ENCODER = msgspec.msgpack.Encoder()
 TASK_TIMEOUT_S = 300.0
@@ -46,12 +54,15 @@ def _ignore_interrupts() -> None:
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """A record (or a whole message) the decoder refused: ``index`` is the message's in its poll."""
+    """A record (or a whole value) the decoder refused: ``index`` is its value's in the submission
+    (a message of a poll, a file of replay's group); ``record``/``line`` where it was in the value."""
 
     index: int
     reason: str
     detail: str
     raw: bytes
+    record: int | None = None
+    line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,25 +74,52 @@ class Decoded:
     messages: int
 
 
-def decode_messages(values: list[bytes], latest_minute: int | None, data_events: bool) -> Decoded:
-    """Decode every message (any envelope) and classify the records; the decoder is reused."""
-    global _DECODER
-    if _DECODER is None:
-        _DECODER = Decoder()
-    records = []
+def _decoder(limits: DecodeLimits, envelope: Envelope) -> Decoder:
+    """One decoder per limits and envelope, reused for its caches of validated names."""
+    decoder = _DECODERS.get((limits, envelope))
+    if decoder is None:
+        decoder = _DECODERS[(limits, envelope)] = Decoder(limits, envelope)
+    return decoder
+
+
+def decode_messages(
+    values: list[bytes],
+    latest_minute: int | None,
+    data_events: bool,
+    limits: DecodeLimits = MESSAGE_LIMITS,
+    envelopes: list[Envelope] | None = None,
+) -> Decoded:
+    """Decode every value (with its envelope, else detected) and classify the records.
+
+    Records reach the classifier as they are decoded, a part of a large value at a time, so the
+    records of a large file never all exist at once: memory stays near the value's own size.
+    """
     rejects: list[Reject] = []
-    for index, value in enumerate(values):
-        result = _DECODER.decode(value)
-        records.extend(result.records)
-        rejects.extend(Reject(index, str(r.reason), r.detail, r.raw) for r in result.rejects)
-    batch = classify(records, data_events, _MINUTES, latest_minute)
+
+    def records() -> Iterator[CloudTrailRecord]:
+        for index, value in enumerate(values):
+            decoder = _decoder(limits, Envelope.AUTO if envelopes is None else envelopes[index])
+            parts = decoder.decode_parts(value) if len(value) > PARTED_BYTES else (decoder.decode(value),)
+            for result in parts:
+                rejects.extend(
+                    Reject(index, str(r.reason), r.detail, r.raw, r.record, r.line) for r in result.rejects
+                )
+                yield from result.records
+
+    batch = classify(records(), data_events, _MINUTES, latest_minute)
     return Decoded(batch, rejects, len(values))
 
 
-def _decode_packed(values: list[bytes], latest_minute: int | None, data_events: bool) -> bytes:
+def _decode_packed(
+    values: list[bytes],
+    latest_minute: int | None,
+    data_events: bool,
+    limits: DecodeLimits,
+    envelopes: list[Envelope] | None,
+) -> bytes:
     """Worker: :func:`decode_messages`, packed for the trip back to the main process."""
-    decoded = decode_messages(values, latest_minute, data_events)
-    rejects = [[r.index, r.reason, r.detail, r.raw] for r in decoded.rejects]
+    decoded = decode_messages(values, latest_minute, data_events, limits, envelopes)
+    rejects = [[r.index, r.reason, r.detail, r.raw, r.record, r.line] for r in decoded.rejects]
     return _ENCODER.encode([decoded.batch.pack(), rejects, decoded.messages])
 
 
@@ -93,11 +131,13 @@ def _unpack(packed: bytes) -> Decoded:
 class DecodePool:
     """A FIFO of polls being decoded: ``submit`` in poll order, ``take`` the oldest when done.
 
-    With ``workers=0`` a submitted poll is decoded at once, in this process.
+    With ``workers=0`` a submitted poll is decoded at once, in this process. ``limits`` bound what
+    one value may decompress to (replay raises them: a file is a value, and may be large).
     """
 
-    def __init__(self, workers: int, data_events: bool) -> None:
+    def __init__(self, workers: int, data_events: bool, limits: DecodeLimits = MESSAGE_LIMITS) -> None:
         self.data_events = data_events
+        self.limits = limits
         self.workers = workers
         self._pool: Any = None
         if workers > 0:
@@ -108,11 +148,14 @@ class DecodePool:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def submit(self, values: list[bytes], latest_minute: int | None) -> None:
+    def submit(
+        self, values: list[bytes], latest_minute: int | None, envelopes: list[Envelope] | None = None
+    ) -> None:
+        """Queue ``values`` for decoding; ``envelopes`` (one per value) fix how each is wrapped."""
+        args = (values, latest_minute, self.data_events, self.limits, envelopes)
         if self._pool is None:
-            self._queue.append(decode_messages(values, latest_minute, self.data_events))
+            self._queue.append(decode_messages(*args))
         else:
-            args = (values, latest_minute, self.data_events)
             self._queue.append(self._pool.apply_async(_decode_packed, args))
 
     def take(self, block: bool) -> Decoded | None:

@@ -572,3 +572,64 @@ def test_event_minute_accepts_only_what_datetime_accepts(text: str) -> None:
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     assert parsed.utcoffset() == timedelta(0)
     assert minute == int(parsed.timestamp() // 60)
+
+
+# --- where a reject was, and large bodies in parts -------------------------------------------------
+
+
+def test_rejects_say_which_record_or_line() -> None:
+    body = s3_body([SOME[0], record(eventName="Bad Name"), SOME[1], b"5"])
+    assert [(r.record, r.line) for r in Decoder().decode(body).rejects] == [(1, None), (3, None)]
+    lines = b"\n".join([SOME[0], b"", b"{oops", SOME[1], record(awsRegion="Nowhere")])
+    result = Decoder(envelope=Envelope.JSONL).decode(lines)
+    assert [(r.reason, r.line) for r in result.rejects] == [("invalid_json", 3), ("bad_name", 5)]
+    assert Decoder().decode(b"not json").rejects[0].record is None
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_decode_parts_give_what_decode_gives(compress: bool) -> None:
+    raws = [*SOME[:7], record(eventName="Bad Name"), *SOME[7:12]]
+    body = s3_body(raws)
+    data = gzip.compress(body) if compress else body
+    whole = Decoder().decode(data)
+    decoder = Decoder(DecodeLimits(part_records=3))
+    parts = list(decoder.decode_parts(data))
+    assert [len(p.records) + len(p.rejects) for p in parts] == [3, 3, 3, 3, 1]
+    assert [rec for p in parts for rec in p.records] == whole.records == direct(SOME[:12])
+    assert [r for p in parts for r in p.rejects] == whole.rejects
+    assert whole.rejects[0].record == 7
+    check_accounting(decoder, parts)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_decode_parts_of_json_lines_give_what_decode_gives(compress: bool) -> None:
+    lines = b"\n".join([*SOME[:4], b"", b"{oops", *SOME[4:7], record(awsRegion="Nowhere"), b""])
+    data = gzip.compress(lines) if compress else lines
+    whole = Decoder(envelope=Envelope.JSONL).decode(data)
+    decoder = Decoder(DecodeLimits(part_records=3), Envelope.JSONL)
+    parts = list(decoder.decode_parts(data))
+    assert len(parts) == 4
+    assert [rec for p in parts for rec in p.records] == whole.records == direct(SOME[:7])
+    assert [r for p in parts for r in p.rejects] == whole.rejects
+    assert [(r.reason, r.line) for r in whole.rejects] == [("invalid_json", 6), ("bad_name", 10)]
+    check_accounting(decoder, parts)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\n".join(SOME[:5]), eventbridge(SOME[0]), b"not json", gzip.compress(b"x")[:-3], s3_body([])],
+    ids=["jsonl", "eventbridge", "junk", "truncated gzip", "empty s3 body"],
+)
+def test_decode_parts_of_other_input_is_one_part(data: bytes) -> None:
+    (part,) = Decoder(DecodeLimits(part_records=2)).decode_parts(data)
+    assert part == Decoder().decode(data)
+
+
+def test_gunzip_works_in_slices_across_members() -> None:
+    first = os.urandom(3 << 20)  # incompressible: its gzip spans several input slices
+    data = gzip.compress(first) + gzip.compress(b"second") + b"\x00" * 8
+    assert envelope_module.unwrap(data, 4 << 20) == first + b"second"
+    with pytest.raises(envelope_module.TooLargeError):
+        envelope_module.unwrap(data, 3 << 20)
+    with pytest.raises(envelope_module.CompressionError, match="trailing"):
+        envelope_module.unwrap(data + b"junk", 4 << 20)
