@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from consumers.synth import kafka_writer
-from consumers.synth.options import DEFAULT_START, GenerateOptions, iso_to_minute
+from consumers.synth.options import DEFAULT_START, DELIVERIES, GenerateOptions, iso_to_minute
 from consumers.synth.s3_delivery import iter_log_files
 from consumers.synth.write_files import generate_with_stats
 
@@ -22,7 +22,14 @@ DESCRIPTION = """\
 Write a seeded synthetic CloudTrail trace with injected anomalies: gzipped log files laid out as an S3
 sync of CloudTrail holds them (OUT/AWSLogs/...), and OUT/labels.json naming each injected anomaly (the
 Insights a detector should find) and the APIs of the trace. With --bootstrap-servers the same trace is
-also sent to a Kafka topic. The same options always give byte-identical output."""
+also sent to a Kafka topic. The same options always give byte-identical output.
+
+--delivery period (the default) names each log file by the end of the 5-minute period it covers, so
+file names follow event time. --delivery realistic names it by the time it was delivered, as
+CloudTrail does: each account-region's files arrive 0-10 minutes after their period closes, a few up
+to 30, so names interleave out of event order across account-regions, and 2 % of records sit in a
+later file, up to 30 minutes after their period. Give replay --lateness 25 or more for such a trace
+until the engine keeps event time per account-region."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,10 +51,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--scale", type=float, default=d.scale, help="multiply busy API rates (default %(default)s)"
     )
     p.add_argument(
+        "--delivery",
+        choices=DELIVERIES,
+        default=d.delivery,
+        help="how log files are named and delayed: by the period they cover, or by delivery time as"
+        " CloudTrail does (default %(default)s)",
+    )
+    p.add_argument(
         "--late-fraction",
         type=float,
-        default=d.late_fraction,
-        help="share of records delivered 5-20 minutes late, in a later file, 0..0.5 (default %(default)s)",
+        help="share of records put in the file of a later period, 0..0.5"
+        " (default 0.01 with period delivery, 0.02 with realistic)",
+    )
+    p.add_argument(
+        "--max-late",
+        type=int,
+        metavar="MINUTES",
+        help="how many minutes after their own period a late record's file period may be, 5..120"
+        " (default 20 with period delivery, 30 with realistic)",
     )
     p.add_argument(
         "--duplicate-fraction",
@@ -93,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
             start_minute=iso_to_minute(args.start),
             anomalies=not args.no_anomalies,
             scale=args.scale,
+            delivery=args.delivery,
             late_fraction=args.late_fraction,
+            max_late_minutes=args.max_late,
             duplicate_fraction=args.duplicate_fraction,
             accounts=args.accounts,
             regions=args.regions,
@@ -120,6 +143,13 @@ def _write_files(out: Path, options: GenerateOptions, overwrite: bool) -> int:
     began = time.perf_counter()
     labels, stats, written = generate_with_stats(out, options)
     took = time.perf_counter() - began
+    if options.delivery == "realistic" and stats.file_delays:
+        delays = sorted(stats.file_delays.elements())
+        print(
+            f"trailpulse generate: files delivered {delays[len(delays) // 2]} min (median),"
+            f" {delays[-1]} min (max) after their period closed",
+            file=sys.stderr,
+        )
     print(
         f"trailpulse generate: {stats.records} records ({stats.late} late, {stats.duplicates} duplicated) "
         f"in {stats.files} files, {len(labels['anomalies'])} anomalies, {written / 1e6:.1f} MB, "

@@ -16,6 +16,9 @@ from datetime import UTC, datetime, timedelta
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 DEFAULT_START = "2026-01-05T00:00:00Z"  # a Monday, 00:00 UTC
+DELIVERIES = ("period", "realistic")
+# per delivery model: share of records put in a later file, and how many minutes later at most
+_LATE_DEFAULTS = {"period": (0.01, 20), "realistic": (0.02, 30)}
 
 
 def iso_to_minute(text: str) -> int:
@@ -41,6 +44,11 @@ class GenerateOptions:
     ``api_factor`` scales the number of APIs of each tier (small values make quick test traces),
     ``scale`` multiplies the rates of busy and medium APIs (throughput benchmarks), and
     ``anomalies_per_kind`` fixes the number of instances of each anomaly kind (default: 4 to 6).
+
+    ``delivery`` is ``"period"`` (each file named by the end of the 5-minute period it covers, the
+    default until the engine keeps event time per source) or ``"realistic"`` (named by its delivery
+    time, 0-10 minutes after the period with a tail to 30, as CloudTrail does). ``late_fraction`` and
+    ``max_late_minutes`` default per delivery model (see ``late_share`` and ``max_late``).
     """
 
     seed: int = 0
@@ -48,7 +56,9 @@ class GenerateOptions:
     start_minute: int = iso_to_minute(DEFAULT_START)
     anomalies: bool = True
     scale: float = 1.0
-    late_fraction: float = 0.01
+    delivery: str = "period"
+    late_fraction: float | None = None
+    max_late_minutes: int | None = None
     duplicate_fraction: float = 0.001
     accounts: int = 3
     regions: int = 2
@@ -63,14 +73,29 @@ class GenerateOptions:
         """Length of the trace in minutes."""
         return round(self.days * 1440)
 
+    @property
+    def late_share(self) -> float:
+        """Share of records put in a later file: 0.01 with period delivery, 0.02 with realistic."""
+        return self.late_fraction if self.late_fraction is not None else _LATE_DEFAULTS[self.delivery][0]
+
+    @property
+    def max_late(self) -> int:
+        """How many minutes after its own period a late record's file period may be: 20 or 30."""
+        chosen = self.max_late_minutes
+        return chosen if chosen is not None else _LATE_DEFAULTS[self.delivery][1]
+
     def validate(self) -> None:
         """Raise ``ValueError`` for options that cannot produce a trace."""
         if self.minutes < 60:
             raise ValueError("days must cover at least one hour")
         if not 1 <= self.accounts <= 8 or not 1 <= self.regions <= 4:
             raise ValueError("accounts must be 1..8 and regions 1..4")
-        if not 0.0 <= self.late_fraction <= 0.5 or not 0.0 <= self.duplicate_fraction <= 0.5:
+        if self.delivery not in DELIVERIES:
+            raise ValueError(f"delivery must be one of {', '.join(DELIVERIES)}")
+        if not 0.0 <= self.late_share <= 0.5 or not 0.0 <= self.duplicate_fraction <= 0.5:
             raise ValueError("late and duplicate fractions must be within 0..0.5")
+        if not 5 <= self.max_late <= 120:
+            raise ValueError("max_late_minutes must be 5..120")
         if self.scale <= 0 or self.api_factor <= 0:
             raise ValueError("scale and api_factor must be positive")
         if not 0 <= self.gzip_level <= 9 or self.max_records_per_file < 1:

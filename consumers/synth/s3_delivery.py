@@ -2,15 +2,24 @@
 
 Records are grouped per (account, region) into ~5-minute files named and laid out as CloudTrail
 delivers them (``AWSLogs/{account}/CloudTrail/{region}/YYYY/MM/DD/...json.gz``), unordered within a
-file; busy periods are split into several files; a small fraction of records arrives late (in a file
-5-20 minutes later) and a smaller one twice (the same eventID in two files).
+file; busy periods are split into several files; a small fraction of records arrives late (in the
+file of a period 5 to ``max_late`` minutes later) and a smaller one twice (the same eventID in two
+files).
+
+Two delivery models name the files. ``period`` names each file by the end of the period it covers,
+so names follow event time. ``realistic`` names it by its delivery time, as AWS documents ("the
+digits of the year, month, day, hour, and minute when the log file was delivered"): each file
+arrives 0-10 minutes after its period closes, a few up to 30, drawn per file, so names interleave
+out of event order across account-regions (and now and then within one). Files are yielded in
+delivery order either way; the labels do not change (anomalies are about event time).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +29,9 @@ from consumers.synth.traffic_model import Cells, TrafficPlan, plan_traffic, simu
 
 WINDOW = 5  # minutes covered by one delivery
 CHUNK = 60  # minutes of event time materialised at once
+USUAL_DELAY = 10  # realistic delivery: most files arrive 0-10 minutes after their period closes,
+DELAY_TAIL = 30  # the others 11-30 minutes after,
+TAIL_SHARE = 0.05  # this share of files
 _ALNUM = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)
 
 
@@ -47,6 +59,7 @@ class DeliveryStats:
     late: int = 0
     duplicates: int = 0
     files: int = 0
+    file_delays: Counter[int] = field(default_factory=Counter)  # minutes after the period closed
 
 
 def file_path(account: str, region: str, delivery_minute: int, suffix: str) -> str:
@@ -71,6 +84,10 @@ class _Deliverer:
         self.rng = np.random.default_rng(plan.seeds[7])
         self.pair_of_api = np.array([a.pair for a in plan.apis], dtype=np.int64)
         self.buckets: dict[tuple[int, int], list[bytes]] = {}
+        self.realistic = plan.options.delivery == "realistic"
+        # a ninth seed of its own, so that the period model's draws stay what they always were
+        self.delay_rng = np.random.default_rng(np.random.SeedSequence(plan.options.seed).spawn(9)[8])
+        self.held: list[GeneratedFile] = []  # realistic delivery: files made, not yet delivered
 
     def run(self) -> Iterator[GeneratedFile]:
         o = self.plan.options
@@ -91,8 +108,8 @@ class _Deliverer:
         records, api = self.factory.records(self.cells, lo, hi, self.rec_rng)
         n = len(records)
         window = np.repeat(minute_abs[lo:hi], self.cells.count[lo:hi]) // WINDOW
-        late = self.rng.random(n) < o.late_fraction
-        window = window + late * self.rng.integers(1, 5, n)
+        late = self.rng.random(n) < o.late_share
+        window = window + late * self.rng.integers(1, o.max_late // WINDOW + 1, n)
         dup = np.flatnonzero(self.rng.random(n) < o.duplicate_fraction)
         pair = self.pair_of_api[api]
         index = np.concatenate([np.arange(n), dup])
@@ -109,31 +126,57 @@ class _Deliverer:
         self.stats.duplicates += int(dup.size)
 
     def _emit(self, before: int | None) -> Iterator[GeneratedFile]:
-        pairs = self.plan.pairs
+        """Yield, in delivery order, the files delivered before any file of a period >= ``before``."""
         ready = sorted(k for k in self.buckets if before is None or k[0] < before)
+        if not self.realistic:
+            for key in ready:
+                yield from self._files(key)
+            return
         for key in ready:
-            records = self.buckets.pop(key)
-            window, pair = key
-            account, region = pairs[pair]
-            n = len(records)
-            shuffled = [records[i] for i in self.rng.permutation(n).tolist()]
-            n_files = -(-n // self.plan.options.max_records_per_file)
-            if n >= 40 and self.rng.random() < 0.25:
-                n_files += 1
-            # near-equal parts with some jitter, so no file is much larger than the limit
-            jitter = self.rng.uniform(-0.1, 0.1, n_files - 1)
-            inner = ((np.arange(1, n_files) + jitter) * n / n_files).astype(np.int64).tolist()
-            bounds: list[int] = [0, *inner, n]
-            delivery = (window + 1) * WINDOW
-            for a, b in itertools.pairwise(bounds):
-                if b <= a:
-                    continue
-                suffix = _ALNUM[self.rng.integers(0, len(_ALNUM), 16)].tobytes().decode()
-                self.stats.files += 1
-                self.stats.delivered += b - a
-                yield GeneratedFile(
-                    file_path(account, region, delivery, suffix), account, region, delivery, shuffled[a:b]
-                )
+            self.held.extend(self._files(key))
+        self.held.sort(key=lambda log: (log.delivery_minute, log.path))
+        # a period >= before closes at (before + 1) * WINDOW at the earliest, and delays are >= 0
+        horizon = len(self.held) if before is None else _count_before(self.held, (before + 1) * WINDOW)
+        yield from self.held[:horizon]
+        del self.held[:horizon]
+
+    def _delay(self) -> int:
+        """Minutes between a period's close and the delivery of one of its files."""
+        if self.delay_rng.random() < TAIL_SHARE:
+            return int(self.delay_rng.integers(USUAL_DELAY + 1, DELAY_TAIL + 1))
+        return int(self.delay_rng.integers(0, USUAL_DELAY + 1))
+
+    def _files(self, key: tuple[int, int]) -> Iterator[GeneratedFile]:
+        records = self.buckets.pop(key)
+        window, pair = key
+        account, region = self.plan.pairs[pair]
+        n = len(records)
+        shuffled = [records[i] for i in self.rng.permutation(n).tolist()]
+        n_files = -(-n // self.plan.options.max_records_per_file)
+        if n >= 40 and self.rng.random() < 0.25:
+            n_files += 1
+        # near-equal parts with some jitter, so no file is much larger than the limit
+        jitter = self.rng.uniform(-0.1, 0.1, n_files - 1)
+        inner = ((np.arange(1, n_files) + jitter) * n / n_files).astype(np.int64).tolist()
+        bounds: list[int] = [0, *inner, n]
+        period_end = (window + 1) * WINDOW
+        for a, b in itertools.pairwise(bounds):
+            if b <= a:
+                continue
+            suffix = _ALNUM[self.rng.integers(0, len(_ALNUM), 16)].tobytes().decode()
+            delay = self._delay() if self.realistic else 0
+            self.stats.files += 1
+            self.stats.delivered += b - a
+            self.stats.file_delays[delay] += 1
+            delivery = period_end + delay
+            yield GeneratedFile(
+                file_path(account, region, delivery, suffix), account, region, delivery, shuffled[a:b]
+            )
+
+
+def _count_before(files: list[GeneratedFile], minute: int) -> int:
+    """How many of ``files`` (sorted by delivery minute) are delivered before ``minute``."""
+    return next((i for i, log in enumerate(files) if log.delivery_minute >= minute), len(files))
 
 
 def iter_log_files(

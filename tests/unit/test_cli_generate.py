@@ -37,3 +37,14 @@ def test_invalid_options_are_rejected(tmp_path: Path) -> None:
     assert main(["generate", "--out", str(tmp_path), "--start", "2026-01-05T00:00:30Z"]) == 2
     with pytest.raises(ValueError):
         plan_traffic(GenerateOptions(late_fraction=0.9))
+
+
+def test_cli_generate_realistic_delivery(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["generate", "--out", str(tmp_path), "--seed", "4", "--days", "0.2", "--scale", "0.3"]
+    assert main([*argv, "--delivery", "realistic", "--late-fraction", "0.03", "--max-late", "25"]) == 0
+    err = capsys.readouterr().err
+    assert "after their period closed" in err and "late" in err
+    assert main([*argv, "--overwrite", "--max-late", "2"]) == 2
+    assert "max_late_minutes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*argv, "--overwrite", "--delivery", "hourly"])
