@@ -24,12 +24,13 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from consumers.files.discover import discover
 from consumers.files.replay import replay
-from consumers.synth.options import GenerateOptions
+from consumers.synth.options import DELIVERIES, GenerateOptions
 from consumers.synth.write_files import generate_to_dir
 from insights.engine import Engine
 from insights.transition import InsightTransition
@@ -117,6 +118,12 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="reuse traces already in --workdir")
+    parser.add_argument(
+        "--delivery",
+        choices=DELIVERIES,
+        default="period",
+        help="how the traces' log files are named and delayed (trailpulse generate --delivery)",
+    )
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="trailpulse-quality-"))
     totals = {
@@ -131,12 +138,12 @@ def main() -> int:
     time_delays: list[int] = []
     for seed in args.seeds:
         began = time.perf_counter()
-        anomalous, clean = workdir / f"seed{seed}", workdir / f"seed{seed}-clean"
-        labels = generated(anomalous, GenerateOptions(seed=seed, days=args.days), args.reuse)
+        trace = f"seed{seed}" if args.delivery == "period" else f"seed{seed}-{args.delivery}"
+        anomalous, clean = workdir / trace, workdir / f"{trace}-clean"
+        options = GenerateOptions(seed=seed, days=args.days, delivery=args.delivery)
+        labels = generated(anomalous, options, args.reuse)
         result = score(labels, run_trace(anomalous, args.workers))
-        clean_labels = generated(
-            clean, GenerateOptions(seed=seed, days=args.days, anomalies=False), args.reuse
-        )
+        clean_labels = generated(clean, replace(options, anomalies=False), args.reuse)
         clean_found = [t for t in run_trace(clean, args.workers) if t.state == "Start"]
         days = api_days(clean_labels)
         for key in ("anomalies", "detected", "starts", "true_starts"):

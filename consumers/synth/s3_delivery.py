@@ -10,8 +10,10 @@ Two delivery models name the files. ``period`` names each file by the end of the
 so names follow event time. ``realistic`` names it by its delivery time, as AWS documents ("the
 digits of the year, month, day, hour, and minute when the log file was delivered"): each file
 arrives 0-10 minutes after its period closes, a few up to 30, drawn per file, so names interleave
-out of event order across account-regions (and now and then within one). Files are yielded in
-delivery order either way; the labels do not change (anomalies are about event time).
+out of event order across account-regions; within one account-region a file is never delivered
+before (or in the same minute as) a file of an earlier period: a late file holds back the next
+ones, as a slow delivery would. Files are yielded in delivery order either way; the labels do not
+change (anomalies are about event time).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ WINDOW = 5  # minutes covered by one delivery
 CHUNK = 60  # minutes of event time materialised at once
 USUAL_DELAY = 10  # realistic delivery: most files arrive 0-10 minutes after their period closes,
 DELAY_TAIL = 30  # the others 11-30 minutes after,
-TAIL_SHARE = 0.05  # this share of files
+TAIL_SHARE = 0.02  # this share of files (and the later files of its account-region they hold back)
 _ALNUM = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)
 
 
@@ -88,6 +90,7 @@ class _Deliverer:
         # a ninth seed of its own, so that the period model's draws stay what they always were
         self.delay_rng = np.random.default_rng(np.random.SeedSequence(plan.options.seed).spawn(9)[8])
         self.held: list[GeneratedFile] = []  # realistic delivery: files made, not yet delivered
+        self.last_delivery: dict[int, tuple[int, int]] = {}  # realistic: (window, minute) per account-region
 
     def run(self) -> Iterator[GeneratedFile]:
         o = self.plan.options
@@ -134,7 +137,7 @@ class _Deliverer:
             return
         for key in ready:
             self.held.extend(self._files(key))
-        self.held.sort(key=lambda log: (log.delivery_minute, log.path))
+        self.held.sort(key=lambda log: log.delivery_minute)  # stable: period order within a source
         # a period >= before closes at (before + 1) * WINDOW at the earliest, and delays are >= 0
         horizon = len(self.held) if before is None else _count_before(self.held, (before + 1) * WINDOW)
         yield from self.held[:horizon]
@@ -164,11 +167,14 @@ class _Deliverer:
             if b <= a:
                 continue
             suffix = _ALNUM[self.rng.integers(0, len(_ALNUM), 16)].tobytes().decode()
-            delay = self._delay() if self.realistic else 0
+            delivery = period_end
+            if self.realistic:  # after the files of earlier periods of the same account-region
+                last_window, last = self.last_delivery.get(pair, (window, period_end))
+                delivery = max(period_end + self._delay(), last + (last_window < window))
+                self.last_delivery[pair] = (window, delivery)
             self.stats.files += 1
             self.stats.delivered += b - a
-            self.stats.file_delays[delay] += 1
-            delivery = period_end + delay
+            self.stats.file_delays[delivery - period_end] += 1
             yield GeneratedFile(
                 file_path(account, region, delivery, suffix), account, region, delivery, shuffled[a:b]
             )
