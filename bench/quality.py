@@ -32,6 +32,7 @@ from consumers.files.discover import discover
 from consumers.files.replay import replay
 from consumers.synth.options import DELIVERIES, GenerateOptions
 from consumers.synth.write_files import generate_to_dir
+from insights.config import EngineConfig
 from insights.engine import Engine
 from insights.transition import InsightTransition
 
@@ -39,9 +40,9 @@ SLACK = 2
 TAIL = 15
 
 
-def run_trace(directory: Path, workers: int) -> list[InsightTransition]:
+def run_trace(directory: Path, workers: int, config: EngineConfig) -> list[InsightTransition]:
     found: list[InsightTransition] = []
-    replay(discover([str(directory / "AWSLogs")]), Engine(), found.extend, workers=workers)
+    replay(discover([str(directory / "AWSLogs")]), Engine(config), found.extend, workers=workers)
     return found
 
 
@@ -124,7 +125,11 @@ def main() -> int:
         default="period",
         help="how the traces' log files are named and delayed (trailpulse generate --delivery)",
     )
+    parser.add_argument(
+        "--lateness", type=int, help="the engine's allowed_lateness_minutes (default: the engine's)"
+    )
     args = parser.parse_args()
+    config = EngineConfig() if args.lateness is None else EngineConfig(allowed_lateness_minutes=args.lateness)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="trailpulse-quality-"))
     totals = {
         "anomalies": 0,
@@ -142,9 +147,9 @@ def main() -> int:
         anomalous, clean = workdir / trace, workdir / f"{trace}-clean"
         options = GenerateOptions(seed=seed, days=args.days, delivery=args.delivery)
         labels = generated(anomalous, options, args.reuse)
-        result = score(labels, run_trace(anomalous, args.workers))
+        result = score(labels, run_trace(anomalous, args.workers, config))
         clean_labels = generated(clean, replace(options, anomalies=False), args.reuse)
-        clean_found = [t for t in run_trace(clean, args.workers) if t.state == "Start"]
+        clean_found = [t for t in run_trace(clean, args.workers, config) if t.state == "Start"]
         days = api_days(clean_labels)
         for key in ("anomalies", "detected", "starts", "true_starts"):
             totals[key] += result[key]
