@@ -152,7 +152,10 @@ class DecodePool:
             self._queue.append(decode_messages(*args))
             return
         worker = min(range(self.workers), key=self._outstanding.__getitem__)
-        self._workers.pipes[worker].send(args)
+        try:
+            self._workers.pipes[worker].send(args)
+        except OSError as exc:
+            raise DecodeError("a decode worker exited: it cannot take the poll") from exc
         self._outstanding[worker] += 1
         self._queue.append(worker)
 
