@@ -1,6 +1,6 @@
-"""``trailpulse run`` stopped as service managers stop it: SIGTERM to its whole process group (the
-decode workers get it too) ends it within 30 s with a final checkpoint; SIGKILL of the main process
-leaves no decode worker behind."""
+"""``trailpulse run`` stopped as service managers and terminals stop it: SIGTERM or SIGINT to its
+whole process group (the decode workers get it too) ends it within 30 s with a final checkpoint;
+SIGKILL of the main process leaves no decode worker behind."""
 
 from __future__ import annotations
 
@@ -36,15 +36,18 @@ def busy_daemon(broker: KafkaBroker, tmp_path: Path, workers: int) -> tuple[Daem
     return daemon, source, group, len(messages)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_sigterm_to_the_process_group_stops_with_a_checkpoint(
-    kafka_broker: KafkaBroker, tmp_path: Path, workers: int
+@pytest.mark.parametrize(
+    ("workers", "signum"), [(1, signal.SIGTERM), (2, signal.SIGTERM), (2, signal.SIGINT)]
+)
+def test_a_signal_to_the_process_group_stops_with_a_checkpoint(
+    kafka_broker: KafkaBroker, tmp_path: Path, workers: int, signum: int
 ) -> None:
+    """SIGTERM as systemd and Kubernetes send it, SIGINT as Ctrl-C in a terminal sends it."""
     daemon, source, group, total = busy_daemon(kafka_broker, tmp_path, workers)
     pgid = daemon.proc.pid
     try:
         started = time.monotonic()
-        os.killpg(pgid, signal.SIGTERM)
+        os.killpg(pgid, signum)
         code = daemon.proc.wait(timeout=30)
         took = time.monotonic() - started
     finally:
