@@ -79,7 +79,16 @@ def output_ids(bootstrap: str, topic: str) -> dict[str, set[str]]:
 class Daemon:
     """``trailpulse run`` as a subprocess, JSON logs to a file."""
 
-    def __init__(self, tmp: Path, bootstrap: str, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        bootstrap: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        own_group: bool = False,
+    ) -> None:
+        """``own_group``: in a process group of its own (the group's id is the daemon's pid), as a
+        service manager starts it, so that a test can signal the whole group."""
         self.log_path = tmp / f"daemon-{time.monotonic_ns()}.log"
         full_env = {
             **os.environ,
@@ -93,6 +102,7 @@ class Daemon:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=full_env,
+                start_new_session=own_group,
             )
 
     def events(self) -> list[dict[str, object]]:

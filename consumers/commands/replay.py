@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import IO, TextIO
 
 from consumers.config import engine_settings
@@ -18,6 +20,18 @@ from insights.events import encode_event, insight_event
 from insights.transition import InsightTransition
 
 MAX_WORKERS = 256
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived (a BaseException, as KeyboardInterrupt: no handler of errors takes it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
 
 
 def int_in(low: int, high: int) -> Callable[[str], int]:
@@ -119,12 +133,20 @@ def run(args: argparse.Namespace) -> int:
         out.write(b"".join(encode_event(insight_event(t)) + b"\n" for t in transitions))
 
     report = InputReport(sys.stderr, args.strict, rejects)
+    # Both signals end replay the same way, through the finally blocks that stop the decode workers:
+    # one line, and the status of a process killed by that signal (as a shell reports it).
+    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         summary = replay(inputs, engine, emit, workers=args.workers, stdin=stdin, report=report)
     except InputError as exc:
         print(f"trailpulse replay: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"trailpulse replay: stopped by {exc}; the output is incomplete", file=sys.stderr)
+        return 128 + exc.signum
     finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         if out is not sys.stdout.buffer:
             out.close()
         else:

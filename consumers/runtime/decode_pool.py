@@ -19,16 +19,14 @@ knows where a value came from and how to report one it cannot read (a file name,
 
 from __future__ import annotations
 
-import multiprocessing
-import signal
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from multiprocessing.pool import AsyncResult
-from typing import Any
 
 import msgspec
 
+from consumers.runtime.decode_workers import Workers
 from insights.classify import ColumnBatch, classify
 from insights.decode import DecodeLimits, Decoder, Envelope
 from insights.record import CloudTrailRecord
@@ -43,13 +41,7 @@ TASK_TIMEOUT_S = 300.0
 
 
 class DecodeError(RuntimeError):
-    """A decode worker died or hung: the poll it had cannot be processed."""
-
-
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C (sent to the whole process group) to the main process, which stops
-    polling and drains them before its final checkpoint."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A decode worker died, failed or hung: the poll it had cannot be processed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +116,10 @@ def _decode_packed(
 
 
 def _unpack(packed: bytes) -> Decoded:
-    batch, rejects, messages = msgspec.msgpack.decode(packed)
+    unpacked = msgspec.msgpack.decode(packed)
+    if isinstance(unpacked, str):
+        raise DecodeError(unpacked)
+    batch, rejects, messages = unpacked
     return Decoded(ColumnBatch.unpack(batch), [Reject(*r) for r in rejects], int(messages))
 
 
@@ -139,11 +134,11 @@ class DecodePool:
         self.data_events = data_events
         self.limits = limits
         self.workers = workers
-        self._pool: Any = None
-        if workers > 0:
-            context = multiprocessing.get_context("forkserver")
-            self._pool = context.Pool(workers, initializer=_ignore_interrupts)
-        self._queue: deque[AsyncResult[bytes] | Decoded] = deque()
+        self._workers = Workers(workers, _decode_packed) if workers > 0 else None
+        # Stops the workers on close, or at exit if a caller never closed the pool.
+        self._stop = weakref.finalize(self, self._workers.stop) if self._workers else None
+        self._outstanding = [0] * workers  # tasks sent to each worker and not yet taken
+        self._queue: deque[Decoded | int] = deque()  # a poll decoded here, or its worker's number
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -153,27 +148,43 @@ class DecodePool:
     ) -> None:
         """Queue ``values`` for decoding; ``envelopes`` (one per value) fix how each is wrapped."""
         args = (values, latest_minute, self.data_events, self.limits, envelopes)
-        if self._pool is None:
+        if self._workers is None:
             self._queue.append(decode_messages(*args))
-        else:
-            self._queue.append(self._pool.apply_async(_decode_packed, args))
+            return
+        worker = min(range(self.workers), key=self._outstanding.__getitem__)
+        try:
+            self._workers.pipes[worker].send(args)
+        except OSError as exc:
+            raise DecodeError("a decode worker exited: it cannot take the poll") from exc
+        self._outstanding[worker] += 1
+        self._queue.append(worker)
 
     def take(self, block: bool) -> Decoded | None:
-        """The oldest poll, decoded; ``None`` if there is none, or (``block`` false) it is not done."""
+        """The oldest poll, decoded; ``None`` if there is none, or (``block`` false) it is not done.
+
+        A worker returns its tasks' results in the order it got them, so the next result on the
+        oldest poll's worker is that poll's."""
         if not self._queue:
             return None
         head = self._queue[0]
         if isinstance(head, Decoded):
-            return self._queue.popleft()  # type: ignore[return-value]
-        if not block and not head.ready():
+            self._queue.popleft()
+            return head
+        assert self._workers is not None
+        pipe = self._workers.pipes[head]
+        if not pipe.poll(TASK_TIMEOUT_S if block else 0):
+            if block:
+                raise DecodeError(f"a decode worker gave no result within {TASK_TIMEOUT_S:.0f} s")
             return None
-        self._queue.popleft()
         try:
-            return _unpack(head.get(timeout=TASK_TIMEOUT_S))
-        except multiprocessing.TimeoutError as exc:
-            raise DecodeError(f"a decode worker gave no result within {TASK_TIMEOUT_S:.0f} s") from exc
+            packed = pipe.recv_bytes()
+        except (EOFError, OSError) as exc:
+            raise DecodeError("a decode worker exited before returning its result") from exc
+        self._queue.popleft()
+        self._outstanding[head] -= 1
+        return _unpack(packed)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+        """Stop the workers (see :mod:`consumers.runtime.decode_workers`); polls not taken are lost."""
+        if self._stop is not None:
+            self._stop()

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import os
+import signal
+import time
 import tracemalloc
 from pathlib import Path
 
 import msgspec
 import numpy as np
+import pytest
 
-from consumers.runtime.decode_pool import Decoded, DecodePool, decode_messages
+from consumers.runtime.decode_pool import Decoded, DecodeError, DecodePool, decode_messages
 from insights.decode import DecodeLimits, Envelope
 from tests.builders import START, record
+from tests.processes import alive, decode_workers, wait_until
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "cloudtrail-sample"
 
@@ -120,3 +125,51 @@ def test_a_large_value_is_decoded_in_memory_near_its_own_size() -> None:
             tracemalloc.stop()
         assert decoded.batch.records == 4 * len(records)
         assert peak < most * len(body), f"peak {peak / len(body):.2f} x the body's size"
+
+
+def test_workers_outlast_sigterm_and_end_with_close() -> None:
+    """SIGTERM (systemd sends it to every process of the service) leaves a worker decoding; only
+    closing the pool ends the workers."""
+    pool = DecodePool(2, data_events=False)
+    try:
+        workers = decode_workers(os.getpid())
+        assert len(workers) == 2
+        for pid in workers:
+            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGINT)
+        values_by_poll = polls()
+        for values in values_by_poll:
+            pool.submit(values, latest_minute=START + 100)
+        taken = [pool.take(block=True) for _ in values_by_poll]
+        assert [d.messages for d in taken if d is not None] == [10, 21, 3, 1]
+        assert alive(workers) == workers
+    finally:
+        started = time.monotonic()
+        pool.close()
+    assert time.monotonic() - started < 2 and not alive(workers)
+
+
+def test_a_worker_that_died_takes_no_more_polls() -> None:
+    pool = DecodePool(1, data_events=False)
+    try:
+        (worker,) = decode_workers(os.getpid())
+        os.kill(worker, signal.SIGKILL)
+        assert wait_until(lambda: not alive({worker}), timeout_s=5)
+        with pytest.raises(DecodeError, match="a decode worker exited"):
+            pool.submit(polls()[0], latest_minute=START + 100)
+    finally:
+        pool.close()
+
+
+def test_a_worker_that_died_with_a_poll_fails_that_poll_at_once() -> None:
+    pool = DecodePool(1, data_events=False)
+    try:
+        (worker,) = decode_workers(os.getpid())
+        pool.submit([msgspec.json.encode(record(START))] * 20_000, latest_minute=START + 100)
+        os.kill(worker, signal.SIGKILL)
+        started = time.monotonic()
+        with pytest.raises(DecodeError, match="exited before returning its result"):
+            pool.take(block=True)
+        assert time.monotonic() - started < 5
+    finally:
+        pool.close()
