@@ -205,21 +205,22 @@ class Track:
             return []
 
         self.attributions.flush()
-        out = [
+        started = [
             self._transition("Start", s, self.lifecycle.figures(s, (f, f, minute, n)))
             for s, f, n, early in zip(
                 starts.tolist(), d.start_first.tolist(), d.start_n.tolist(), announced.tolist(), strict=True
             )
             if not early  # an early Start is already out
         ]
+        ended = []
         for slot, forced in zip(d.end_slots.tolist(), d.end_forced.tolist(), strict=True):
             figures = self.lifecycle.ending(slot, minute, forced)
-            out.append(self._transition("End", slot, figures))
+            ended.append(self._transition("End", slot, figures))
             if forced:
                 self.baseline.accept_level(slot, figures.insight_average)
             self.lifecycle.close(slot)
             self.attributions.close(slot)
-        return out
+        return sorted(started, key=_by_key) + sorted(ended, key=_by_key)
 
     def start_early(self, slot: int, minute: int, count: float, values: I64) -> InsightTransition:
         """Announce a spike of ``slot`` at open ``minute`` from its ``count`` and ``values`` so far."""
@@ -249,3 +250,10 @@ class Track:
             slot, insight_side, names, insight_type_of(key) == CALL_RATE
         )
         return make_transition(state, key, figures, attributions)
+
+
+def _by_key(t: InsightTransition) -> tuple[str, ...]:
+    """The order of one minute's Starts (then Ends): by key, not by slot, because which slot a key
+    got depends on how records were batched when it was first seen (a batch's call-rate keys are
+    tracked before its error-rate keys), and the output must not."""
+    return (t.insight_type, t.account_id, t.region, t.event_source, t.event_name, t.error_code or "")
