@@ -1,10 +1,11 @@
 """Stage one of the semantics: records to columns, without any engine state.
 
 Every analysable record contributes to ``context`` — ``(minute, account, region, prior) -> records``
-— which drives the event-time clock and shows that an account and region are being observed.
-``prior`` is the newest minute of the batch's records before it (:data:`NO_MINUTE` for none), also a
-column of the rows: whether a record is late depends on the records that arrived before it, never
-on where batch boundaries fall, so ``replay`` and ``run`` count the same records however they batch. The
+— which drives the event-time clocks and shows that an account and region are being observed.
+``prior`` is the newest minute of the batch's records *of the same account and region* before it
+(:data:`NO_MINUTE` for none), also a column of the rows: whether a record is late depends only on the
+records its own source delivered before it (:mod:`insights.clock`), never on where batch boundaries
+fall or on other sources, so ``replay`` and ``run`` count the same records however they batch. The
 records that can count (writes, and calls with an ``errorCode``) also become a row of integer
 columns over *local* dictionaries of API keys and strings, with a 64-bit hash of ``eventID`` for
 deduplication. Being stateless this runs where decoding runs (``replay --workers``), so the
@@ -110,7 +111,7 @@ def classify(
     as ``future``: one bad clock upstream must not move the watermark and close real minutes.
     """
     latest = (1 << 62) if latest_minute is None else latest_minute
-    newest = NO_MINUTE
+    newest: dict[tuple[str, str], int] = {}  # per account and region
     out = ColumnBatch()
     context, skipped = out.context, out.skipped
     api_ids: dict[ApiTuple, int] = {}
@@ -142,10 +143,10 @@ def classify(
         if minute > latest:
             skipped["future"] += 1
             continue
-        prior = newest
-        if minute > newest:
-            newest = minute
         region = r.awsRegion
+        prior = newest.get((account, region), NO_MINUTE)
+        if minute > prior:
+            newest[(account, region)] = minute
         context[(minute, account, region, prior)] += 1
         write = r.readOnly is False or category == "Data"
         error_code = r.errorCode

@@ -10,7 +10,11 @@ opens the insight without sending a second Start.
 
 Only upward single-minute spikes start early: drops and sustained rises are judged on closed minutes.
 The references are those of the moment; minutes closing in between change them very little, and the
-lifecycle keeps the announced insight whatever the final count, so a Start is never taken back.
+lifecycle keeps the announced insight whatever the final count, so a Start is never taken back. That
+holds only near the closed minutes: a source far ahead of the others (a partition read from hours
+later than another) has open minutes whose baseline has not learnt the hours before them, so only
+minutes within ``allowed_lateness_minutes + 1`` of the last closed one may start early; the others
+are judged when they close.
 """
 
 from __future__ import annotations
@@ -27,16 +31,18 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
 
-def early_starts(track: Track, minutes: MinuteBuffers, touched: set[int]) -> list[InsightTransition]:
+def early_starts(
+    track: Track, minutes: MinuteBuffers, touched: set[int], latest: int
+) -> list[InsightTransition]:
     """Starts for keys whose open-minute counts already make a spike, in the ``touched`` minutes
-    (those that received records since the last call).
+    (those that received records since the last call) up to minute ``latest``.
 
     Looks only at keys with records in open minutes that are not in (or already announcing) an
     insight. What the open minutes before a spike will do once closed is respected: they count
     towards its peak reference, and a key whose raised minutes could make a sustained rise there is
     left to the close (a sustained Start names an earlier first minute).
     """
-    buffered = minutes.open_minutes()
+    buffered = [m for m in minutes.open_minutes() if m <= latest]
     out: list[InsightTransition] = []
     if not any(m in touched for m in buffered):
         return out

@@ -8,9 +8,11 @@ The steps, in the order a record meets them (one module each):
 the transitions that :mod:`~insights.events` turns into AWS records. Upward spikes may start before
 their minute closes (:mod:`~insights.early`).
 
-A minute closes once the newest event time seen is more than ``allowed_lateness_minutes`` past it.
-Feed batches with :meth:`Engine.process`; call :meth:`Engine.finish` at the end of a bounded input to
-close the minutes still open. Same records in the same order give the same output.
+Event time is kept per source (:mod:`insights.clock`): a minute closes once every active source is
+more than ``allowed_lateness_minutes`` past it. Feed batches with :meth:`Engine.process`, naming the
+input they were read from when there are several (Kafka partitions); call :meth:`Engine.finish` at
+the end of a bounded input to close the minutes still open. The same records give the same output
+however they are batched and however the inputs interleave, as long as none arrives late.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy.typing as npt
 from insights import snapshot
 from insights.aggregate import MinuteBuffers
 from insights.classify import ColumnBatch, classify
+from insights.clock import SourceClocks
 from insights.config import EngineConfig
 from insights.early import early_starts
 from insights.keys import StringTable
@@ -49,7 +52,8 @@ class Engine:
         self.strings = StringTable()
         self.track = Track(self.config, self.strings)
         self.minutes = MinuteBuffers()
-        self.normaliser = Normaliser(self.track, self.strings, self.config.allowed_lateness_minutes)
+        self.clocks = SourceClocks(self.config.allowed_lateness_minutes, self.config.source_idle_minutes)
+        self.normaliser = Normaliser(self.track, self.strings, self.clocks)
         self._strings_after_compaction = 0
         self._minute_cache: dict[str, int | None] = {}
 
@@ -58,9 +62,9 @@ class Engine:
         """The last closed minute (None before the first close)."""
         return self.minutes.closed_through
 
-    def process(self, records: Iterable[CloudTrailRecord]) -> list[InsightTransition]:
-        """Ingest a batch and close every minute the watermark has passed."""
-        return self.process_classified([self.classify(records)])
+    def process(self, records: Iterable[CloudTrailRecord], input_id: str = "") -> list[InsightTransition]:
+        """Ingest a batch read from ``input_id`` and close every minute all sources have passed."""
+        return self.process_classified([self.classify(records)], input_id)
 
     def classify(self, records: Iterable[CloudTrailRecord], latest_minute: int | None = None) -> ColumnBatch:
         """Stage one of :meth:`process` (stateless; may run elsewhere, see ``replay --workers``).
@@ -68,18 +72,24 @@ class Engine:
         Records dated after ``latest_minute`` are skipped as ``future`` (see :func:`classify`)."""
         return classify(records, self.config.analyse_data_events, self._minute_cache, latest_minute)
 
-    def process_classified(self, batches: list[ColumnBatch]) -> list[InsightTransition]:
-        """Stage two of :meth:`process`: ingest classified batches, in order, and close passed minutes."""
-        observed = self.normaliser.normalise(batches, self.closed_through)
+    def process_classified(self, batches: list[ColumnBatch], input_id: str = "") -> list[InsightTransition]:
+        """Stage two of :meth:`process`: ingest classified batches read from ``input_id``, in order,
+        and close the minutes every source has passed."""
+        observed = self.normaliser.normalise(batches, self.closed_through, input_id)
         if observed is not None:
             self._ingest(*observed)
-        newest = self.normaliser.max_minute
-        if newest is None:
-            return []
-        out = self._close_through(newest - self.config.allowed_lateness_minutes - 1)
+        return self.advance()
+
+    def advance(self) -> list[InsightTransition]:
+        """Close the minutes every source has passed (also after the caller changed which inputs
+        are waited for or idle), and announce early Starts."""
+        frontier = self.clocks.frontier()
+        out = [] if frontier is None else self._close_through(frontier)
         touched = self.minutes.take_touched()
-        if self.config.early_starts:
-            out.extend(early_starts(self.track, self.minutes, touched))
+        closed = self.closed_through
+        if self.config.early_starts and closed is not None:
+            latest = closed + self.config.allowed_lateness_minutes + 1
+            out.extend(early_starts(self.track, self.minutes, touched, latest))
         return out
 
     def _ingest(self, minutes: I64, slots: I64, values: I64) -> None:
@@ -89,7 +99,7 @@ class Engine:
 
     def finish(self) -> list[InsightTransition]:
         """Close all minutes up to the newest seen (end of a bounded input)."""
-        newest = self.normaliser.max_minute
+        newest = self.clocks.newest_overall()
         return [] if newest is None else self._close_through(newest)
 
     def snapshot(self) -> bytes:

@@ -8,7 +8,8 @@ data call counts towards the call rate, read or write, as AWS does). Duplicated 
 ``eventID``) count once.
 
 Stage one (:mod:`insights.classify`) is stateless and per record; this stage holds the state —
-the event-time clock, each account/region's first minute, the dedup sets of open minutes — and
+the event-time clocks of the sources (:mod:`insights.clock`), each account/region's first minute,
+the dedup sets of open minutes — and
 works on arrays: per batch it translates the batch's small local dictionaries (API keys, strings)
 to key slots and interned ids, then maps whole columns with numpy.
 """
@@ -22,7 +23,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from insights.classify import NO_MINUTE, ApiTuple, ColumnBatch
+from insights.classify import ApiTuple, ColumnBatch
+from insights.clock import SourceClocks
 from insights.keys import StringTable
 from insights.snapshot import pack_array, unpack_array
 from insights.track import Track
@@ -32,45 +34,51 @@ I64 = npt.NDArray[np.int64]
 
 class Normaliser:
     """Turns classified batches into observation columns for the tracked keys and keeps the
-    event-time clock (the newest minute seen)."""
+    sources' event-time clocks."""
 
-    def __init__(self, track: Track, strings: StringTable, lateness: int) -> None:
+    def __init__(self, track: Track, strings: StringTable, clocks: SourceClocks) -> None:
         self.track = track
-        self.lateness = lateness
+        self.clocks = clocks
+        self.lateness = clocks.lateness
         self.strings = strings
         self.scopes: dict[tuple[str, str], int] = {}
         self.seen_ids: dict[int, I64] = {}
-        self.max_minute: int | None = None
         self.skipped: Counter[str] = Counter()
         self.analysed = 0
 
     def normalise(
-        self, batches: list[ColumnBatch], closed_through: int | None
+        self, batches: list[ColumnBatch], closed_through: int | None, input_id: str = ""
     ) -> tuple[I64, I64, I64] | None:
-        """Advance the clock and scopes with ``batches`` and route their rows to the keys: the
-        observations (minute, key slot, attribute value ids) of the records that count, if any.
+        """Advance the clocks and scopes with ``batches`` (all read from ``input_id``) and route their
+        rows to the keys: the observations (minute, key slot, attribute value ids) of the records that
+        count, if any.
 
-        A record is late if its minute is closed, or would have been had every record before it
-        been processed on its own: ``allowed_lateness_minutes`` or more before the newest minute
-        seen before it (its batch's ``prior``, or earlier batches'). Records of keys that found no
-        room in a full key table are left out (counted by the key space).
+        A record is late if its minute is closed, or is more than ``allowed_lateness_minutes`` before
+        the newest minute its source delivered before it (its batch's ``prior``, or earlier batches'),
+        whatever other sources delivered. Records of keys that found no room in a full key table are
+        left out (counted by the key space).
         """
         closed = -1 if closed_through is None else closed_through
         apis: dict[ApiTuple, int] = {}
         codes: dict[str, int] = {}
         parts: list[dict[str, I64]] = []
         intern = self.strings.intern
+        clocks, lateness = self.clocks, self.lateness
         for batch in batches:
-            carried = NO_MINUTE if self.max_minute is None else self.max_minute
             self.skipped.update(batch.skipped)
+            carried = {
+                (account, region): clocks.newest((input_id, account, region))
+                for _, account, region, _ in batch.context
+            }
             for (minute, account, region, prior), n in batch.context.items():
-                floor = max(closed, max(carried, prior) - self.lateness - 1)
-                self._observe(minute, account, region, n, floor)
+                floor = max(closed, max(carried[(account, region)], prior) - lateness - 1)
+                self._observe(input_id, minute, account, region, n, floor)
             if not len(batch):
                 continue
             strings = np.array([intern(text) for text in batch.strings], dtype=np.int64)
             api_ids = np.array([apis.setdefault(api, len(apis)) for api in batch.apis], dtype=np.int64)
             cols = batch.columns
+            api_carried = np.array([carried[(api[1], api[2])] for api in batch.apis], dtype=np.int64)
             error = cols["error"]
             code_ids = np.full(len(batch.strings), -1, dtype=np.int64)
             for local in np.unique(error[error >= 0]).tolist():
@@ -78,7 +86,9 @@ class Normaliser:
             parts.append(
                 {
                     "minute": cols["minute"],
-                    "floor": np.maximum(closed, np.maximum(carried, cols["prior"]) - self.lateness - 1),
+                    "floor": np.maximum(
+                        closed, np.maximum(api_carried[cols["api"]], cols["prior"]) - lateness - 1
+                    ),
                     "api": api_ids[cols["api"]],
                     "write": cols["write"],
                     "error": np.where(error >= 0, code_ids[np.maximum(error, 0)], -1),
@@ -158,10 +168,11 @@ class Normaliser:
         mapped: I64 = slots[inverse.ravel()]
         return mapped
 
-    def _observe(self, minute: int, account: str, region: str, records: int, floor: int) -> None:
-        """Account for ``records`` seen at ``minute``: the clock, lateness, the scope's start."""
-        if self.max_minute is None or minute > self.max_minute:
-            self.max_minute = minute
+    def _observe(
+        self, input_id: str, minute: int, account: str, region: str, records: int, floor: int
+    ) -> None:
+        """Account for ``records`` seen at ``minute``: the source's clock, lateness, the scope's start."""
+        self.clocks.observe(input_id, account, region, minute)
         if minute <= floor:
             self.skipped["late"] += records
             return
@@ -178,7 +189,7 @@ class Normaliser:
         return {
             "scopes": [[a, r, m] for (a, r), m in sorted(self.scopes.items())],
             "seen_ids": [[m, pack_array(ids)] for m, ids in sorted(self.seen_ids.items())],
-            "max_minute": self.max_minute,
+            "clocks": self.clocks.to_state(),
             "skipped": dict(sorted(self.skipped.items())),
             "analysed": self.analysed,
         }
@@ -186,7 +197,7 @@ class Normaliser:
     def load_state(self, state: dict[str, Any]) -> None:
         self.scopes = {(a, r): int(m) for a, r, m in state["scopes"]}
         self.seen_ids = {int(m): unpack_array(ids) for m, ids in state["seen_ids"]}
-        self.max_minute = state["max_minute"]
+        self.clocks.load_state(state["clocks"])
         self.skipped = Counter(state["skipped"])
         self.analysed = int(state["analysed"])
 

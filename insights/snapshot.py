@@ -14,9 +14,10 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-#: Version 2: per-step state (keys, minutes, baseline, lifecycle, attributions); version 1 had one
-#: ``track`` table of every column and cannot be read any more.
-FORMAT_VERSION = 2
+#: Version 3: the normaliser keeps one event-time clock per source (:mod:`insights.clock`); version 2
+#: had one global clock, from which the sources' clocks cannot be told apart, and version 1 one
+#: ``track`` table of every column: neither can be read any more.
+FORMAT_VERSION = 3
 
 
 class SnapshotError(ValueError):

@@ -34,7 +34,7 @@ from insights.events import insight_event
 from tests.builders import DAY, HOUR, api, merge, poisson_counts, steady_with, stream
 
 SOURCE, OUTPUT, DEAD = "cloudtrail", "insights", "rejects"
-ENGINE = EngineConfig(window_minutes=DAY, warmup_minutes=2 * HOUR)
+ENGINE = EngineConfig(window_minutes=DAY, warmup_minutes=2 * HOUR, allowed_lateness_minutes=10)
 MINUTES = 5 * HOUR
 FIRST_SPIKE = (200, 203)  # minutes (= message indexes) of a spike on RunInstances
 SECOND_SPIKE = (270, 273)  # and of one on CreateBucket

@@ -4,7 +4,7 @@ range (the bounds :mod:`insights.config` gives each field) is an error naming th
 Layout (every table optional)::
 
     [engine]                      # any EngineConfig field, e.g.
-    allowed_lateness_minutes = 10
+    allowed_lateness_minutes = 35
     warmup_minutes = 2160
 
     [detector]                    # any DetectorParams field: the global sensitivity

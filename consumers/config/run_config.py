@@ -70,6 +70,9 @@ class RunConfig:
     health_host: str = _default("health_host")
     health_port: int = _default("health_port")
     poll_max_records: int = _default("poll_max_records")
+    partition_wait_s: float = _default("partition_wait_s")
+    partition_idle_s: float = _default("partition_idle_s")
+    align_minutes: int = _default("align_minutes")
     max_future_minutes: int = _default("max_future_minutes")
     decode_workers: int = _default("decode_workers")
     kafka: dict[str, Any] = field(

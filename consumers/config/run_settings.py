@@ -101,6 +101,29 @@ RUN = {
         ),
         _run("poll_max_records", int, 2000, "records taken from Kafka in one poll at most", AT_LEAST_1),
         _run(
+            "partition_wait_s",
+            float,
+            30.0,
+            "seconds no minute closes while a newly assigned partition with a backlog has delivered"
+            " nothing (its event time is unknown)",
+            POSITIVE,
+        ),
+        _run(
+            "partition_idle_s",
+            float,
+            15.0,
+            "a partition that delivered nothing this long stops holding minutes open",
+            POSITIVE,
+        ),
+        _run(
+            "align_minutes",
+            int,
+            120,
+            "a partition this far ahead of the closed minutes in event time is paused until the"
+            " others catch up (at least source_idle_minutes + allowed_lateness_minutes + 2)",
+            AT_LEAST_1,
+        ),
+        _run(
             "max_future_minutes",
             int,
             15,

@@ -156,6 +156,24 @@ class ConfluentConsumer:
     def assignment(self) -> set[TopicPartitionKey]:
         return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
 
+    def pause(self, partitions: Sequence[TopicPartitionKey]) -> None:
+        with kafka_errors("pause failed"):
+            self._consumer.pause([TopicPartition(t, p) for t, p in partitions])
+
+    def resume(self, partitions: Sequence[TopicPartitionKey]) -> None:
+        with kafka_errors("resume failed"):
+            self._consumer.resume([TopicPartition(t, p) for t, p in partitions])
+
+    def lag(self, partition: TopicPartitionKey) -> int | None:
+        """From the end offset librdkafka cached from its fetches: no request is made."""
+        tp = TopicPartition(*partition)
+        with kafka_errors("lag failed"):
+            _, end = self._consumer.get_watermark_offsets(tp, cached=True)
+            [position] = self._consumer.position([tp])
+        if end < 0 or position.offset < 0:
+            return None
+        return max(end - position.offset, 0)
+
     def close(self) -> None:
         try:
             self._consumer.close()  # calls on_revoked first

@@ -91,6 +91,21 @@ class KafkaPythonConsumer:
     def assignment(self) -> set[TopicPartitionKey]:
         return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
 
+    def pause(self, partitions: Sequence[TopicPartitionKey]) -> None:
+        self._consumer.pause(*(TopicPartition(*tp) for tp in partitions))
+
+    def resume(self, partitions: Sequence[TopicPartitionKey]) -> None:
+        self._consumer.resume(*(TopicPartition(*tp) for tp in partitions))
+
+    def lag(self, partition: TopicPartitionKey) -> int | None:
+        """From the end offset the last fetch returned: no request is made (once a partition has been
+        fetched, its position is known too)."""
+        tp = TopicPartition(*partition)
+        end = self._consumer.highwater(tp)
+        if end is None:
+            return None
+        return max(int(end) - int(self._consumer.position(tp)), 0)
+
     def close(self) -> None:
         self._consumer.close(autocommit=False)
         if self._reader is not None:

@@ -175,6 +175,7 @@ class MemoryConsumer:
         self._scripted: set[TopicPartitionKey] | None = None
         self._positions: dict[TopicPartitionKey, int] = {}  # of the assigned partitions
         self._held: set[TopicPartitionKey] = set()  # stopped at an EOF
+        self.paused: set[TopicPartitionKey] = set()
         self._rebalance_due = False
 
     def subscribe(self, topics: Sequence[str], pattern: str | None, handler: RebalanceHandler) -> None:
@@ -209,6 +210,7 @@ class MemoryConsumer:
         committed = self.cluster.committed.get(self.group_id, {})
         self._positions = {tp: committed.get(tp, 0) for tp in sorted(wanted)}
         self._held.clear()
+        self.paused.clear()
         with contextlib.suppress(Exception):
             self._handler.on_assigned(sorted(wanted))
 
@@ -217,7 +219,7 @@ class MemoryConsumer:
         self._maybe_rebalance()
         out: list[Received] = []
         for tp in sorted(self._positions):
-            if tp not in self._held:
+            if tp not in self._held and tp not in self.paused:
                 self._read(tp, out, max_records)
         if not out and self._positions and self._held >= set(self._positions) and not self.exhausted:
             self.exhausted = True
@@ -255,6 +257,15 @@ class MemoryConsumer:
 
     def assignment(self) -> set[TopicPartitionKey]:
         return set(self._positions)
+
+    def lag(self, partition: TopicPartitionKey) -> int | None:
+        return len(self.cluster.topics[partition[0]][partition[1]].records) - self._positions[partition]
+
+    def pause(self, partitions: Sequence[TopicPartitionKey]) -> None:
+        self.paused.update(tp for tp in partitions if tp in self._positions)
+
+    def resume(self, partitions: Sequence[TopicPartitionKey]) -> None:
+        self.paused.difference_update(partitions)
 
     def close(self) -> None:
         self._handler = None

@@ -1,8 +1,11 @@
 """``trailpulse run``'s loop: poll → decode pool → engine → sinks, and the rebalance callbacks.
 
-One :class:`~insights.engine.Engine` covers every partition this process is assigned. Polled messages
-go to the decode pool in poll order; decoded polls are applied in that order: rejects to the
-dead-letter sink, records through the engine, Insight events to the insight sinks. The
+One :class:`~insights.engine.Engine` covers every partition this process is assigned, each partition
+an input with event-time clocks of its own (:mod:`insights.clock`), so a partition read from behind
+never makes another's records late; :class:`~consumers.runtime.partition_time.PartitionTime` tells
+the clocks which partitions are still to deliver or idle, and pauses those far ahead. Each poll's
+messages go to the decode pool in one task per partition; decoded tasks are applied in that order:
+rejects to the dead-letter sink, records through the engine, Insight events to the insight sinks. The
 :class:`~consumers.runtime.checkpoint.Checkpoint` (every ``checkpoint_interval_s``, on revoke and at
 shutdown) makes that progress durable. On start the state store is loaded before anything is polled;
 on assignment each partition the state knows is sought to its stored next offset (others resume from
@@ -29,16 +32,19 @@ from consumers.runtime.checkpoint import Checkpoint, offset_doc
 from consumers.runtime.decode_pool import Decoded, DecodePool
 from consumers.runtime.health import HealthStatus
 from consumers.runtime.logs import JsonLog, RateLimited
+from consumers.runtime.partition_time import PartitionTime, input_id
 from consumers.runtime.recall import Recall
 from consumers.sinks.base import Insight, Sinks
 from consumers.sinks.dead_letters import DeadLetter
 from consumers.state.directory_store import State, StateStoreError, Store
 from insights.engine import Engine
+from insights.eventtime import minute_to_iso
 from insights.snapshot import SnapshotError
+from insights.transition import InsightTransition
 
 POLL_TIMEOUT_S = 0.5
 STALL_S = 120.0
-MAX_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 16  # decode tasks (one per partition of a poll) queued before the loop waits
 
 
 class Daemon:
@@ -67,9 +73,10 @@ class Daemon:
         self.record_log = RateLimited(log)
         self.status = HealthStatus(STALL_S)
         self.pool = pool
-        self.in_flight: deque[tuple[list[Received], dict[TopicPartitionKey, int]]] = deque()
+        self.in_flight: deque[tuple[list[Received], TopicPartitionKey]] = deque()
         self.polled: dict[TopicPartitionKey, int] = {}
         self.engine = Engine(config.engine)
+        self.partition_time = self._partition_time()
         self.offsets: dict[TopicPartitionKey, int] = {}
         self.counts = counts
         self.stopping = False
@@ -77,6 +84,12 @@ class Daemon:
         self.callback_error: BaseException | None = None
         self.recall = Recall(sinks.output, log, time.time())
         self.checkpoint = Checkpoint(self, sinks.all(), store, consumer, log)
+
+    def _partition_time(self) -> PartitionTime:
+        c = self.config
+        return PartitionTime(
+            self.consumer, self.engine.clocks, c.partition_wait_s, c.partition_idle_s, c.align_minutes
+        )
 
     def restore(self, state: State | None, engine: Engine | None = None) -> None:
         """Take the engine (``engine`` if already restored) and offsets of ``state``; recall the output."""
@@ -89,6 +102,7 @@ class Daemon:
             self.engine = engine or Engine.restore(state.engine, self.config.engine)
         except SnapshotError as exc:
             raise StateStoreError(f"state {self.store.location} is unusable: {exc}") from exc
+        self.partition_time = self._partition_time()
         self.offsets = dict(state.offsets)
         self.polled = dict(state.offsets)
         self.checkpoint.persisted = dict(state.offsets)
@@ -102,6 +116,7 @@ class Daemon:
             for tp in partitions:
                 if tp in self.offsets:
                     self.consumer.seek(tp, self.offsets[tp])
+            self.partition_time.assigned(partitions)
             self.status.ready = True
             self.log.info("partitions_assigned", partitions=[f"{t}:{p}" for t, p in partitions])
         except BaseException as exc:
@@ -111,46 +126,45 @@ class Daemon:
     def on_revoked(self, partitions: list[TopicPartitionKey]) -> None:
         try:
             self.checkpoint.take(revoked=partitions)
+            self.partition_time.revoked(partitions)
             self.log.info("partitions_revoked", partitions=[f"{t}:{p}" for t, p in partitions])
         except BaseException as exc:
             self.callback_error = exc
             raise
 
     def handle(self, messages: Sequence[Received]) -> None:
-        """Queue one poll's new messages for decoding; apply the polls whose decoding is done."""
-        fresh: list[Received] = []
-        reached: dict[TopicPartitionKey, int] = {}
+        """Queue one poll's new messages for decoding, a task per partition; apply the tasks whose
+        decoding is done."""
+        fresh: dict[TopicPartitionKey, list[Received]] = {}
         polled = self.polled
         for m in messages:
             tp = (m.topic, m.partition)
             if m.offset < polled.get(tp, 0):
                 continue  # already reflected by the state (a partition resumed before it)
-            polled[tp] = reached[tp] = m.offset + 1
-            fresh.append(m)
-        if fresh:
-            latest = int(time.time() // 60) + self.config.max_future_minutes
-            self.pool.submit([m.value or b"" for m in fresh], latest)
-            self.in_flight.append((fresh, reached))
+            polled[tp] = m.offset + 1
+            fresh.setdefault(tp, []).append(m)
+        latest = int(time.time() // 60) + self.config.max_future_minutes
+        for tp, part in fresh.items():
+            self.pool.submit([m.value or b"" for m in part], latest)
+            self.in_flight.append((part, tp))
         self.apply_decoded(drain=False)
 
     def apply_decoded(self, drain: bool) -> None:
-        """Process decoded polls in poll order: all of them if ``drain``, else those done (waiting
-        only while more than ``MAX_IN_FLIGHT`` are queued)."""
+        """Process decoded tasks in submission order: all of them if ``drain``, else those done
+        (waiting only while more than ``MAX_IN_FLIGHT`` are queued)."""
         while self.in_flight:
             decoded = self.pool.take(block=drain or len(self.in_flight) > MAX_IN_FLIGHT)
             if decoded is None:
                 return
-            messages, reached = self.in_flight.popleft()
-            self._apply(decoded, messages, reached)
+            messages, tp = self.in_flight.popleft()
+            self._apply(decoded, messages, tp)
 
     def drain(self) -> None:
         self.apply_decoded(drain=True)
 
-    def _apply(
-        self, decoded: Decoded, messages: list[Received], reached: dict[TopicPartitionKey, int]
-    ) -> None:
-        """Dead-letter the rejects, run the engine, hand the transitions to the insight sinks; the
-        offsets now reflect it."""
+    def _apply(self, decoded: Decoded, messages: list[Received], tp: TopicPartitionKey) -> None:
+        """Dead-letter the rejects, run the engine on the records of partition ``tp``, hand the
+        transitions to the insight sinks; the offsets now reflect it."""
         self.counts["messages"] += decoded.messages
         self.counts["records"] += decoded.batch.records
         for reject in decoded.rejects:
@@ -164,13 +178,22 @@ class Daemon:
             )
             if self.sinks.dead_letters is not None:
                 self.sinks.dead_letters.add(letter)
-        for transition in self.engine.process_classified([decoded.batch]):
+        self._emit(self.engine.process_classified([decoded.batch], input_id(tp)))
+        self.partition_time.delivered(tp)
+        self.offsets[tp] = messages[-1].offset + 1
+        if self.recall.active:
+            self.recall.progress(self.offsets)
+
+    def _emit(self, transitions: list[InsightTransition]) -> None:
+        """Hand Insight events to the insight sinks; log sources that fell silent (once each)."""
+        for transition in transitions:
             insight = Insight.of(transition)
             for sink in self.insight_sinks:
                 sink.add(insight)
-        self.offsets.update(reached)
-        if self.recall.active:
-            self.recall.progress(self.offsets)
+        for source, account, region, newest in self.engine.clocks.take_silent():
+            self.log.info(
+                "source_silent", input=source, account=account, region=region, newest=minute_to_iso(newest)
+            )
 
     def state(self) -> State:
         return State(
@@ -200,6 +223,8 @@ class Daemon:
             self.drain()
             self.log.info("caught_up", offsets=offset_doc(self.offsets), counts=dict(self.counts))
             self.busy = False
+        if self.partition_time.update(self.offsets, self.engine.closed_through):
+            self._emit(self.engine.advance())
         self.status.progress()
         if time.monotonic() - self.checkpoint.last_taken >= c.checkpoint_interval_s:
             self.checkpoint.take()

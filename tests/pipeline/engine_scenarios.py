@@ -19,7 +19,7 @@ from tests.builders import (
 )
 from tests.schema import assert_insight_shape
 
-SHORT = EngineConfig(window_minutes=DAY, warmup_minutes=2 * HOUR)
+SHORT = EngineConfig(window_minutes=DAY, warmup_minutes=2 * HOUR, allowed_lateness_minutes=10)
 BACKGROUND = api("CreateBucket", source="s3.amazonaws.com")
 
 

@@ -137,10 +137,10 @@ def test_corrupt_snapshot_raises(data: bytes) -> None:
 
 
 def test_snapshot_of_the_previous_layout_is_refused_by_name() -> None:
-    """Version 1 kept every column in one track table; its state cannot be read as version 2, and
-    the error says which versions are involved (the daemon prints it and stops with exit 2)."""
-    old = msgspec.msgpack.encode({"version": 1, "state": {"closed_through": 3, "track": {}}})
-    with pytest.raises(SnapshotError, match=r"format version 1; this trailpulse reads only version 2"):
+    """Version 2 kept one global event-time clock; its state cannot be read as version 3, and the
+    error says which versions are involved (the daemon prints it and stops with exit 2)."""
+    old = msgspec.msgpack.encode({"version": 2, "state": {"normaliser": {"max_minute": 3}}})
+    with pytest.raises(SnapshotError, match=r"format version 2; this trailpulse reads only version 3"):
         Engine.restore(old, SHORT)
 
 

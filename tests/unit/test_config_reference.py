@@ -22,8 +22,8 @@ def test_every_setting_has_a_row_with_its_variable_and_meaning() -> None:
             assert setting.meaning and setting.meaning in row
     health = next(line for line in table.splitlines() if "`[run] health_host`" in line)
     assert '`"127.0.0.1"`' in health and "`--health-host`" in health
-    lateness = next(line for line in table.splitlines() if "allowed_lateness_minutes" in line)
-    assert "`10`" in lateness and "(>= 0)" in lateness
+    lateness = next(line for line in table.splitlines() if "`[engine] allowed_lateness_minutes`" in line)
+    assert "`35`" in lateness and "(>= 0)" in lateness
 
 
 def test_the_run_command_prints_the_reference() -> None:
