@@ -29,6 +29,15 @@ envelope). ``--repeat N`` runs N rounds, (a) and (b) alternating which goes firs
 reported (the machine may be shared: only figures measured in the same run mean anything).
 Goal (issue acceptance): b >= 0.8 * a.
 
+Speed is only half of it: a daemon that skips most records as late does little work. So the fill
+also writes the files it sends (as ``trailpulse generate --out`` would), ``trailpulse replay`` reads
+them once per topic (a subprocess, the same engine settings: the defaults, or ``--config FILE`` given
+to both), and every (b) prints, from its final ``checkpoint`` line, its records, skips by reason
+(late, duplicate...) and rejects, and the Insight events read back from its output topic (a new one
+per run), then whether they are the replay's (the same set of eventIDs) and both late shares. The
+bench exits with 1, after printing everything, if a run's late share is above ``--max-late-share``
+(0.1 %) or its insights differ from the replay's; ``--no-check`` only reports.
+
 ``--envelopes`` takes one or more mixes (each ``all`` or a comma list of ``raw,s3,s3gz,eventbridge,
 cloudwatch,jsonl``); each mix gets a topic of its own and its own figures. ``--breakdown`` adds a pass
 of (b) under cProfile and prints where its time goes (own time by area: engine, daemon loop, Kafka
@@ -38,7 +47,7 @@ the processes (their output lines, exit, CPU time and profile): no code of the p
 patched. The parts live in ``bench/throughput/``.
 
 Run: ``.venv/bin/python bench/kafka_throughput.py [--workdir DIR] [--records 1000000]
-[--partitions 2] [--envelopes all raw] [--repeat 2] [--breakdown]`` (a broker is started in
+[--partitions 6] [--envelopes all raw] [--repeat 2] [--breakdown] [--no-check]`` (a broker is started in
 ``DIR/broker`` with ``scripts/kafka.sh`` and stopped at the end, unless ``--bootstrap-servers`` names
 one; without ``--workdir`` a temporary directory is used and removed). The last line printed is JSON.
 """
@@ -60,15 +69,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.throughput.child import Doc  # noqa: E402
-from bench.throughput.fill import Fill, FillSpec, filled  # noqa: E402
-from bench.throughput.profile_report import print_breakdown, print_profile  # noqa: E402
-from bench.throughput.report import GOAL_RATIO, result_doc, table  # noqa: E402
-from bench.throughput.runs import TRAILPULSE, Run, Setup, run_bare, run_daemon  # noqa: E402
+from bench.throughput.fill import FillSpec  # noqa: E402
+from bench.throughput.outcome import MAX_LATE_SHARE  # noqa: E402
+from bench.throughput.report import GOAL_RATIO  # noqa: E402
+from bench.throughput.rounds import measure_mix  # noqa: E402
+from bench.throughput.runs import Setup  # noqa: E402
 from consumers.config.run_config import RunConfig  # noqa: E402
 from consumers.runtime.daemon import POLL_TIMEOUT_S  # noqa: E402
 from consumers.synth.kafka_envelopes import ENVELOPES  # noqa: E402
 from consumers.synth.kafka_writer import parse_envelopes  # noqa: E402
-from tests.kafka_broker import KafkaBroker, create_topic, unique_topic  # noqa: E402
+from tests.kafka_broker import KafkaBroker  # noqa: E402
 
 MIN_RECORDS = 1_000_000  # the issue's acceptance figure
 
@@ -87,53 +97,16 @@ def parse_mix(text: str) -> tuple[str, ...]:
     return ENVELOPES if text == "all" else parse_envelopes(text)
 
 
-def rounds(setup: Setup, fill: Fill, output: str, name: str, repeat: int) -> dict[str, list[Run]]:
-    """``repeat`` rounds of (a) and (b), alternating which goes first."""
-    runs: dict[str, list[Run]] = {"a": [], "b": []}
-    for n in range(repeat):
-        order = ("a", "b") if n % 2 == 0 else ("b", "a")
-        for key in order:
-            if key == "a":
-                runs["a"].append(run_bare(setup, fill))
-            else:
-                state = setup.workdir / f"state-{name}-{n}"
-                runs["b"].append(run_daemon(setup, fill, output, state)[0])
-                shutil.rmtree(state, ignore_errors=True)
-            last = runs[key][-1]
-            print(f"  round {n + 1} {last.name}: {last.seconds:.2f} s, {last.rate:,.0f} records/s")
-    return runs
-
-
-def profiled_pass(
-    setup: Setup, fill: Fill, output: str, name: str, breakdown: bool, top: int
-) -> dict[str, float]:
-    """One more (b), under cProfile: the breakdown and/or cProfile's table; the areas' seconds."""
-    profile = setup.workdir / f"profile-{name}.prof"
-    prefix = [sys.executable, "-m", "cProfile", "-o", str(profile), str(TRAILPULSE)]
-    state = setup.workdir / f"state-{name}-profile"
-    profiled, _ = run_daemon(setup, fill, output, state, prefix)
-    shutil.rmtree(state, ignore_errors=True)
-    areas = print_breakdown(profile, profiled) if breakdown else {}
-    if top:
-        print_profile(profile, top)
-    return areas
-
-
 def measure(args: argparse.Namespace, setup: Setup) -> int:
     results: dict[str, Doc] = {}
+    failures: list[str] = []
     for text in args.envelopes:
         envelopes = parse_mix(text)
         name = "all" if text == "all" else "-".join(envelopes)
         spec = FillSpec(args.records, envelopes, args.partitions, args.seed, args.days, args.compression_type)
-        fill = filled(setup.bootstrap, setup.workdir, setup.data_dir, spec, name)
-        output = unique_topic(f"bench-{name}-insights")
-        create_topic(setup.bootstrap, output, 1)
-        runs = rounds(setup, fill, output, name, args.repeat)
-        a, b = table(fill, runs)
-        areas = {}
-        if args.breakdown or args.profile:
-            areas = profiled_pass(setup, fill, output, name, args.breakdown, args.profile)
-        results[name] = result_doc(fill, runs, a, b, areas)
+        doc, failed = measure_mix(setup, spec, name, args)
+        results[name] = doc
+        failures += failed
     if args.records < MIN_RECORDS:
         print(f"warning: only {args.records:,} records (the issue asks for >= {MIN_RECORDS:,})")
     first = results[next(iter(results))]
@@ -148,10 +121,16 @@ def measure(args: argparse.Namespace, setup: Setup) -> int:
         "ratio": first["ratio"],
         "goal_ratio": GOAL_RATIO,
         "goal_met": first["goal_met"],
+        "max_late_share": args.max_late_share,
+        "check_failures": failures,
         "mixes": results,
     }
+    verdict = "only reported (--no-check)" if args.no_check else "FAILED" if failures else "passed"
+    print(f"\ncheck (late share <= {100 * args.max_late_share:.3f} %, same insights as replay): {verdict}")
+    for failure in failures:
+        print(f"  {failure}")
     print(json.dumps(summary))
-    return 0
+    return 1 if failures and not args.no_check else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", type=Path, help="broker, state directories (default: a temporary one)")
     p.add_argument("--bootstrap-servers", help="use this broker instead of starting one")
     p.add_argument("--records", type=int, default=MIN_RECORDS, help="CloudTrail records at least")
-    p.add_argument("--partitions", type=int, default=2)
+    p.add_argument(
+        "--partitions", type=int, default=2, help="of the topic, keyed by account/region (README: e.g. 6)"
+    )
     p.add_argument(
         "--envelopes",
         nargs="+",
@@ -171,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=float, help="trace length to draw files from (default: from --records)")
     p.add_argument("--compression-type", choices=("gzip", "snappy", "lz4", "zstd"))
     p.add_argument("--checkpoint-interval", type=float, help="the daemon's checkpoint_interval_s")
+    p.add_argument("--config", type=Path, help="TOML settings for both trailpulse run and replay")
+    p.add_argument(
+        "--max-late-share",
+        type=float,
+        default=MAX_LATE_SHARE,
+        help="a run skipping more of its records as late fails the check (default %(default)s)",
+    )
+    p.add_argument("--no-check", action="store_true", help="report late shares and insights, exit 0")
     p.add_argument(
         "--kafka-option",
         action="append",
@@ -230,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             args.timeout,
             poll_timeout_s=POLL_TIMEOUT_S,
             poll_max_records=RunConfig().poll_max_records,
+            engine_config=args.config,
         )
         return measure(args, setup)
     finally:

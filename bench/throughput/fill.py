@@ -1,16 +1,21 @@
 """The topic both reads measure: generated CloudTrail records, sent once and reused while intact.
 
 The records are ``trailpulse generate``'s traffic, sent by its own ``send_files`` in its seeded
-envelope mix. A fill is remembered in ``WORKDIR/fills.json``: a later run with the same broker and the
-same :class:`FillSpec` reuses the topic if its end offsets are still those it was filled to.
+envelope mix, keyed by account/region (as the README recommends) over ``--partitions`` partitions.
+Each file sent is also written, as ``trailpulse generate --out`` writes it (same layout, same gzip),
+under ``WORKDIR/files-TOPIC``: ``trailpulse replay`` of that directory reads the very records of the
+topic. A fill is remembered in ``WORKDIR/fills.json``: a later run with the same broker and the same
+:class:`FillSpec` reuses the topic if its end offsets are still those it was filled to and its files
+are still there.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from bench.throughput.child import Doc
@@ -40,6 +45,7 @@ class Fill:
     seconds: float
     ends: dict[str, int]  # "topic:partition" -> end offset
     disk_bytes: int | None
+    files_dir: str  # the files sent, as ``trailpulse generate --out`` writes them
 
     @property
     def total_messages(self) -> int:
@@ -60,13 +66,15 @@ def end_offsets(bootstrap: str, topic: str, partitions: list[int] | None = None)
         consumer.close()
 
 
-def fill_topic(bootstrap: str, topic: str, spec: FillSpec, data_dir: Path | None) -> Fill:
-    """Sends the first log files of a generated trace holding >= ``spec.records`` records to ``topic``."""
+def fill_topic(bootstrap: str, topic: str, spec: FillSpec, data_dir: Path | None, files_dir: Path) -> Fill:
+    """Sends the first log files of a generated trace holding >= ``spec.records`` records to ``topic``,
+    and writes them under ``files_dir``."""
     from consumers.kafka.protocol import topic_tools
     from consumers.synth.kafka_envelopes import MAX_MESSAGE_BYTES
     from consumers.synth.kafka_writer import send_files
     from consumers.synth.options import GenerateOptions
     from consumers.synth.s3_delivery import GeneratedFile, iter_log_files
+    from consumers.synth.write_files import gzip_bytes
 
     days = spec.days or max(1.0, spec.records / RECORDS_PER_DAY + 1.0)
     options = GenerateOptions(seed=spec.seed, days=days)
@@ -77,6 +85,9 @@ def fill_topic(bootstrap: str, topic: str, spec: FillSpec, data_dir: Path | None
             if sent >= spec.records:
                 return
             sent += len(log.records)
+            path = files_dir / log.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(gzip_bytes(log.body(), options.gzip_level))
             yield log
 
     producer = topic_tools("kafka-python").writer(
@@ -105,7 +116,8 @@ def fill_topic(bootstrap: str, topic: str, spec: FillSpec, data_dir: Path | None
     disk = None
     if data_dir is not None:
         disk = sum(f.stat().st_size for f in data_dir.glob(f"{topic}-*/*.log"))
-    return Fill(topic, spec.envelopes, stats.records, stats.messages, stats.bytes, seconds, ends, disk)
+    files = str(files_dir)
+    return Fill(topic, spec.envelopes, stats.records, stats.messages, stats.bytes, seconds, ends, disk, files)
 
 
 def _still_intact(bootstrap: str, fill: Fill) -> bool:
@@ -126,16 +138,18 @@ def filled(bootstrap: str, workdir: Path, data_dir: Path | None, spec: FillSpec,
     key = json.dumps(what, sort_keys=True)
     cache = workdir / "fills.json"
     fills: dict[str, Doc] = json.loads(cache.read_text()) if cache.exists() else {}
-    if key in fills:
+    if key in fills and set(fills[key]) == {f.name for f in fields(Fill)}:
         fill = Fill(**{**fills[key], "envelopes": tuple(fills[key]["envelopes"])})
-        if _still_intact(bootstrap, fill):
+        if Path(fill.files_dir).is_dir() and _still_intact(bootstrap, fill):
             print(f"reusing {fill.topic} ({fill.records:,} records, filled by an earlier run)")
             return fill
     topic = unique_topic(f"bench-{name}")
     # the test broker keeps at most 512 MiB per partition; 1 M records are ~1 GB of values
     create_topic(bootstrap, topic, spec.partitions, {"retention.bytes": "-1", "retention.ms": "-1"})
     print(f"filling {topic} with >= {spec.records:,} records, envelopes {','.join(spec.envelopes)} ...")
-    fill = fill_topic(bootstrap, topic, spec, data_dir)
+    files_dir = workdir / f"files-{topic}"
+    shutil.rmtree(files_dir, ignore_errors=True)
+    fill = fill_topic(bootstrap, topic, spec, data_dir, files_dir)
     fills[key] = asdict(fill)
     cache.write_text(json.dumps(fills, indent=1))
     return fill

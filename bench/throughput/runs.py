@@ -2,6 +2,8 @@
 
 Each runs in a fresh process, timed from its spawn and from its ``started`` line; both are measured
 from outside (their output lines and exit), with the daemon's own settings passed in :class:`Setup`.
+After the timing, what (b) did with the records is read: its final ``checkpoint`` line and the Insight
+events on its output topic (a new one per run), in :attr:`Run.outcome`.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from typing import Any
 
 from bench.throughput.child import Child, Doc
 from bench.throughput.fill import Fill
+from bench.throughput.insight_reads import TRAILPULSE, read_topic
+from bench.throughput.outcome import Outcome, from_checkpoint
+from tests.kafka_broker import create_topic, unique_topic
 
 BARE_CONSUMER = Path(__file__).resolve().parent / "bare_consumer.py"
-TRAILPULSE = Path(sys.executable).parent / "trailpulse"
+# the engine's settings come from --config alone, the same file replay reads: not from the environment
+ENGINE_ENV = ("TRAILPULSE_ENGINE_", "TRAILPULSE_DETECTOR_")
 
 
 @dataclass
@@ -37,6 +43,7 @@ class Setup:
     timeout_s: float
     poll_timeout_s: float  # the daemon's: (a) polls as it does, (b) ends with one empty poll this long
     poll_max_records: int  # the daemon's ``poll_max_records``, which (a) uses too
+    engine_config: Path | None = None  # a TOML file for both ``trailpulse run`` and ``replay``
 
     def broker_cpu(self) -> float | None:
         """CPU seconds the broker's JVM has used so far (all its threads), if it runs here."""
@@ -65,6 +72,7 @@ class Run:
     cpu_seconds: float
     raw_seconds: float | None = None  # (b): from the spawn to the final checkpoint's line
     extra: dict[str, Any] = field(default_factory=dict)
+    outcome: Outcome | None = None  # (b): what it did with the records
 
     @property
     def rate(self) -> float:
@@ -120,12 +128,13 @@ def run_bare(setup: Setup, fill: Fill) -> Run:
     )
 
 
-def run_daemon(
-    setup: Setup, fill: Fill, output_topic: str, state_dir: Path, prefix: list[str] | None = None
-) -> tuple[Run, Doc]:
-    """``trailpulse run`` (or ``prefix`` + its arguments) over the topic, to the final checkpoint."""
+def run_daemon(setup: Setup, fill: Fill, state_dir: Path, prefix: list[str] | None = None) -> tuple[Run, Doc]:
+    """``trailpulse run`` (or ``prefix`` + its arguments) over the topic, to the final checkpoint;
+    then its outcome, with the events of its output topic (one of its own)."""
     bootstrap, timeout_s = setup.bootstrap, setup.timeout_s
     shutil.rmtree(state_dir, ignore_errors=True)
+    output_topic = unique_topic(f"{fill.topic}-insights")
+    create_topic(bootstrap, output_topic, 1)
     args = [
         "run",
         "--bootstrap-servers",
@@ -138,6 +147,7 @@ def run_daemon(
         f"bench-b-{uuid.uuid4().hex[:12]}",
         "--state-dir",
         str(state_dir),
+        *(["--config", str(setup.engine_config)] if setup.engine_config else []),
     ]
     argv = [*(prefix or [str(TRAILPULSE)]), *args]
     env = {
@@ -145,7 +155,8 @@ def run_daemon(
         for k, v in setup.kafka_options.items()
     }
     broker_cpu = setup.broker_cpu()
-    child = Child(argv, env={**os.environ, "TRAILPULSE_RUN_HEALTH_PORT": "-1", **env, **setup.daemon_env})
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENGINE_ENV)}
+    child = Child(argv, env={**inherited, "TRAILPULSE_RUN_HEALTH_PORT": "-1", **env, **setup.daemon_env})
 
     def event(name: str) -> Callable[[Doc], bool]:
         return lambda d: d.get("event") == name
@@ -177,6 +188,9 @@ def run_daemon(
     counts = doc.get("counts", {})
     if counts.get("records") != fill.records:
         print(f"warning: the daemon counted {counts.get('records')} records of {fill.records}")
+    final = [d for d in child.seen if at_end("checkpoint")(d)][-1]  # the last: the state's figures
+    outcome = from_checkpoint(final, f"(b) trailpulse run -> {output_topic}")
+    outcome.take_events(read_topic(bootstrap, output_topic))
     done = caught_up - setup.poll_timeout_s  # the empty poll that reveals the end lasts the whole timeout
     run = Run(
         "b trailpulse run",
@@ -193,5 +207,6 @@ def run_daemon(
             "insights": {k: v for k, v in counts.items() if k.startswith("insights.")},
             "rejected": sum(v for k, v in counts.items() if k.startswith("rejected.")),
         },
+        outcome=outcome,
     )
     return run, doc
