@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import heapq
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import msgspec
 import numpy as np
 
-from consumers.synth.kafka_envelopes import encode, messages_for
+from consumers.synth.kafka_envelopes import encode, messages_for, pick_envelope
 from consumers.synth.s3_delivery import DELAY_TAIL, WINDOW, GeneratedFile
 
 EVENTBRIDGE_LAG_S = (1.0, 10.0)  # EventBridge: each record seconds after its call
@@ -196,33 +196,26 @@ class ArrivalMerger:
         return self.release(float("inf"))
 
 
-@dataclass
-class LagHistogram:
-    """Records per whole second behind their eventTime, for the summary's percentiles."""
+def arrivals(
+    files: Iterable[GeneratedFile],
+    envelopes: tuple[str, ...],
+    model: ArrivalModel,
+    level: int = 3,
+    span: tuple[int | None, int | None] = (None, None),
+) -> Iterator[Message]:
+    """The messages of the files delivered in ``[span[0], span[1])``, in order of arrival.
 
-    counts: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
-
-    def add(self, lags: np.ndarray) -> None:
-        """Count records ``lags`` seconds behind (rounded down; never negative by construction)."""
-        seen = np.bincount(np.maximum(lags, 0).astype(np.int64))
-        if seen.size > self.counts.size:
-            self.counts = np.pad(self.counts, (0, seen.size - self.counts.size))
-        self.counts[: seen.size] += seen
-
-    def quantile_minutes(self, q: float) -> float:
-        """The ``q`` quantile of the lags, in minutes (0 when nothing was counted).
-
-        >>> h = LagHistogram(); h.add(np.array([6.5, 60.0, 600.0, 6000.0]))
-        >>> h.quantile_minutes(0.5), h.quantile_minutes(1.0)
-        (1.0, 100.0)
-        """
-        total = int(self.counts.sum())
-        if not total:
-            return 0.0
-        rank = max(1, int(np.ceil(q * total)))
-        return float(np.searchsorted(np.cumsum(self.counts), rank)) / 60
-
-    def summary(self) -> str:
-        """``"p50 X min, p99 Y min, max Z min"`` behind eventTime."""
-        parts = (("p50", 0.5), ("p99", 0.99), ("max", 1.0))
-        return ", ".join(f"{name} {self.quantile_minutes(q):.1f} min" for name, q in parts)
+    ``files`` must come in delivery order, as ``iter_log_files`` yields them: once a file delivered
+    at minute D is read, no later file holds a record older than ``model.horizon_minutes`` before D,
+    so every message arriving before then can go.
+    """
+    merger = ArrivalMerger()
+    first, end = span
+    for log in files:
+        if first is not None and log.delivery_minute < first:
+            continue
+        if end is not None and log.delivery_minute >= end:
+            break
+        merger.push(file_messages(log, pick_envelope(log, envelopes), model, level))
+        yield from merger.release((log.delivery_minute - model.horizon_minutes) * 60.0)
+    yield from merger.drain()

@@ -17,12 +17,46 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from consumers.kafka.protocol import KafkaClientError, RecordWriter, topic_tools
-from consumers.synth.kafka_arrival import ArrivalMerger, ArrivalModel, LagHistogram, Message, file_messages
-from consumers.synth.kafka_envelopes import ENVELOPES, MAX_MESSAGE_BYTES, pick_envelope
+from consumers.synth.kafka_arrival import ArrivalModel, arrivals
+from consumers.synth.kafka_envelopes import ENVELOPES, MAX_MESSAGE_BYTES
 from consumers.synth.kafka_pacing import Pacer
 from consumers.synth.options import iso_to_minute
 from consumers.synth.s3_delivery import GeneratedFile
+
+
+@dataclass
+class LagHistogram:
+    """Records per whole second behind their eventTime, for the summary's percentiles."""
+
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+
+    def add(self, lags: np.ndarray) -> None:
+        """Count records ``lags`` seconds behind (rounded down; never negative by construction)."""
+        seen = np.bincount(np.maximum(lags, 0).astype(np.int64))
+        if seen.size > self.counts.size:
+            self.counts = np.pad(self.counts, (0, seen.size - self.counts.size))
+        self.counts[: seen.size] += seen
+
+    def quantile_minutes(self, q: float) -> float:
+        """The ``q`` quantile of the lags, in minutes (0 when nothing was counted).
+
+        >>> h = LagHistogram(); h.add(np.array([6.5, 60.0, 600.0, 6000.0]))
+        >>> h.quantile_minutes(0.5), h.quantile_minutes(1.0)
+        (1.0, 100.0)
+        """
+        total = int(self.counts.sum())
+        if not total:
+            return 0.0
+        rank = max(1, int(np.ceil(q * total)))
+        return float(np.searchsorted(np.cumsum(self.counts), rank)) / 60
+
+    def summary(self) -> str:
+        """``"p50 X min, p99 Y min, max Z min"`` behind eventTime."""
+        parts = (("p50", 0.5), ("p99", 0.99), ("max", 1.0))
+        return ", ".join(f"{name} {self.quantile_minutes(q):.1f} min" for name, q in parts)
 
 
 @dataclass
@@ -53,29 +87,12 @@ def send_files(
     model: ArrivalModel | None = None,
     gzip_level: int = 3,
 ) -> SendStats:
-    """Send the files whose delivery minute is in ``[span[0], span[1])`` in order of arrival, then
-    wait for every send. ``files`` must come in delivery order, as ``iter_log_files`` yields them."""
+    """Send the files (in delivery order) whose delivery minute is in ``[span[0], span[1])``, their
+    messages in order of arrival (:func:`~consumers.synth.kafka_arrival.arrivals`), then wait for
+    every send."""
     stats = SendStats()
-    pacer, model = pacer or Pacer(), model or ArrivalModel()
-    merger = ArrivalMerger()
-    first, end = span
-    for log in files:
-        if first is not None and log.delivery_minute < first:
-            continue
-        if end is not None and log.delivery_minute >= end:
-            break
-        merger.push(file_messages(log, pick_envelope(log, envelopes), model, gzip_level))
-        horizon = (log.delivery_minute - model.horizon_minutes) * 60.0
-        _send(merger.release(horizon), producer, topic, pacer, stats)
-    _send(merger.drain(), producer, topic, pacer, stats)
-    producer.flush(None)
-    return stats
-
-
-def _send(
-    messages: Iterable[Message], producer: RecordWriter, topic: str, pacer: Pacer, stats: SendStats
-) -> None:
-    for message in messages:
+    pacer = pacer or Pacer()
+    for message in arrivals(files, envelopes, model or ArrivalModel(), gzip_level, span):
         stats.backlog += pacer.in_backlog(message.at)
         pacer.wait(message.records, message.at)
         producer.send(topic, message.key, message.value, on_failure=stats.failure)
@@ -83,6 +100,8 @@ def _send(
         stats.records += message.records
         stats.messages[message.envelope] = stats.messages.get(message.envelope, 0) + 1
         stats.lags.add(message.lags)
+    producer.flush(None)
+    return stats
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
