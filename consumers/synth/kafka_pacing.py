@@ -1,10 +1,10 @@
 """Pacing of ``trailpulse generate``'s Kafka sends: a backlog first, then a rate or a speedup.
 
-A daemon usually starts on a topic that already holds hours of traffic and then follows it live, so
-``--backlog-hours H`` writes every message arriving in the first ``H`` hours of the trace at once,
-then paces the rest: ``--rate`` caps records per second (a token bucket), ``--speedup`` replays
-simulated arrival time that many times faster than real time. Without either, everything goes at
-once and the backlog changes nothing.
+A daemon usually starts on a topic that already holds hours of traffic and then follows it live,
+so ``--backlog-hours H`` writes every message arriving within ``H`` hours of the first message's
+(simulated) arrival at once, then paces the rest: ``--rate`` caps records per second (a token
+bucket), ``--speedup`` replays simulated arrival time that many times faster than real time.
+Without either, everything goes at once and the backlog changes nothing.
 """
 
 from __future__ import annotations

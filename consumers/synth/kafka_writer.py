@@ -124,8 +124,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         metavar="H",
-        help="send the messages arriving in the first H hours of the trace at once, then pace the rest"
-        " with --rate or --speedup, as a topic that already holds a backlog (default %(default)s)",
+        help="send the messages arriving within H hours of the first one at once, then pace the rest"
+        " with --rate or --speedup, as to a topic that already holds a backlog (default %(default)s)",
     )
     g.add_argument(
         "--partition-skew-minutes",
