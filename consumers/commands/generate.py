@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from consumers.synth import kafka_writer
+from consumers.synth.kafka_arrival import ArrivalModel, horizon_minutes
 from consumers.synth.options import DEFAULT_START, DELIVERIES, GenerateOptions, iso_to_minute
 from consumers.synth.s3_delivery import iter_log_files
 from consumers.synth.write_files import generate_with_stats
@@ -29,7 +30,13 @@ file names follow event time. --delivery realistic names it by the time it was d
 CloudTrail does: each account-region's files arrive 0-10 minutes after their period closes, a few up
 to 30, so names interleave out of event order across account-regions, and 2 % of records sit in a
 later file, up to 30 minutes after their period. Give replay --lateness 25 or more for such a trace
-until the engine keeps event time per account-region."""
+until the engine keeps event time per account-region.
+
+To Kafka, messages go out in the order they would reach a real topic: EventBridge and raw records
+1-10 seconds after their eventTime, CloudWatch Logs batches 1-5 minutes after, S3 files (s3, s3gz,
+jsonl) at their delivery time as --delivery models it. --partition-skew-minutes makes some
+account-regions' partitions run behind others; --backlog-hours writes the start of the trace at once
+before --rate or --speedup pace the rest."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -128,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     status = 0 if out is None else _write_files(out, options, args.overwrite)
     if status == 0 and args.bootstrap_servers is not None:
-        status = kafka_writer.run_kafka(args, iter_log_files(options))
+        model = ArrivalModel(options.seed, args.partition_skew_minutes, horizon_minutes(options.max_late))
+        status = kafka_writer.run_kafka(args, iter_log_files(options), model)
     return status
 
 

@@ -2,9 +2,10 @@
 
 Each log file goes out in one envelope (DESIGN §1), picked per file from ``--envelopes`` by a hash of
 its (seeded) path, so the same options give the same mix: ``raw`` and ``eventbridge`` send one message
-per record, ``s3``/``s3gz``/``cloudwatch``/``jsonl`` one message per file. The key is ``account/region``,
-so one account and region keep their order within a partition. ``--rate`` caps records per second
-(token bucket); ``--speedup`` replays delivery time that many times faster than real time.
+per record, ``cloudwatch`` one per event minute of a file, ``s3``/``s3gz``/``jsonl`` one per file.
+Messages of all envelopes go out merged in the order they would reach a real topic
+(:mod:`consumers.synth.kafka_arrival`); the key is ``account/region``, so one account and region
+keep that order within a partition. Pacing and the backlog: :mod:`consumers.synth.kafka_pacing`.
 """
 
 from __future__ import annotations
@@ -16,46 +17,57 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from consumers.kafka.protocol import KafkaClientError, RecordWriter, topic_tools
-from consumers.synth.kafka_envelopes import ENVELOPES, MAX_MESSAGE_BYTES, messages_for, pick_envelope
+from consumers.synth.kafka_arrival import ArrivalModel, arrivals
+from consumers.synth.kafka_envelopes import ENVELOPES, MAX_MESSAGE_BYTES
+from consumers.synth.kafka_pacing import Pacer
 from consumers.synth.options import iso_to_minute
 from consumers.synth.s3_delivery import GeneratedFile
 
 
-class Pacer:
-    """Waits before each send: a token bucket of ``rate`` records/s, or delivery time sped up."""
+@dataclass
+class LagHistogram:
+    """Records per whole second behind their eventTime, for the summary's percentiles."""
 
-    def __init__(
-        self, rate: float | None = None, speedup: float | None = None, burst_s: float = 0.05
-    ) -> None:
-        self.rate, self.speedup = rate, speedup
-        self.burst = max(1.0, (rate or 0.0) * burst_s)
-        self.tokens = self.burst
-        self.last = time.monotonic()
-        self.origin: tuple[float, int] | None = None  # (wall time, delivery minute) of the first send
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
-    def wait(self, records: int, delivery_minute: int) -> None:
-        now = time.monotonic()
-        if self.rate:
-            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate) - records
-            self.last = now
-            if self.tokens < 0:
-                time.sleep(-self.tokens / self.rate)
-        elif self.speedup:
-            if self.origin is None:
-                self.origin = (now, delivery_minute)
-            due = self.origin[0] + (delivery_minute - self.origin[1]) * 60.0 / self.speedup
-            if due > now:
-                time.sleep(due - now)
+    def add(self, lags: np.ndarray) -> None:
+        """Count records ``lags`` seconds behind (rounded down; never negative by construction)."""
+        seen = np.bincount(np.maximum(lags, 0).astype(np.int64))
+        if seen.size > self.counts.size:
+            self.counts = np.pad(self.counts, (0, seen.size - self.counts.size))
+        self.counts[: seen.size] += seen
+
+    def quantile_minutes(self, q: float) -> float:
+        """The ``q`` quantile of the lags, in minutes (0 when nothing was counted).
+
+        >>> h = LagHistogram(); h.add(np.array([6.5, 60.0, 600.0, 6000.0]))
+        >>> h.quantile_minutes(0.5), h.quantile_minutes(1.0)
+        (1.0, 100.0)
+        """
+        total = int(self.counts.sum())
+        if not total:
+            return 0.0
+        rank = max(1, int(np.ceil(q * total)))
+        return float(np.searchsorted(np.cumsum(self.counts), rank)) / 60
+
+    def summary(self) -> str:
+        """``"p50 X min, p99 Y min, max Z min"`` behind eventTime."""
+        parts = (("p50", 0.5), ("p99", 0.99), ("max", 1.0))
+        return ", ".join(f"{name} {self.quantile_minutes(q):.1f} min" for name, q in parts)
 
 
 @dataclass
 class SendStats:
-    """What was sent: messages per envelope, records, value bytes, and failed deliveries."""
+    """What was sent: messages per envelope, records, value bytes, lags, and failed deliveries."""
 
     messages: dict[str, int] = field(default_factory=dict)
     records: int = 0
     bytes: int = 0
+    backlog: int = 0  # messages sent unpaced, as the backlog
+    lags: LagHistogram = field(default_factory=LagHistogram)
     failed: int = 0
     first_error: str = ""
 
@@ -72,27 +84,22 @@ def send_files(
     *,
     span: tuple[int | None, int | None] = (None, None),
     pacer: Pacer | None = None,
+    model: ArrivalModel | None = None,
     gzip_level: int = 3,
 ) -> SendStats:
-    """Send the files whose delivery minute is in ``[span[0], span[1])``, then wait for every send."""
+    """Send the files (in delivery order) whose delivery minute is in ``[span[0], span[1])``, their
+    messages in order of arrival (:func:`~consumers.synth.kafka_arrival.arrivals`), then wait for
+    every send."""
     stats = SendStats()
     pacer = pacer or Pacer()
-    first, end = span
-    for log in files:
-        if first is not None and log.delivery_minute < first:
-            continue
-        if end is not None and log.delivery_minute >= end:
-            break  # files come in delivery order
-        envelope = pick_envelope(log, envelopes)
-        key = f"{log.account}/{log.region}".encode()
-        for n, values in messages_for(log, envelope, gzip_level):
-            cost = 1 if len(values) == n else n  # records per message
-            for value in values:
-                pacer.wait(cost, log.delivery_minute)
-                producer.send(topic, key, value, on_failure=stats.failure)
-                stats.bytes += len(value)
-            stats.messages[envelope] = stats.messages.get(envelope, 0) + len(values)
-        stats.records += len(log.records)
+    for message in arrivals(files, envelopes, model or ArrivalModel(), gzip_level, span):
+        stats.backlog += pacer.in_backlog(message.at)
+        pacer.wait(message.records, message.at)
+        producer.send(topic, message.key, message.value, on_failure=stats.failure)
+        stats.bytes += len(message.value)
+        stats.records += message.records
+        stats.messages[message.envelope] = stats.messages.get(message.envelope, 0) + 1
+        stats.lags.add(message.lags)
     producer.flush(None)
     return stats
 
@@ -111,6 +118,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pace.add_argument("--rate", type=float, help="records per second (default: as fast as possible)")
     pace.add_argument(
         "--speedup", type=float, help="send X times faster than real time (1440: a day a minute)"
+    )
+    g.add_argument(
+        "--backlog-hours",
+        type=float,
+        default=0.0,
+        metavar="H",
+        help="send the messages arriving within H hours of the first one at once, then pace the rest"
+        " with --rate or --speedup, as to a topic that already holds a backlog (default %(default)s)",
+    )
+    g.add_argument(
+        "--partition-skew-minutes",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="make each account/region's producer, and so its partition, run a fixed 0..N minutes"
+        " behind, drawn per key from --seed, as slow upstream pipelines would; every message of"
+        " that key arrives that much later (default %(default)s: none)",
     )
     g.add_argument(
         "--from", dest="span_from", metavar="ISO", help="send only files delivered from this minute on"
@@ -172,11 +196,13 @@ def parse_flags(args: argparse.Namespace) -> tuple[tuple[str, ...], int | None, 
         raise ValueError("--from must be before --to")
     if (args.rate is not None and args.rate <= 0) or (args.speedup is not None and args.speedup <= 0):
         raise ValueError("--rate and --speedup must be positive")
+    if args.backlog_hours < 0 or args.partition_skew_minutes < 0:
+        raise ValueError("--backlog-hours and --partition-skew-minutes must not be negative")
     return envelopes, first, end
 
 
-def run_kafka(args: argparse.Namespace, files: Iterable[GeneratedFile]) -> int:
-    """Send ``files`` as the flags say; prints a one-line summary to stderr."""
+def run_kafka(args: argparse.Namespace, files: Iterable[GeneratedFile], model: ArrivalModel) -> int:
+    """Send ``files`` as the flags and ``model`` say; prints a one-line summary to stderr."""
     try:
         envelopes, first, end = parse_flags(args)
         config = producer_config(args)
@@ -190,8 +216,9 @@ def run_kafka(args: argparse.Namespace, files: Iterable[GeneratedFile]) -> int:
         print(f"trailpulse generate: cannot connect to Kafka: {exc}", file=sys.stderr)
         return 1
     try:
-        pacer = Pacer(args.rate, args.speedup)
-        stats = send_files(files, producer, args.topic, envelopes, span=(first, end), pacer=pacer)
+        pacer = Pacer(args.rate, args.speedup, backlog_s=args.backlog_hours * 3600)
+        span = (first, end)
+        stats = send_files(files, producer, args.topic, envelopes, span=span, pacer=pacer, model=model)
     except KafkaClientError as exc:
         print(f"trailpulse generate: sending to Kafka failed: {exc}", file=sys.stderr)
         return 1
@@ -199,10 +226,12 @@ def run_kafka(args: argparse.Namespace, files: Iterable[GeneratedFile]) -> int:
         producer.close()
     took = time.perf_counter() - began
     mix = " ".join(f"{k}={v}" for k, v in sorted(stats.messages.items()))
+    backlog = f", {stats.backlog} as backlog" if args.backlog_hours else ""
     print(
-        f"trailpulse generate: {sum(stats.messages.values())} messages ({mix}), {stats.records} records, "
-        f"{stats.bytes / 1e6:.1f} MB, {took:.1f} s ({stats.records / max(took, 1e-9):.0f} records/s) "
-        f"-> {args.topic}" + (f"; {stats.failed} FAILED: {stats.first_error}" if stats.failed else ""),
+        f"trailpulse generate: {sum(stats.messages.values())} messages ({mix}{backlog}), {stats.records}"
+        f" records arriving {stats.lags.summary()} behind eventTime, {stats.bytes / 1e6:.1f} MB,"
+        f" {took:.1f} s ({stats.records / max(took, 1e-9):.0f} records/s) -> {args.topic}"
+        + (f"; {stats.failed} FAILED: {stats.first_error}" if stats.failed else ""),
         file=sys.stderr,
     )
     return 1 if stats.failed else 0

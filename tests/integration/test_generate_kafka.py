@@ -1,4 +1,5 @@
-"""``trailpulse generate`` to a real broker: every envelope decodes back to the generated records."""
+"""``trailpulse generate`` to a real broker: every envelope decodes back to the generated records, and
+each partition holds its keys' messages in simulated arrival order."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import pytest
 
 from consumers.cli import main
 from consumers.kafka.protocol import topic_tools
+from consumers.synth.kafka_arrival import ArrivalModel, arrivals, horizon_minutes
 from consumers.synth.kafka_envelopes import ENVELOPES
 from consumers.synth.kafka_writer import send_files
 from consumers.synth.options import GenerateOptions, iso_to_minute
 from consumers.synth.s3_delivery import iter_log_files
 from insights.decode import Decoder
-from tests.kafka_broker import KafkaBroker, consume_all
+from tests.kafka_broker import KafkaBroker, consume_all, create_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -96,3 +98,30 @@ def test_cli_rate_and_span(
     ids, kinds = decoded_ids(kafka_broker.bootstrap, topic)
     assert ids == expected and set(kinds) == {"raw", "s3gz"}
     assert (tmp_path / "labels.json").is_file() and len(list(tmp_path.rglob("*.json.gz"))) > 100
+
+
+def test_cli_arrival_order_per_partition(
+    kafka_broker: KafkaBroker, topic: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Realistic delivery, skewed producers, a backlog: each partition holds its keys' messages in the
+    order :func:`arrivals` gives them, and the summary reports the lags."""
+    create_topic(kafka_broker.bootstrap, topic, partitions=3)
+    argv = ["generate", "--days", "0.1", "--no-anomalies", "--seed", "4", "--delivery", "realistic"]
+    argv += ["--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic]
+    argv += ["--partition-skew-minutes", "90", "--backlog-hours", "1", "--speedup", "36000"]
+    assert main(argv) == 0
+    summary = capsys.readouterr().err
+    lags = re.search(r"arriving p50 ([0-9.]+) min, p99 ([0-9.]+) min, max ([0-9.]+) min behind", summary)
+    assert lags and 0 < float(lags.group(1)) < float(lags.group(2)) <= float(lags.group(3)) < 90 + 80
+    assert "as backlog" in summary
+    options = GenerateOptions(seed=4, days=0.1, anomalies=False, delivery="realistic")
+    model = ArrivalModel(4, 90.0, horizon_minutes(options.max_late))
+    expected: dict[bytes, list[bytes]] = {}
+    for m in arrivals(iter_log_files(options), ENVELOPES, model):
+        expected.setdefault(m.key, []).append(m.value)
+    got: dict[bytes, list[bytes]] = {}
+    partitions: dict[bytes, set[int]] = {}
+    for message in consume_all(kafka_broker.bootstrap, topic, timeout_s=60):
+        got.setdefault(message.key, []).append(message.value)
+        partitions.setdefault(message.key, set()).add(message.partition)
+    assert got == expected and all(len(p) == 1 for p in partitions.values())

@@ -13,7 +13,9 @@ from consumers.cli import main
 from consumers.kafka.protocol import FailureCallback
 from consumers.synth import kafka_envelopes
 from consumers.synth.kafka_envelopes import ENVELOPES, encode, messages_for
-from consumers.synth.kafka_writer import Pacer, send_files
+from consumers.synth.kafka_pacing import Pacer
+from consumers.synth.kafka_writer import send_files
+from consumers.synth.options import iso_to_minute
 from consumers.synth.s3_delivery import GeneratedFile
 from insights.decode import Decoder
 
@@ -36,7 +38,7 @@ def test_pacer_rate_and_speedup() -> None:
     began = time.monotonic()
     pacer = Pacer(speedup=3000)
     for minute in (0, 5, 10, 15, 20, 25):
-        pacer.wait(1, minute)  # 25 minutes of delivery time at 3000x: 0.5 s
+        pacer.wait(1, minute * 60.0)  # 25 minutes of arrival time at 3000x: 0.5 s
     assert 0.5 <= time.monotonic() - began < 1.0
 
 
@@ -98,11 +100,12 @@ class FakeProducer:
 
 
 def test_span_and_keys() -> None:
-    files = [GeneratedFile(f"f{m}", "1", "r", m, [RECORD % (m, b"")]) for m in range(0, 50, 5)]
+    day = iso_to_minute("2026-01-05T00:00:00Z")  # RECORD's eventTime is 00:01:43
+    files = [GeneratedFile(f"f{m}", "1", "r", day + m, [RECORD % (m, b"")]) for m in range(5, 50, 5)]
     producer = FakeProducer()
-    stats = send_files(files, producer, "t", ("raw",), span=(10, 25))
+    stats = send_files(files, producer, "t", ("s3",), span=(day + 10, day + 25))
     ids = [r.eventID for _, _, value in producer.sent for r in Decoder().decode(value or b"").records]
-    assert stats.records == 3 and ids == ["10", "15", "20"]
+    assert stats.records == 3 and ids == ["10", "15", "20"]  # s3 files arrive in delivery order
     assert {key for _, key, _ in producer.sent} == {b"1/r"}
 
 
