@@ -9,10 +9,14 @@ A path that cannot be read (a dangling link, a directory that cannot be listed, 
 by name and skipped, so one bad file does not cost the rest of a sync. Symbolic links are followed,
 each directory and file is read once however often it is reached, and a link loop ends there.
 
-Files are replayed in event-time order, not path order: the S3 layout sorts by account and region
+Files are replayed in delivery order, not path order: the S3 layout sorts by account and region
 first, so a path-ordered replay would read one account's whole month before the next account's
-first day and every record of the second account would arrive "late". CloudTrail names each file
-after the time it covers (``..._20230710T1145Z_...``); files are ordered by that, then by path.
+first day. The time in a CloudTrail file name (``..._20230710T1145Z_...``) is when the file was
+*delivered* ("A log file delivered at a specific time can contain records written at any point
+before that time", AWS), not the period it covers; ordering by it, then by path, replays the bucket
+as a consumer watching it would have read it. Delivery order is not event order (an account-region's
+files arrive 0-30 minutes after their period, some records in a later file), which the engine allows
+for by keeping event time per account-region (:mod:`insights.clock`).
 """
 
 from __future__ import annotations
