@@ -3,8 +3,9 @@
 * the daemon's output topic, read back whole with the project's own
   :class:`~consumers.kafka.protocol.PartitionReader` (outside any group);
 * ``trailpulse replay`` of the files the topic was filled from, as a subprocess with the same engine
-  settings as the daemon (both the defaults, or both the same ``--config`` file): its summary line on
-  stderr and its Insight events on ``--output``.
+  settings as the daemon (both the defaults, or both the same ``--config`` file) and ``--leave-open``
+  (the minutes still open at the end stay open, as the caught-up daemon leaves them): its summary
+  line on stderr and its Insight events on ``--output``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def read_topic(bootstrap: str, topic: str) -> list[bytes]:
 def run_replay(fill: Fill, workdir: Path, config: Path | None, timeout_s: float) -> tuple[Outcome, float]:
     """``trailpulse replay`` of the fill's files: its figures, events and wall seconds."""
     events = workdir / f"replay-{fill.topic}.jsonl"
-    argv = [str(TRAILPULSE), "replay", fill.files_dir, "--output", str(events)]
+    argv = [str(TRAILPULSE), "replay", fill.files_dir, "--leave-open", "--output", str(events)]
     if config is not None:
         argv += ["--config", str(config)]
     began = time.perf_counter()

@@ -76,7 +76,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--lateness",
         type=int,
         metavar="MINUTES",
-        help="how far behind the newest event time a record may be and still count (default: 10)",
+        help="how far behind the newest event time of its own account-region a record may be and still"
+        " count (default: 35)",
+    )
+    p.add_argument(
+        "--leave-open",
+        action="store_true",
+        help="do not close the minutes still open at the end of the input, as trailpulse run leaves them"
+        " once caught up: the output is then what run gives for the same records",
     )
     p.add_argument(
         "--warmup-minutes",
@@ -137,7 +144,9 @@ def run(args: argparse.Namespace) -> int:
     # one line, and the status of a process killed by that signal (as a shell reports it).
     previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        summary = replay(inputs, engine, emit, workers=args.workers, stdin=stdin, report=report)
+        summary = replay(
+            inputs, engine, emit, workers=args.workers, stdin=stdin, report=report, finish=not args.leave_open
+        )
     except InputError as exc:
         print(f"trailpulse replay: {exc}", file=sys.stderr)
         return 2

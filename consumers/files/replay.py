@@ -123,8 +123,10 @@ def replay(
     workers: int = 1,
     stdin: bool = False,
     report: InputReport | None = None,
+    finish: bool = True,
 ) -> ReplaySummary:
-    """Feed every file to ``engine`` in replay order, then finish; ``emit`` gets transitions.
+    """Feed every file to ``engine`` in replay order, then (if ``finish``) close the minutes still
+    open; ``emit`` gets transitions.
 
     Paths discovery could not read, and rejects, go to ``report`` (by default only counted).
     Batch boundaries depend only on the input, so the output is the same whatever ``workers`` is.
@@ -180,7 +182,8 @@ def replay(
     finally:
         pool.close()
     handle(engine.process_classified(batches))
-    handle(engine.finish())
+    if finish:
+        handle(engine.finish())
     report.close()
     summary.unreadable = report.unreadable
     summary.rejected = report.rejected
