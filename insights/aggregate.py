@@ -35,6 +35,7 @@ class MinuteBuffers:
 
     def __init__(self) -> None:
         self._chunks: dict[int, list[tuple[I64, I64]]] = {}
+        self._late: dict[int, list[I64]] = {}  # slots of records too late for their open minute
         self.closed_through: int | None = None
         self._touched: set[int] = set()
 
@@ -50,6 +51,16 @@ class MinuteBuffers:
             minute = int(minutes[begin])
             self._chunks.setdefault(minute, []).append((slots[begin:end], values[begin:end]))
             self._touched.add(minute)
+
+    def add_late(self, minutes: I64, slots: I64) -> None:
+        """Records late for their (open) minute: not counted for its decision, learnt at its close."""
+        for minute in np.unique(minutes).tolist():
+            self._late.setdefault(minute, []).append(slots[minutes == minute])
+
+    def take_late(self, minute: int, rows: int) -> F64 | None:
+        """The late records of ``minute`` per key slot (None if none), forgotten as it closes."""
+        late = self._late.pop(minute, None)
+        return None if late is None else np.bincount(np.concatenate(late), minlength=rows).astype(np.float64)
 
     def open_minutes(self) -> list[int]:
         """Minutes holding observations, in the order they were first buffered."""
@@ -90,13 +101,15 @@ class MinuteBuffers:
         for minute in sorted(self._chunks):
             slots, values = self.observations(minute)
             buffered.append([minute, pack_array(slots), pack_array(values)])
-        return {"buffers": buffered, "closed_through": self.closed_through}
+        late = [[minute, pack_array(np.concatenate(self._late[minute]))] for minute in sorted(self._late)]
+        return {"buffers": buffered, "late": late, "closed_through": self.closed_through}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._chunks = {
             int(minute): [(unpack_array(slots), unpack_array(values))]
             for minute, slots, values in state["buffers"]
         }
+        self._late = {int(minute): [unpack_array(slots)] for minute, slots in state["late"]}
         closed = state["closed_through"]
         self.closed_through = None if closed is None else int(closed)
         self._touched = set()

@@ -35,6 +35,7 @@ F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 
 MAX_DISPERSION = 50.0
+HOUR_SUMMARY = ("hour_sum", "hour_sumsq", "hour_max")
 BURSTY = 1.5
 
 
@@ -273,3 +274,42 @@ class Baseline:
 
     def load_state(self, state: dict[str, Any], rows: int) -> None:
         self.cols.load_state({n: unpack_array(a) for n, a in state.items()}, rows)
+
+    def amend(self, slots: npt.NDArray[np.int64], minutes: npt.NDArray[np.int64], running_hour: int) -> int:
+        """Add late records (a slot and minute each, minutes already learnt) to the call totals of
+        their hours while those hours are in the baseline; returns how many were added.
+
+        A record that arrives after its minute was judged cannot change that decision, but it is
+        part of the API's normal volume: dropping it would bias the baseline low for exactly the
+        sources that deliver late. Only totals are amended (the baseline average, the seasonal
+        means): the minute's own count is not kept, so its square and the hour's busiest minute
+        cannot be, and a record late for a minute still open is learnt the same way
+        (:meth:`add_late`), so the result does not depend on when the minute closed.
+        """
+        block, hours = self.layout.block, self.hours
+        hour_of = minutes // block
+        inside = (hour_of <= running_hour) & (hour_of > running_hour - hours)
+        if not inside.any():
+            return 0
+        pairs, added = np.unique(np.stack([slots[inside], hour_of[inside]]), axis=1, return_counts=True)
+        c = self.cols
+        for (slot, hour), k in zip(pairs.T.tolist(), added.astype(np.float64).tolist(), strict=True):
+            if hour == running_hour:
+                c["cur_sum"][slot] += k
+                continue
+            ring = hour % hours
+            n = np.array([float(c["hour_n"][slot, ring])])
+            total, sumsq, peak = (np.array([float(c[name][slot, ring])]) for name in HOUR_SUMMARY)
+            old = _dispersion_terms(total, sumsq, peak, n)
+            new = _dispersion_terms(total + k, sumsq, peak, n)
+            for name, was, now in zip(("disp_num", "disp_den", "disp_sum", "disp_n"), old, new, strict=True):
+                c[name][slot] += now[0] - was[0]
+            c["hour_sum"][slot, ring] += k
+            c["tot_sum"][slot] += k
+        return int(added.sum())
+
+    def add_late(self, late: F64, learn: Bool) -> None:
+        """Late records of the minute closing now, for the keys in ``learn``: into the running hour's
+        total only, as :meth:`amend` does for minutes already learnt."""
+        sel = np.flatnonzero(learn)
+        self.cols["cur_sum"][sel] += late[sel]

@@ -144,6 +144,12 @@ class EngineConfig:
     ``source_idle_minutes``: a source whose newest record is this far behind the newest of its
     input has fallen silent and no longer holds minutes open.
 
+    ``amend_late_records``: a late record cannot change a decision already taken, but it still adds
+    to its hour's call total while that hour is in the baseline (:meth:`Baseline.amend`). Where it
+    lands (the minute's close, the running hour, an hour already in the ring) depends on when it
+    arrives, so with records beyond the lateness a baseline can differ in its last details with
+    batching; within the lateness nothing is late and nothing differs.
+
     ``early_starts``: an upward single-minute spike starts as soon as the minute's count so far passes
     the same gates a closed minute must pass (counts only grow as late records arrive), instead of
     waiting ``allowed_lateness_minutes`` for the minute to close. Drops and sustained rises still
@@ -172,6 +178,9 @@ class EngineConfig:
     attribution_slots: int = knob(8, "values kept per attribute of an open insight", AT_LEAST_1)
     analyse_data_events: bool = knob(False, "true: data events (S3 objects, Lambda invokes) are analysed too")
     early_starts: bool = knob(True, "a spike starts before its minute closes once it passes every gate")
+    amend_late_records: bool = knob(
+        True, "records too late for their minute's decision still enter their hour's baseline totals"
+    )
     detector: DetectorParams = field(default_factory=DetectorParams)
     rules: tuple[Rule, ...] = ()
     block_minutes: int = knob(60, "minutes in one block of the baseline ring", AT_LEAST_1)

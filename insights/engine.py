@@ -53,7 +53,9 @@ class Engine:
         self.track = Track(self.config, self.strings)
         self.minutes = MinuteBuffers()
         self.clocks = SourceClocks(self.config.allowed_lateness_minutes, self.config.source_idle_minutes)
-        self.normaliser = Normaliser(self.track, self.strings, self.clocks)
+        self.normaliser = Normaliser(
+            self.track, self.strings, self.clocks, self.minutes, self.config.amend_late_records
+        )
         self._strings_after_compaction = 0
         self._minute_cache: dict[str, int | None] = {}
 
@@ -139,8 +141,10 @@ class Engine:
             first = closed + 1
         out: list[InsightTransition] = []
         for minute in range(first, last + 1):
-            counts, slots, values = self.minutes.close(minute, self.track.keys.high_water)
-            out.extend(self.track.close(minute, counts, slots, values).transitions)
+            rows = self.track.keys.high_water
+            late = self.minutes.take_late(minute, rows)
+            counts, slots, values = self.minutes.close(minute, rows)
+            out.extend(self.track.close(minute, counts, slots, values, late).transitions)
             self.normaliser.forget_minute(minute)
         self._compact_strings()
         return out

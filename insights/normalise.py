@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from insights.aggregate import MinuteBuffers
 from insights.classify import ApiTuple, ColumnBatch
 from insights.clock import SourceClocks
 from insights.keys import StringTable
@@ -36,8 +37,12 @@ class Normaliser:
     """Turns classified batches into observation columns for the tracked keys and keeps the
     sources' event-time clocks."""
 
-    def __init__(self, track: Track, strings: StringTable, clocks: SourceClocks) -> None:
+    def __init__(
+        self, track: Track, strings: StringTable, clocks: SourceClocks, minutes: MinuteBuffers, amend: bool
+    ) -> None:
         self.track = track
+        self.minutes = minutes
+        self.amend = amend
         self.clocks = clocks
         self.lateness = clocks.lateness
         self.strings = strings
@@ -45,6 +50,7 @@ class Normaliser:
         self.seen_ids: dict[int, I64] = {}
         self.skipped: Counter[str] = Counter()
         self.analysed = 0
+        self.amended = 0  # late records that still entered their hour's baseline
 
     def normalise(
         self, batches: list[ColumnBatch], closed_through: int | None, input_id: str = ""
@@ -101,11 +107,15 @@ class Normaliser:
         if not parts:
             return None
         rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        late = rows["minute"] <= rows["floor"]
+        late_rows = {name: array[late] for name, array in rows.items()} if late.any() else None
         keep = self._fresh_rows(rows["minute"], rows["event_hash"], rows["floor"])
         rows = {name: array[keep] for name, array in rows.items()}
         api_list, code_list = list(apis), list(codes)
-        write, erred = rows["write"], rows["error"] >= 0
         width = max(len(code_list), 1)
+        if late_rows is not None and self.amend:
+            self._amend(late_rows, api_list, code_list, closed_through)
+        write, erred = rows["write"], rows["error"] >= 0
         call_slots = self._slots(
             api_list.__getitem__, rows["api"][write], rows["minute"][write], closed_through, []
         )
@@ -142,6 +152,36 @@ class Normaliser:
             new = ids[first]
             self.seen_ids[minute] = new if seen is None else np.union1d(seen, new)
         return np.flatnonzero(keep)
+
+    def _amend(
+        self, late: dict[str, I64], api_list: list[ApiTuple], code_list: list[str], closed_through: int | None
+    ) -> None:
+        """Late rows of keys already tracked into their baselines: for a minute still open, learnt
+        when it closes (never counted for its decision); for one already learnt, added to its hour
+        (:meth:`~insights.baseline.Baseline.amend`; a key in an open insight learns nothing)."""
+        keys, track = self.track.keys, self.track
+        found: list[tuple[int, int]] = []
+        for row in range(len(late["minute"])):
+            api = api_list[int(late["api"][row])]
+            wanted: list[tuple[str, ...]] = [api] if late["write"][row] else []
+            if late["error"][row] >= 0:
+                wanted.append((*api, code_list[int(late["error"][row])]))
+            for key in wanted:
+                slot = keys.slot_of(key)
+                if slot is not None:
+                    found.append((slot, int(late["minute"][row])))
+        if not found:
+            return
+        slots, minutes = np.array(found, dtype=np.int64).T
+        closed = -1 if closed_through is None else closed_through
+        still_open = minutes > closed
+        self.minutes.add_late(minutes[still_open], slots[still_open])
+        self.amended += int(np.count_nonzero(still_open))
+        if closed_through is None:
+            return
+        learnt = ~still_open & ~track.lifecycle.is_open(track.keys.high_water)[slots]
+        running_hour = (closed_through + 1) // track.layout.block
+        self.amended += track.baseline.amend(slots[learnt], minutes[learnt], running_hour)
 
     def _slots(
         self,
@@ -192,6 +232,7 @@ class Normaliser:
             "clocks": self.clocks.to_state(),
             "skipped": dict(sorted(self.skipped.items())),
             "analysed": self.analysed,
+            "amended": self.amended,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -200,6 +241,7 @@ class Normaliser:
         self.clocks.load_state(state["clocks"])
         self.skipped = Counter(state["skipped"])
         self.analysed = int(state["analysed"])
+        self.amended = int(state["amended"])
 
     def forget_minute(self, minute: int) -> None:
         """Drop the dedup set of a closed minute: its records are late from now on anyway."""

@@ -157,17 +157,22 @@ class Track:
         return len(slots)
 
     # -- minute close -------------------------------------------------------------------------
-    def close(self, minute: int, counts: F64, slots: I64, values: I64) -> ClosedMinute:
+    def close(
+        self, minute: int, counts: F64, slots: I64, values: I64, late: F64 | None = None
+    ) -> ClosedMinute:
         """Score one closed minute given every key's count, decide, learn, roll hours and epochs.
 
-        ``slots``/``values`` are the minute's observations for attributions (may be empty).
+        ``slots``/``values`` are the minute's observations for attributions (may be empty);
+        ``late`` counts records that came too late for the decision: the baseline learns them.
         """
         rows = self.keys.high_water
         closed = ClosedMinute([], None, None)
         if rows:
             view = self._view(minute, counts, rows)
             decisions = self.lifecycle.decide(view, rows)
-            closed = ClosedMinute(self._apply(minute, view, decisions, slots, values, rows), view, decisions)
+            closed = ClosedMinute(
+                self._apply(minute, view, decisions, slots, values, rows, late), view, decisions
+            )
         next_minute = minute + 1
         if next_minute % self.layout.block == 0:
             self.attributions.flush()
@@ -184,7 +189,14 @@ class Track:
         return MinuteView(minute, counts, self.baseline.references(whole), eligible, params)
 
     def _apply(
-        self, minute: int, view: MinuteView, d: Decisions, slots: I64, values: I64, rows: int
+        self,
+        minute: int,
+        view: MinuteView,
+        d: Decisions,
+        slots: I64,
+        values: I64,
+        rows: int,
+        late: F64 | None,
     ) -> list[InsightTransition]:
         """Open and close insights, route attributions, and learn the ordinary minutes."""
         starts = d.start_slots
@@ -200,6 +212,8 @@ class Track:
         self.attributions.observe(slots, values, open_now, self.lifecycle.quiet(rows))
         learn = self.keys.learning(minute, rows) & ~open_now
         self.baseline.learn(view.counts, learn)
+        if late is not None:
+            self.baseline.add_late(late[:rows], learn)
         self.attributions.count_minute(learn, rows)
         if not len(starts) and not len(d.end_slots):
             return []

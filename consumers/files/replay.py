@@ -72,6 +72,7 @@ class ReplaySummary:
             *(f"rejected.{k}={v}" for k, v in sorted(self.rejected.items())),
             f"analysed={engine.normaliser.analysed}",
             *(f"skipped.{k}={v}" for k, v in sorted(skipped.items()) if v),
+            *([f"late.amended={engine.normaliser.amended}"] if engine.normaliser.amended else []),
             f"insights.start={self.starts}",
             f"insights.end={self.ends}",
             f"seconds={self.seconds:.2f}",

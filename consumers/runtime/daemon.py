@@ -201,7 +201,12 @@ class Daemon:
         )
 
     def summary(self) -> dict[str, object]:
-        return {"counts": dict(self.counts), "skipped": dict(self.engine.normaliser.skipped)}
+        normaliser = self.engine.normaliser
+        return {
+            "counts": dict(self.counts),
+            "skipped": dict(normaliser.skipped),
+            "amended": normaliser.amended,
+        }
 
     def start(self) -> None:
         """Join the consumer group (the assignment arrives with a later poll)."""
