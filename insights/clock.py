@@ -17,7 +17,9 @@ Two kinds of source stop holding the frontier, as Flink's ``withIdleness`` does:
 * *silent* sources: an account-region whose newest minute is more than ``idle_minutes`` behind the
   newest of its own input has stopped sending (or its files are later than CloudTrail ever delivers).
   Measured against its input, not against other inputs: a partition read from hours back is behind,
-  not silent. A source is reported once when it falls silent and counts again when it speaks.
+  not silent. A source is reported once when it falls silent and counts again when it speaks. While
+  every source of an account-region is silent its keys start no insight: a delivery that stopped is
+  one fact about the account-region, not a drop of each of its APIs.
 * *idle* inputs, named by the caller (a partition read to its end that delivered nothing for a while).
 
 And the caller names inputs it is *waiting* for: a partition with records not yet polled, whose time is
@@ -97,6 +99,16 @@ class SourceClocks:
             if oldest is None or newest < oldest:
                 oldest = newest
         return None if oldest is None else oldest - self.lateness - 1
+
+    def silent_scopes(self) -> frozenset[tuple[str, str]]:
+        """Account-regions every source of which is silent (as of the last :meth:`frontier`): their
+        keys' minutes close with nothing in them, which says nothing about the APIs."""
+        if not self._silent:
+            return frozenset()
+        speaking = {
+            (a, r) for (i, a, r) in self._newest if (i, a, r) not in self._silent and i not in self._idle
+        }
+        return frozenset((a, r) for (_, a, r) in self._silent) - speaking
 
     def take_silent(self) -> list[tuple[str, str, str, int]]:
         """Sources that fell silent since the last call: (input, account, region, newest minute)."""

@@ -140,11 +140,12 @@ class Engine:
         else:
             first = closed + 1
         out: list[InsightTransition] = []
+        silent = self.clocks.silent_scopes()
         for minute in range(first, last + 1):
             rows = self.track.keys.high_water
             late = self.minutes.take_late(minute, rows)
             counts, slots, values = self.minutes.close(minute, rows)
-            out.extend(self.track.close(minute, counts, slots, values, late).transitions)
+            out.extend(self.track.close(minute, counts, slots, values, late, silent).transitions)
             self.normaliser.forget_minute(minute)
         self._compact_strings()
         return out

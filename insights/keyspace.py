@@ -68,6 +68,15 @@ class KeySpace:
     def slot_of(self, key: ApiKey) -> int | None:
         return self.table.index.get(key)
 
+    def in_scopes(self, scopes: frozenset[tuple[str, str]], rows: int) -> npt.NDArray[np.bool_]:
+        """Which of the first ``rows`` slots hold a key of one of ``scopes`` (account, region).
+
+        Asked only while some account-region is silent, which is rare: a scan of the key table."""
+        keys = self.table.keys
+        return np.array(
+            [(k := keys[slot]) is not None and (k[1], k[2]) in scopes for slot in range(rows)], dtype=bool
+        )
+
     def key(self, slot: int) -> ApiKey:
         key = self.table.keys[slot]
         assert key is not None, f"slot {slot} holds no key"

@@ -158,17 +158,24 @@ class Track:
 
     # -- minute close -------------------------------------------------------------------------
     def close(
-        self, minute: int, counts: F64, slots: I64, values: I64, late: F64 | None = None
+        self,
+        minute: int,
+        counts: F64,
+        slots: I64,
+        values: I64,
+        late: F64 | None = None,
+        silent: frozenset[tuple[str, str]] = frozenset(),
     ) -> ClosedMinute:
         """Score one closed minute given every key's count, decide, learn, roll hours and epochs.
 
         ``slots``/``values`` are the minute's observations for attributions (may be empty);
         ``late`` counts records that came too late for the decision: the baseline learns them.
+        Keys of the ``silent`` account-regions start nothing (their delivery stopped).
         """
         rows = self.keys.high_water
         closed = ClosedMinute([], None, None)
         if rows:
-            view = self._view(minute, counts, rows)
+            view = self._view(minute, counts, rows, silent)
             decisions = self.lifecycle.decide(view, rows)
             closed = ClosedMinute(
                 self._apply(minute, view, decisions, slots, values, rows, late), view, decisions
@@ -182,10 +189,12 @@ class Track:
             self.attributions.rotate(rows)
         return closed
 
-    def _view(self, minute: int, counts: F64, rows: int) -> MinuteView:
+    def _view(self, minute: int, counts: F64, rows: int, silent: frozenset[tuple[str, str]]) -> MinuteView:
         params, enabled = self.keys.key_params(rows)
         whole = slice(0, rows)
         eligible = self.keys.live(whole) & self.keys.warm(minute, self.config.warmup_minutes, whole) & enabled
+        if silent:
+            eligible &= ~self.keys.in_scopes(silent, rows)
         return MinuteView(minute, counts, self.baseline.references(whole), eligible, params)
 
     def _apply(
