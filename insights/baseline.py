@@ -32,7 +32,7 @@ from insights.columns import Columns, Field
 from insights.snapshot import pack_array, unpack_array
 
 F64 = npt.NDArray[np.float64]
-Bool = npt.NDArray[np.bool_]
+I64 = npt.NDArray[np.int64]
 
 MAX_DISPERSION = 50.0
 BURSTY = 1.5
@@ -125,10 +125,10 @@ class Baseline:
     >>> b = Baseline(RingLayout())
     >>> b.cols.ensure(1)
     >>> for minute in range(120):
-    ...     b.learn(np.array([3.0]), np.array([True]))
+    ...     b.learn(np.array([0]), np.array([3.0]))
     ...     if minute % 60 == 59:
     ...         b.roll_hour(minute // 60 + 1, rows=1)
-    >>> float(b.average(1)[0]), int(b.minutes(1)[0])
+    >>> float(b.average(slice(0, 1))[0]), int(b.minutes(slice(0, 1))[0])
     (3.0, 120)
     """
 
@@ -138,17 +138,40 @@ class Baseline:
         self.hours = layout.blocks
         self.alpha = layout.ewma_alpha
 
-    def learn(self, counts: F64, learn: Bool) -> None:
-        """Add one closed minute's counts for the keys in ``learn`` (others keep their state)."""
+    def learn(self, slots: I64, counts: F64) -> None:
+        """Add one closed minute's ``counts`` for the keys ``slots`` (others keep their state)."""
         c = self.cols
-        sel = np.flatnonzero(learn)
-        x = counts[sel]
-        c["cur_sum"][sel] += x
-        c["cur_sumsq"][sel] += x * x
-        c["cur_max"][sel] = np.maximum(c["cur_max"][sel], x)
-        c["cur_n"][sel] += 1
+        c["cur_sum"][slots] += counts
+        c["cur_sumsq"][slots] += counts * counts
+        c["cur_max"][slots] = np.maximum(c["cur_max"][slots], counts)
+        c["cur_n"][slots] += 1
         ewma = c["ewma"]
-        ewma[sel] += (self.alpha * (x - ewma[sel])).astype(np.float32)
+        ewma[slots] += (self.alpha * (counts - ewma[slots])).astype(np.float32)
+
+    def learn_zeros(self, slots: I64, owed: I64) -> None:
+        """Learn ``owed`` zero minutes for each of ``slots``, as :meth:`learn` would one by one.
+
+        Sums and the busiest minute do not move; the recent level decays step by step in float32
+        exactly as :meth:`learn` does it (no closed form gives the same bits), the keys owing the
+        most first so each step works on a prefix.
+        """
+        due = owed > 0
+        slots, owed = slots[due], owed[due]
+        c = self.cols
+        c["cur_n"][slots] += owed.astype(np.int32)
+        ewma = c["ewma"]
+        level = ewma[slots]
+        decaying = level != 0  # zero stays zero
+        slots, owed, level = slots[decaying], owed[decaying], level[decaying]
+        if not len(slots):
+            return
+        order = np.argsort(-owed, kind="stable")
+        slots, level = slots[order], level[order]
+        descending = -owed[order]
+        for count in np.searchsorted(descending, -np.arange(1, int(owed.max()) + 1), side="right").tolist():
+            head = level[:count]
+            head += (self.alpha * (0.0 - head.astype(np.float64))).astype(np.float32)
+        ewma[slots] = level
 
     def roll_hour(self, new_hour: int, rows: int) -> None:
         """Close the running hour into the ring and refresh every reference for ``new_hour``."""
@@ -255,17 +278,18 @@ class Baseline:
         """Take ``level`` as the key's recent level (an insight too long to stay one is the new normal)."""
         self.cols["ewma"][slot] = level
 
-    def average(self, rows: int) -> F64:
-        """The AWS baseline average: calls per minute over the window, zero minutes included."""
+    def average(self, index: slice | I64) -> F64:
+        """The AWS baseline average of the keys in ``index``: calls per minute over the window,
+        zero minutes included."""
         c = self.cols
-        minutes = self.minutes(rows)
-        total = c["tot_sum"][:rows] + c["cur_sum"][:rows]
+        minutes = self.minutes(index)
+        total = c["tot_sum"][index] + c["cur_sum"][index]
         return np.where(minutes > 0, total / np.maximum(minutes, 1), 0.0)
 
-    def minutes(self, rows: int) -> npt.NDArray[np.int64]:
-        """Minutes the baseline covers (``baselineDuration``)."""
+    def minutes(self, index: slice | I64) -> npt.NDArray[np.int64]:
+        """Minutes the baselines of the keys in ``index`` cover (``baselineDuration``)."""
         c = self.cols
-        total: npt.NDArray[np.int64] = c["tot_n"][:rows].astype(np.int64) + c["cur_n"][:rows]
+        total: npt.NDArray[np.int64] = c["tot_n"][index].astype(np.int64) + c["cur_n"][index]
         return total
 
     def to_state(self, rows: int) -> dict[str, Any]:
