@@ -35,6 +35,8 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 MAX_DISPERSION = 50.0
+#: Keys refreshed at a time (bounds the temporaries of an hour roll).
+CHUNK = 8192
 BURSTY = 1.5
 
 
@@ -220,7 +222,16 @@ class Baseline:
         c["tot_n"][slot] = int(c["hour_n"][slot].sum())
 
     def refresh(self, hour: int, rows: int) -> None:
-        """Recompute the seasonal, peak and dispersion references used during ``hour``."""
+        """Recompute the seasonal, peak and dispersion references used during ``hour``.
+
+        Row by row, in blocks of :data:`CHUNK` keys: the seasonal grid gathers 21 ring entries a
+        key, and a block bounds those temporaries (they would otherwise cost more at peak than the
+        keys themselves).
+        """
+        for first in range(0, rows, CHUNK):
+            self._refresh(hour, slice(first, min(first + CHUNK, rows)))
+
+    def _refresh(self, hour: int, part: slice) -> None:
         c = self.cols
         per_day = self.layout.per_day
         days = max(self.hours // per_day, 1)
@@ -229,38 +240,38 @@ class Baseline:
         )
         in_ring = grid >= hour - self.hours
         slots = np.where(in_ring, grid, hour) % self.hours
-        n = c["hour_n"][:rows][:, slots].astype(np.float64)
-        total = c["hour_sum"][:rows][:, slots]
-        peak = c["hour_max"][:rows][:, slots]
+        n = c["hour_n"][part][:, slots].astype(np.float64)
+        total = c["hour_sum"][part][:, slots]
+        peak = c["hour_max"][part][:, slots]
         usable = in_ring & (n >= max(self.layout.block // 2, 1))
         robust = np.where(usable, (total - peak) / np.maximum(n - 1, 1), np.nan)
         has_day = ~np.all(np.isnan(robust), axis=2)
         has = has_day.any(axis=1)
-        up = np.zeros(rows)
-        down = np.zeros(rows)
+        up = np.zeros(part.stop - part.start)
+        down = np.zeros(part.stop - part.start)
         with np.errstate(all="ignore"):
             up[has] = np.nanmax(robust[has], axis=(1, 2))
             day_low = np.full(has_day.shape, np.nan)
             day_low[has_day] = np.nanmin(robust[has_day], axis=1)
             down[has] = np.nanmedian(day_low[has], axis=1)
-        c["ref_up"][:rows] = up
-        c["ref_down"][:rows] = down
+        c["ref_up"][part] = up
+        c["ref_down"][part] = down
         recent = np.array([(hour - 1 - i) % self.hours for i in range(min(per_day, self.hours))])
-        maxima = c["hour_max"][:rows][:, recent].astype(np.float64)
-        minutes = c["hour_n"][:rows][:, recent].astype(np.float64)
+        maxima = c["hour_max"][part][:, recent].astype(np.float64)
+        minutes = c["hour_n"][part][:, recent].astype(np.float64)
         counted = np.maximum((minutes > 0).sum(axis=1), 1)
-        c["ref_peak"][:rows] = maxima.max(axis=1)
+        c["ref_peak"][part] = maxima.max(axis=1)
         peak_mean = maxima.sum(axis=1) / counted
-        rest = (c["hour_sum"][:rows][:, recent] - maxima).sum(axis=1) / np.maximum(
+        rest = (c["hour_sum"][part][:, recent] - maxima).sum(axis=1) / np.maximum(
             (minutes - 1).clip(0).sum(axis=1), 1
         )
-        c["ref_burst"][:rows] = np.where(
-            peak_mean > BURSTY * _expected_peak(rest, c["dispersion"][:rows]), peak_mean, 0.0
+        c["ref_burst"][part] = np.where(
+            peak_mean > BURSTY * _expected_peak(rest, c["dispersion"][part]), peak_mean, 0.0
         )
-        mean = c["disp_sum"][:rows] / np.maximum(c["disp_n"][:rows], 1.0)
-        var = c["disp_num"][:rows] / np.maximum(c["disp_den"][:rows], 1.0)
+        mean = c["disp_sum"][part] / np.maximum(c["disp_n"][part], 1.0)
+        var = c["disp_num"][part] / np.maximum(c["disp_den"][part], 1.0)
         ratio = np.where(mean > 1e-3, var / np.maximum(mean, 1e-9), 1.0)
-        c["dispersion"][:rows] = np.clip(ratio, 1.0, MAX_DISPERSION)
+        c["dispersion"][part] = np.clip(ratio, 1.0, MAX_DISPERSION)
 
     def references(self, index: slice | npt.NDArray[np.int64]) -> References:
         """The references of the keys in ``index`` (a slice of slots, or slots)."""
