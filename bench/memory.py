@@ -17,6 +17,9 @@ It reports the RSS (``VmRSS`` of ``/proc/self/status``) before the keys exist an
 the RSS delta per key against the 4 KiB goal and the theoretical bytes of every step's columns,
 the snapshot size, and the time a minute close takes at this many keys.
 
+``--flood 100000`` measures something else: the peak RSS each extra key costs when 300 k write calls
+spread over 100 k junk API names instead of 250 (see ``bench/memory_flood.py``).
+
 Run: ``.venv/bin/python bench/memory.py [--keys 100000] [--error-keys 10000] [--days 7.5]``
 (progress goes to stderr; the last line printed is JSON).
 """
@@ -35,6 +38,7 @@ import sys
 import time
 from typing import Any
 
+import memory_flood
 import numpy as np
 from memory_state import Traffic, create_keys, key_table_bytes, make_keys, state_check
 
@@ -99,7 +103,24 @@ def main() -> int:
         help="cProfile the minute closes of the last N hours (top functions to stderr; their times"
         " are left out of the close statistics)",
     )
+    parser.add_argument(
+        "--flood",
+        type=int,
+        default=0,
+        metavar="NAMES",
+        help="instead: peak RSS per key of write calls over NAMES junk API names vs 250 names"
+        " (bench/memory_flood.py)",
+    )
+    parser.add_argument("--flood-calls", type=int, default=300_000, help=argparse.SUPPRESS)
+    parser.add_argument("--flood-minutes", type=int, default=180, help=argparse.SUPPRESS)
+    parser.add_argument("--flood-child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.flood_child:
+        memory_flood.child(args.flood_calls, args.flood_child, args.flood_minutes, args.seed)
+        return 0
+    if args.flood:
+        memory_flood.run(args.flood_calls, args.flood, args.flood_minutes, args.seed)
+        return 0
     hours = max(1, round(args.days * MINUTES_PER_DAY / HOUR))
     if hours * HOUR <= 7 * MINUTES_PER_DAY:
         progress(f"warning: {hours * HOUR} minutes do not fill the 7-day baseline ring")

@@ -113,5 +113,5 @@ def state_check(track: Track) -> dict[str, Any]:
         ],
         "ref_up_positive": float(np.mean(baseline["ref_up"][:rows] > 0)),
         "live": float(np.mean(track.keys.live(slice(0, rows)))),
-        "open_insights": float(np.count_nonzero(track.lifecycle.is_open(rows))),
+        "open_insights": float(np.count_nonzero(track.lifecycle.is_open(slice(0, rows)))),
     }

@@ -84,17 +84,15 @@ class Attributions:
         self.pending: list[tuple[I64, I64]] = []
         self.insight: dict[int, OpenInsight] = {}
 
-    def observe(
-        self, slots: I64, values: I64, open_rows: npt.NDArray[np.bool_], quiet_rows: npt.NDArray[np.bool_]
-    ) -> None:
+    def observe(self, slots: I64, values: I64, open_slots: I64, quiet: npt.NDArray[np.bool_]) -> None:
         """Route one closed minute's observations: open insights count exactly, the rest buffer.
 
-        ``open_rows``/``quiet_rows`` are per key slot: in an insight this minute, and whether this
-        minute was an ordinary one within it.
+        ``open_slots`` are the keys in an insight this minute (sorted), ``quiet`` whether this
+        minute was an ordinary one within each.
         """
-        for slot in np.flatnonzero(open_rows).tolist():
+        for slot, is_quiet in zip(open_slots.tolist(), quiet.tolist(), strict=True):
             counters = self.insight[slot]
-            if quiet_rows[slot]:
+            if is_quiet:
                 counters.quiet_minutes += 1
                 target = counters.quiet
             else:
@@ -106,7 +104,7 @@ class Attributions:
                 ids, counts = np.unique(rows[:, a], return_counts=True)
                 for value, count in zip(ids.tolist(), counts.tolist(), strict=True):
                     target[a][value] += count
-        rest = ~open_rows[slots]
+        rest = ~np.isin(slots, open_slots)
         if rest.any():
             self.pending.append((slots[rest], values[rest]))
 
@@ -117,8 +115,9 @@ class Attributions:
         self.cols["att_minutes"][slot, CUR] = max(0, through_minute + 1 - max(first_minute, current))
         self.cols["att_minutes"][slot, PREV] = max(0, current - max(first_minute, previous))
 
-    def count_minute(self, learn: npt.NDArray[np.bool_], rows: int) -> None:
-        self.cols["att_minutes"][:rows, CUR] += learn
+    def count_minutes(self, slots: I64, minutes: I64 | int) -> None:
+        """``slots`` learnt ``minutes`` more baseline minutes (of the current epoch)."""
+        self.cols["att_minutes"][slots, CUR] += minutes
 
     def flush(self) -> None:
         """Merge buffered baseline observations into the sketches."""

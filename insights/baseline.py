@@ -32,10 +32,12 @@ from insights.columns import Columns, Field
 from insights.snapshot import pack_array, unpack_array
 
 F64 = npt.NDArray[np.float64]
-Bool = npt.NDArray[np.bool_]
+I64 = npt.NDArray[np.int64]
 
 MAX_DISPERSION = 50.0
 HOUR_SUMMARY = ("hour_sum", "hour_sumsq", "hour_max")
+#: Keys refreshed at a time (bounds the temporaries of an hour roll).
+CHUNK = 8192
 BURSTY = 1.5
 
 
@@ -126,10 +128,10 @@ class Baseline:
     >>> b = Baseline(RingLayout())
     >>> b.cols.ensure(1)
     >>> for minute in range(120):
-    ...     b.learn(np.array([3.0]), np.array([True]))
+    ...     b.learn(np.array([0]), np.array([3.0]))
     ...     if minute % 60 == 59:
     ...         b.roll_hour(minute // 60 + 1, rows=1)
-    >>> float(b.average(1)[0]), int(b.minutes(1)[0])
+    >>> float(b.average(slice(0, 1))[0]), int(b.minutes(slice(0, 1))[0])
     (3.0, 120)
     """
 
@@ -139,17 +141,40 @@ class Baseline:
         self.hours = layout.blocks
         self.alpha = layout.ewma_alpha
 
-    def learn(self, counts: F64, learn: Bool) -> None:
-        """Add one closed minute's counts for the keys in ``learn`` (others keep their state)."""
+    def learn(self, slots: I64, counts: F64) -> None:
+        """Add one closed minute's ``counts`` for the keys ``slots`` (others keep their state)."""
         c = self.cols
-        sel = np.flatnonzero(learn)
-        x = counts[sel]
-        c["cur_sum"][sel] += x
-        c["cur_sumsq"][sel] += x * x
-        c["cur_max"][sel] = np.maximum(c["cur_max"][sel], x)
-        c["cur_n"][sel] += 1
+        c["cur_sum"][slots] += counts
+        c["cur_sumsq"][slots] += counts * counts
+        c["cur_max"][slots] = np.maximum(c["cur_max"][slots], counts)
+        c["cur_n"][slots] += 1
         ewma = c["ewma"]
-        ewma[sel] += (self.alpha * (x - ewma[sel])).astype(np.float32)
+        ewma[slots] += (self.alpha * (counts - ewma[slots])).astype(np.float32)
+
+    def learn_zeros(self, slots: I64, owed: I64) -> None:
+        """Learn ``owed`` zero minutes for each of ``slots``, as :meth:`learn` would one by one.
+
+        Sums and the busiest minute do not move; the recent level decays step by step in float32
+        exactly as :meth:`learn` does it (no closed form gives the same bits), the keys owing the
+        most first so each step works on a prefix.
+        """
+        due = owed > 0
+        slots, owed = slots[due], owed[due]
+        c = self.cols
+        c["cur_n"][slots] += owed.astype(np.int32)
+        ewma = c["ewma"]
+        level = ewma[slots]
+        decaying = level != 0  # zero stays zero
+        slots, owed, level = slots[decaying], owed[decaying], level[decaying]
+        if not len(slots):
+            return
+        order = np.argsort(-owed, kind="stable")
+        slots, level = slots[order], level[order]
+        descending = -owed[order]
+        for count in np.searchsorted(descending, -np.arange(1, int(owed.max()) + 1), side="right").tolist():
+            head = level[:count]
+            head += (self.alpha * (0.0 - head.astype(np.float64))).astype(np.float32)
+        ewma[slots] = level
 
     def roll_hour(self, new_hour: int, rows: int) -> None:
         """Close the running hour into the ring and refresh every reference for ``new_hour``."""
@@ -198,7 +223,16 @@ class Baseline:
         c["tot_n"][slot] = int(c["hour_n"][slot].sum())
 
     def refresh(self, hour: int, rows: int) -> None:
-        """Recompute the seasonal, peak and dispersion references used during ``hour``."""
+        """Recompute the seasonal, peak and dispersion references used during ``hour``.
+
+        Row by row, in blocks of :data:`CHUNK` keys: the seasonal grid gathers 21 ring entries a
+        key, and a block bounds those temporaries (they would otherwise cost more at peak than the
+        keys themselves).
+        """
+        for first in range(0, rows, CHUNK):
+            self._refresh(hour, slice(first, min(first + CHUNK, rows)))
+
+    def _refresh(self, hour: int, part: slice) -> None:
         c = self.cols
         per_day = self.layout.per_day
         days = max(self.hours // per_day, 1)
@@ -207,38 +241,38 @@ class Baseline:
         )
         in_ring = grid >= hour - self.hours
         slots = np.where(in_ring, grid, hour) % self.hours
-        n = c["hour_n"][:rows][:, slots].astype(np.float64)
-        total = c["hour_sum"][:rows][:, slots]
-        peak = c["hour_max"][:rows][:, slots]
+        n = c["hour_n"][part][:, slots].astype(np.float64)
+        total = c["hour_sum"][part][:, slots]
+        peak = c["hour_max"][part][:, slots]
         usable = in_ring & (n >= max(self.layout.block // 2, 1))
         robust = np.where(usable, (total - peak) / np.maximum(n - 1, 1), np.nan)
         has_day = ~np.all(np.isnan(robust), axis=2)
         has = has_day.any(axis=1)
-        up = np.zeros(rows)
-        down = np.zeros(rows)
+        up = np.zeros(part.stop - part.start)
+        down = np.zeros(part.stop - part.start)
         with np.errstate(all="ignore"):
             up[has] = np.nanmax(robust[has], axis=(1, 2))
             day_low = np.full(has_day.shape, np.nan)
             day_low[has_day] = np.nanmin(robust[has_day], axis=1)
             down[has] = np.nanmedian(day_low[has], axis=1)
-        c["ref_up"][:rows] = up
-        c["ref_down"][:rows] = down
+        c["ref_up"][part] = up
+        c["ref_down"][part] = down
         recent = np.array([(hour - 1 - i) % self.hours for i in range(min(per_day, self.hours))])
-        maxima = c["hour_max"][:rows][:, recent].astype(np.float64)
-        minutes = c["hour_n"][:rows][:, recent].astype(np.float64)
+        maxima = c["hour_max"][part][:, recent].astype(np.float64)
+        minutes = c["hour_n"][part][:, recent].astype(np.float64)
         counted = np.maximum((minutes > 0).sum(axis=1), 1)
-        c["ref_peak"][:rows] = maxima.max(axis=1)
+        c["ref_peak"][part] = maxima.max(axis=1)
         peak_mean = maxima.sum(axis=1) / counted
-        rest = (c["hour_sum"][:rows][:, recent] - maxima).sum(axis=1) / np.maximum(
+        rest = (c["hour_sum"][part][:, recent] - maxima).sum(axis=1) / np.maximum(
             (minutes - 1).clip(0).sum(axis=1), 1
         )
-        c["ref_burst"][:rows] = np.where(
-            peak_mean > BURSTY * _expected_peak(rest, c["dispersion"][:rows]), peak_mean, 0.0
+        c["ref_burst"][part] = np.where(
+            peak_mean > BURSTY * _expected_peak(rest, c["dispersion"][part]), peak_mean, 0.0
         )
-        mean = c["disp_sum"][:rows] / np.maximum(c["disp_n"][:rows], 1.0)
-        var = c["disp_num"][:rows] / np.maximum(c["disp_den"][:rows], 1.0)
+        mean = c["disp_sum"][part] / np.maximum(c["disp_n"][part], 1.0)
+        var = c["disp_num"][part] / np.maximum(c["disp_den"][part], 1.0)
         ratio = np.where(mean > 1e-3, var / np.maximum(mean, 1e-9), 1.0)
-        c["dispersion"][:rows] = np.clip(ratio, 1.0, MAX_DISPERSION)
+        c["dispersion"][part] = np.clip(ratio, 1.0, MAX_DISPERSION)
 
     def references(self, index: slice | npt.NDArray[np.int64]) -> References:
         """The references of the keys in ``index`` (a slice of slots, or slots)."""
@@ -256,17 +290,18 @@ class Baseline:
         """Take ``level`` as the key's recent level (an insight too long to stay one is the new normal)."""
         self.cols["ewma"][slot] = level
 
-    def average(self, rows: int) -> F64:
-        """The AWS baseline average: calls per minute over the window, zero minutes included."""
+    def average(self, index: slice | I64) -> F64:
+        """The AWS baseline average of the keys in ``index``: calls per minute over the window,
+        zero minutes included."""
         c = self.cols
-        minutes = self.minutes(rows)
-        total = c["tot_sum"][:rows] + c["cur_sum"][:rows]
+        minutes = self.minutes(index)
+        total = c["tot_sum"][index] + c["cur_sum"][index]
         return np.where(minutes > 0, total / np.maximum(minutes, 1), 0.0)
 
-    def minutes(self, rows: int) -> npt.NDArray[np.int64]:
-        """Minutes the baseline covers (``baselineDuration``)."""
+    def minutes(self, index: slice | I64) -> npt.NDArray[np.int64]:
+        """Minutes the baselines of the keys in ``index`` cover (``baselineDuration``)."""
         c = self.cols
-        total: npt.NDArray[np.int64] = c["tot_n"][:rows].astype(np.int64) + c["cur_n"][:rows]
+        total: npt.NDArray[np.int64] = c["tot_n"][index].astype(np.int64) + c["cur_n"][index]
         return total
 
     def to_state(self, rows: int) -> dict[str, Any]:
@@ -308,8 +343,7 @@ class Baseline:
             c["tot_sum"][slot] += k
         return int(added.sum())
 
-    def add_late(self, late: F64, learn: Bool) -> None:
-        """Late records of the minute closing now, for the keys in ``learn``: into the running hour's
+    def add_late(self, slots: I64, late: F64) -> None:
+        """``late`` records of the minute closing now for the keys ``slots``: into the running hour's
         total only, as :meth:`amend` does for minutes already learnt."""
-        sel = np.flatnonzero(learn)
-        self.cols["cur_sum"][sel] += late[sel]
+        self.cols["cur_sum"][slots] += late

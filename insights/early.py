@@ -67,12 +67,12 @@ class _OpenKeys:
     be there (the rise rule, on today's references)."""
 
     def __init__(self, track: Track, slots: I64) -> None:
-        params, enabled = track.keys.key_params(track.keys.high_water)
+        params, enabled = track.keys.key_params(slots)
         self.track = track
         self.slots = slots
-        self.p = {name: values[slots] for name, values in params.items()}
-        self.refs = track.baseline.references(slots)
-        self.detectable = track.keys.live(slots) & enabled[slots]
+        self.p = params
+        self.refs = track.references(slots)
+        self.detectable = track.keys.live(slots) & enabled
         self.highest = np.zeros(len(slots))
         self.streak, self.total = track.lifecycle.rise(slots)
         self.may_sustain = np.zeros(len(slots), dtype=bool)

@@ -68,13 +68,14 @@ class KeySpace:
     def slot_of(self, key: ApiKey) -> int | None:
         return self.table.index.get(key)
 
-    def in_scopes(self, scopes: frozenset[tuple[str, str]], rows: int) -> npt.NDArray[np.bool_]:
-        """Which of the first ``rows`` slots hold a key of one of ``scopes`` (account, region).
-
-        Asked only while some account-region is silent, which is rare: a scan of the key table."""
+    def in_scopes(
+        self, scopes: frozenset[tuple[str, str]], slots: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]:
+        """Which of ``slots`` hold a key of one of ``scopes`` (account, region); asked only while
+        some account-region is silent, which is rare."""
         keys = self.table.keys
         return np.array(
-            [(k := keys[slot]) is not None and (k[1], k[2]) in scopes for slot in range(rows)], dtype=bool
+            [(k := keys[slot]) is not None and (k[1], k[2]) in scopes for slot in slots.tolist()], dtype=bool
         )
 
     def key(self, slot: int) -> ApiKey:
@@ -100,13 +101,11 @@ class KeySpace:
         c["scope_start"][slot] = scope_start
         c["last_active"][slot] = minute
         c["param_idx"][slot] = self._param_index(key)
-        self._params_cache = None
         return slot
 
     def release(self, slot: int) -> None:
         self.table.release(slot)
         self.cols.reset(slot)
-        self._params_cache = None
 
     def touch(self, slots: I64, minutes: I64) -> None:
         """Keys saw records at ``minutes``: move their ``last_active`` forward."""
@@ -134,31 +133,34 @@ class KeySpace:
         warm: Bool = minute - self.cols["scope_start"][index] >= warmup
         return warm
 
-    def learning(self, minute: int, rows: int) -> Bool:
-        """Live keys whose scope had started by ``minute`` (a closed minute they can learn from)."""
+    def learning(self, minute: int, index: slice | I64) -> Bool:
+        """Live keys (of ``index``) whose scope had started by ``minute`` (a closed minute they can
+        learn from)."""
         c = self.cols
-        learning: Bool = c["live"][:rows] & (minute >= c["scope_start"][:rows])
+        learning: Bool = c["live"][index] & (minute >= c["scope_start"][index])
         return learning
 
     def live(self, index: slice | I64) -> Bool:
         live: Bool = self.cols["live"][index]
         return live
 
-    def key_params(self, rows: int) -> tuple[dict[str, F64], Bool]:
-        """Per-key detector parameters and whether detection is enabled, gathered once and reused
-        until the key set changes."""
+    def key_params(self, index: slice | I64) -> tuple[dict[str, F64], Bool]:
+        """Detector parameters of the keys in ``index`` and whether detection is enabled for them,
+        gathered from the small table of distinct parameter sets (cached until it grows)."""
         cached = self._params_cache
-        if cached is None or len(cached[1]) != rows:
-            idx = self.cols["param_idx"][:rows]
+        if cached is None:
             table = {n: np.array([getattr(p, n) for p in self.params], dtype=np.float64) for n in PARAM_NAMES}
             enabled = np.array([p.enabled for p in self.params], dtype=bool)
-            cached = self._params_cache = ({n: v[idx] for n, v in table.items()}, enabled[idx])
-        return cached
+            cached = self._params_cache = (table, enabled)
+        idx = self.cols["param_idx"][index]
+        table, enabled = cached
+        return {n: v[idx] for n, v in table.items()}, enabled[idx]
 
     def _param_index(self, key: ApiKey) -> int:
         params = self.config.params_for(insight_type_of(key), key[3], key[4])
         if params not in self.params:
             self.params.append(params)
+            self._params_cache = None
         return self.params.index(params)
 
     def to_state(self) -> dict[str, Any]:

@@ -55,9 +55,11 @@ RESET_AT_START = ("quiet", "quiet_sum", "up_streak", "up_sum", "up_mu", "dn_stre
 
 @dataclass(frozen=True, slots=True)
 class MinuteView:
-    """One closed minute: counts, references and parameters for every slot (length ``rows``)."""
+    """One closed minute: counts, references and parameters of the key ``slots`` it judges (sorted;
+    every other array is aligned with them)."""
 
     minute: int
+    slots: I64
     counts: F64
     refs: References
     eligible: Bool
@@ -66,7 +68,8 @@ class MinuteView:
 
 @dataclass(frozen=True, slots=True)
 class Decisions:
-    """Slots that start (with direction and first minute) or end during one minute."""
+    """Slots that start (with direction and first minute) or end during one minute; ``surprise`` is
+    aligned with the judged slots of the :class:`MinuteView`."""
 
     start_slots: I64
     start_dirs: I64
@@ -88,7 +91,8 @@ class Lifecycle:
     >>> refs = References(mu_up=one(5.0), mu_down=one(5.0), peak=one(9.0), burst=one(0.0), phi=one(1.0))
     >>> lifecycle = Lifecycle()
     >>> lifecycle.cols.ensure(1)
-    >>> decided = lifecycle.decide(MinuteView(100, one(40.0), refs, np.array([True]), params), rows=1)
+    >>> view = MinuteView(100, np.array([0]), one(40.0), refs, np.array([True]), params)
+    >>> decided = lifecycle.decide(view)
     >>> decided.start_slots.tolist(), decided.start_first.tolist()
     ([0], [100])
     >>> lifecycle.open_insights(100, decided, one(5.0), np.array([60])).tolist()  # not announced early
@@ -102,14 +106,23 @@ class Lifecycle:
         self.cols = Columns(LIFECYCLE_FIELDS)
 
     # -- reading --------------------------------------------------------------------------------
-    def is_open(self, rows: int) -> Bool:
-        is_open: Bool = self.cols["open_dir"][:rows] != 0
+    def is_open(self, index: slice | I64) -> Bool:
+        is_open: Bool = self.cols["open_dir"][index] != 0
         return is_open
 
-    def quiet(self, rows: int) -> Bool:
+    def quiet(self, index: slice | I64) -> Bool:
         """Keys whose open insight saw an ordinary minute last (it may be ending)."""
-        quiet: Bool = self.cols["quiet"][:rows] > 0
+        quiet: Bool = self.cols["quiet"][index] > 0
         return quiet
+
+    def busy(self, slots: I64) -> Bool:
+        """Keys of ``slots`` the next close must judge whatever their count: in (or announcing) an
+        insight, or in a streak that a minute without calls would end."""
+        c = self.cols
+        busy: Bool = (
+            (c["open_dir"][slots] != 0) | (c["early_min"][slots] >= 0) | (c["up_streak"][slots] > 0)
+        ) | (c["dn_streak"][slots] > 0)
+        return busy
 
     def direction(self, slot: int) -> int:
         """:data:`UP` or :data:`DOWN` while ``slot`` is in an insight, else 0."""
@@ -149,15 +162,15 @@ class Lifecycle:
         return self.figures(slot, (start, end, minute, end - start))
 
     # -- deciding -------------------------------------------------------------------------------
-    def decide(self, view: MinuteView, rows: int) -> Decisions:
+    def decide(self, view: MinuteView) -> Decisions:
         """Advance streaks and open insights by one minute and say what starts and ends.
 
         A key whose spike at a later minute already started early (``early_min``) starts nothing
         before that minute, and starts at it whatever its final count: the Start is already out.
         """
-        cols, c, p, refs = self.cols, view.counts, view.params, view.refs
-        is_open = self.is_open(rows)
-        early = cols["early_min"][:rows]
+        cols, c, p, refs, hot = self.cols, view.counts, view.params, view.refs, view.slots
+        is_open = self.is_open(hot)
+        early = cols["early_min"][hot]
         started_early = early == view.minute
         free = view.eligible & ~is_open & (early < 0)
 
@@ -166,29 +179,27 @@ class Lifecycle:
             gates, c, np.maximum(refs.mu_up, refs.burst), refs.phi, p
         )
 
-        self._streak("up", free & start_rules.raised(c, refs.mu_up, p), c, refs.mu_up, rows)
-        streak, rise_sum = cols["up_streak"][:rows], cols["up_sum"][:rows]
+        self._streak("up", hot, free & start_rules.raised(c, refs.mu_up, p), c, refs.mu_up)
+        streak, rise_sum = cols["up_streak"][hot], cols["up_sum"][hot]
         sustained = start_rules.sustained(streak, rise_sum, p)
-        s_sus = start_rules.sum_surprise(True, sustained, rise_sum, cols["up_mu"][:rows], refs.phi)
+        s_sus = start_rules.sum_surprise(True, sustained, rise_sum, cols["up_mu"][hot], refs.phi)
 
-        self._streak("dn", free & start_rules.dropping(c, refs.mu_down, p), c, refs.mu_down, rows)
-        drop_streak, drop_sum = cols["dn_streak"][:rows], cols["dn_sum"][:rows]
+        self._streak("dn", hot, free & start_rules.dropping(c, refs.mu_down, p), c, refs.mu_down)
+        drop_streak, drop_sum = cols["dn_streak"][hot], cols["dn_sum"][hot]
         drop = start_rules.dropped(drop_streak, p)
-        s_drop = start_rules.sum_surprise(False, drop, drop_sum, cols["dn_mu"][:rows], refs.phi)
+        s_drop = start_rules.sum_surprise(False, drop, drop_sum, cols["dn_mu"][hot], refs.phi)
 
         threshold = p["start_surprise"]
         start_single = spiking | started_early
         start_sus = ~start_single & sustained & (s_sus >= threshold)
         start_drop = ~start_single & ~start_sus & (s_drop >= threshold)
-        slots = np.flatnonzero(start_single | start_sus | start_drop)
-        dirs = np.where(start_drop[slots], DOWN, UP)
-        n = np.where(start_single[slots], 1, np.where(start_sus[slots], streak[slots], drop_streak[slots]))
-        total = np.where(
-            start_single[slots], c[slots], np.where(start_sus[slots], rise_sum[slots], drop_sum[slots])
-        )
+        at = np.flatnonzero(start_single | start_sus | start_drop)
+        dirs = np.where(start_drop[at], DOWN, UP)
+        n = np.where(start_single[at], 1, np.where(start_sus[at], streak[at], drop_streak[at]))
+        total = np.where(start_single[at], c[at], np.where(start_sus[at], rise_sum[at], drop_sum[at]))
         ends, forced = self._advance_open(view, is_open)
         return Decisions(
-            start_slots=slots.astype(np.int64),
+            start_slots=hot[at].astype(np.int64),
             start_dirs=dirs.astype(np.int64),
             start_first=(view.minute - n + 1).astype(np.int64),
             start_sum=total.astype(np.float64),
@@ -198,27 +209,29 @@ class Lifecycle:
             end_forced=forced,
         )
 
-    def _streak(self, prefix: str, extend: Bool, counts: F64, mu: F64, rows: int) -> None:
-        """Extend or reset one kind of streak (count, observed sum, expected sum) for every key."""
+    def _streak(self, prefix: str, hot: I64, extend: Bool, counts: F64, mu: F64) -> None:
+        """Extend or reset one kind of streak (count, observed sum, expected sum) of the ``hot`` keys."""
         cols = self.cols
-        streak = cols[f"{prefix}_streak"][:rows]
-        if not extend.any() and not streak.any():
+        streak = cols[f"{prefix}_streak"]
+        current = streak[hot]
+        if not extend.any() and not current.any():
             return
-        total, expected = cols[f"{prefix}_sum"][:rows], cols[f"{prefix}_mu"][:rows]
-        streak[:] = np.where(extend, streak + 1, 0)
-        total[:] = np.where(extend, total + counts, 0.0)
-        expected[:] = np.where(extend, expected + mu, 0.0)
+        total, expected = cols[f"{prefix}_sum"], cols[f"{prefix}_mu"]
+        streak[hot] = np.where(extend, current + 1, 0)
+        total[hot] = np.where(extend, total[hot] + counts, 0.0)
+        expected[hot] = np.where(extend, expected[hot] + mu, 0.0)
 
     def _advance_open(self, view: MinuteView, is_open: Bool) -> tuple[I64, Bool]:
         """Update open insights with this minute; return the slots that end and whether forcibly."""
         cols = self.cols
-        slots = np.flatnonzero(is_open)
+        at = np.flatnonzero(is_open)
+        slots = view.slots[at]
         if not len(slots):
             return slots.astype(np.int64), np.zeros(0, dtype=bool)
-        c = view.counts[slots]
+        c = view.counts[at]
         up = cols["open_dir"][slots] == UP
-        mu_up, mu_down, phi = view.refs.mu_up[slots], view.refs.mu_down[slots], view.refs.phi[slots]
-        keep = view.params["keep_surprise"][slots]
+        mu_up, mu_down, phi = view.refs.mu_up[at], view.refs.mu_down[at], view.refs.phi[at]
+        keep = view.params["keep_surprise"][at]
         unusual_up = (c >= KEEP_RATIO_UP * mu_up) & (upper_surprise(c, mu_up, phi) >= keep)
         unusual_down = (c <= KEEP_RATIO_DOWN * mu_down) & (lower_surprise(c, mu_down, phi) >= keep)
         unusual = np.where(up, unusual_up, unusual_down)
@@ -229,9 +242,9 @@ class Lifecycle:
         quiet_sum[slots] = np.where(unusual, 0.0, quiet_sum[slots] + c)
         quiet[slots] = np.where(unusual, 0, quiet[slots] + 1)
 
-        ended = quiet[slots] >= view.params["end_quiet_minutes"][slots]
+        ended = quiet[slots] >= view.params["end_quiet_minutes"][at]
         age = view.minute - cols["ins_start"][slots] + 1
-        forced = ~ended & (age >= view.params["max_insight_minutes"][slots])
+        forced = ~ended & (age >= view.params["max_insight_minutes"][at])
         if forced.any():
             f = slots[forced]
             cols["ins_sum"][f] += quiet_sum[f]

@@ -179,7 +179,7 @@ class Normaliser:
         self.amended += int(np.count_nonzero(still_open))
         if closed_through is None:
             return
-        learnt = ~still_open & ~track.lifecycle.is_open(track.keys.high_water)[slots]
+        learnt = ~still_open & ~track.lifecycle.is_open(slots)
         running_hour = (closed_through + 1) // track.layout.block
         self.amended += track.baseline.amend(slots[learnt], minutes[learnt], running_hour)
 

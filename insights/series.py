@@ -117,10 +117,10 @@ class SeriesScorer:
     def _close(self, value: float) -> SeriesPoint:
         track = self.track
         assert track is not None
-        baseline = float(track.baseline.average(1)[0])
+        baseline = float(track.baseline.average(slice(0, 1))[0])
         counts = np.array([value])
         empty = np.zeros(0, np.int64)
-        closed = track.close(self.bucket, counts, empty, empty.reshape(0, 3))
+        closed = track.close(self.bucket, counts, empty, empty.reshape(0, 3), every_key=True)
         self.bucket += 1
         view, decided = closed.view, closed.decisions
         assert view is not None and decided is not None

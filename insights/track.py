@@ -5,8 +5,9 @@ state — :class:`~insights.keyspace.KeySpace` (which key has which slot),
 :class:`~insights.baseline.Baseline`, :class:`~insights.lifecycle.Lifecycle` and
 :class:`~insights.attribution.Attributions` — in the order a closed minute flows through them: the
 minute's view (counts against the baseline's references), the lifecycle's decisions, then learning
-the ordinary minutes, attributions, and the Starts and Ends. Every step works on numpy columns
-over all keys at once.
+the ordinary minutes, attributions, and the Starts and Ends. Every step works on numpy columns,
+over the keys the minute must judge (:mod:`insights.activity`): idle keys learn their zero minutes
+later, in bulk, so a close costs what its active keys cost.
 
 >>> import numpy as np
 >>> from insights.config import EngineConfig
@@ -14,7 +15,7 @@ over all keys at once.
 >>> track = Track(EngineConfig(warmup_minutes=0), StringTable())
 >>> track.slot_for(("Management", "1", "us-east-1", "s3.amazonaws.com", "PutObject"), 0, 0, None)
 0
->>> closed = track.close(0, np.array([3.0]), np.zeros(0, np.int64), np.zeros((0, 3), np.int64))
+>>> closed = track.close(0, np.array([3.0]), np.zeros(1, np.int64), np.zeros((1, 3), np.int64))
 >>> closed.transitions, closed.view.refs.mu_up.tolist()
 ([], [0.0])
 """
@@ -28,8 +29,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from insights.activity import Activity
 from insights.attribution import Attributions, top_observed
-from insights.baseline import Baseline
+from insights.baseline import Baseline, References
 from insights.columns import Columns
 from insights.config import EngineConfig
 from insights.keys import ApiKey, StringTable
@@ -69,6 +71,7 @@ class Track:
         self.baseline = Baseline(self.layout)
         self.lifecycle = Lifecycle()
         self.attributions = Attributions(config.attribution_slots)
+        self.activity = Activity()
 
     @property
     def columns(self) -> tuple[Columns, ...]:
@@ -77,7 +80,7 @@ class Track:
 
     def _slot_state(self) -> tuple[Columns, ...]:
         """The columns that follow the key space's slots: grown and reset with them."""
-        return (self.baseline.cols, self.lifecycle.cols, self.attributions.cols)
+        return (self.baseline.cols, self.lifecycle.cols, self.attributions.cols, self.activity.cols)
 
     # -- state --------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -87,6 +90,7 @@ class Track:
             "baseline": self.baseline.to_state(rows),
             "lifecycle": self.lifecycle.to_state(rows),
             "attributions": self.attributions.to_state(rows),
+            "activity": self.activity.to_state(rows),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -96,6 +100,7 @@ class Track:
         self.baseline.load_state(state["baseline"], rows)
         self.lifecycle.load_state(state["lifecycle"], rows)
         self.attributions.load_state(state["attributions"], rows)
+        self.activity.load_state(state["activity"], rows)
 
     # -- keys ---------------------------------------------------------------------------------
     def slot_for(
@@ -126,13 +131,15 @@ class Track:
         if closed_through is not None:
             self.baseline.backfill(slot, scope_start, closed_through)
             self.attributions.backfill(slot, scope_start, closed_through, self.config.window_minutes // 2)
+        self.activity.admit(slot, closed_through)
+        self._watch(np.array([slot], np.int64))
         return slot
 
     def _evict_one(self, minute: int, closed_through: int | None, in_flight: Sequence[I64]) -> bool:
         """Free the longest-idle key that is not in an insight and has no open-minute data."""
         rows = self.keys.high_water
         horizon = (closed_through if closed_through is not None else minute) - self.layout.block
-        idle = self.keys.idle(horizon, rows) & ~self.lifecycle.is_open(rows)
+        idle = self.keys.idle(horizon, rows) & ~self.lifecycle.is_open(slice(0, rows))
         for busy in in_flight:
             idle[busy[(busy >= 0) & (busy < rows)]] = False
         if not idle.any():
@@ -150,7 +157,8 @@ class Track:
     def evict_idle(self, minute: int) -> int:
         """Release keys with no records for ``idle_evict_minutes`` (their baseline is all zeros)."""
         rows = self.keys.high_water
-        idle = self.keys.idle(minute - self.config.idle_evict_minutes, rows) & ~self.lifecycle.is_open(rows)
+        idle = self.keys.idle(minute - self.config.idle_evict_minutes, rows)
+        idle &= ~self.lifecycle.is_open(slice(0, rows))
         slots = np.flatnonzero(idle).tolist()
         for slot in slots:
             self._release(slot)
@@ -165,65 +173,96 @@ class Track:
         values: I64,
         late: F64 | None = None,
         silent: frozenset[tuple[str, str]] = frozenset(),
+        every_key: bool = False,
     ) -> ClosedMinute:
         """Score one closed minute given every key's count, decide, learn, roll hours and epochs.
 
-        ``slots``/``values`` are the minute's observations for attributions (may be empty);
+        ``slots``/``values`` are the minute's observations (slots of the keys with a count, and
+        their attribution values). Only the keys :mod:`insights.activity` calls hot are judged,
+        unless ``every_key`` (then the view and decisions cover every slot, in slot order).
         ``late`` counts records that came too late for the decision: the baseline learns them.
         Keys of the ``silent`` account-regions start nothing (their delivery stopped).
         """
         rows = self.keys.high_water
         closed = ClosedMinute([], None, None)
+        self.activity.begin(minute, rows)
         if rows:
-            view = self._view(minute, counts, rows, silent)
-            decisions = self.lifecycle.decide(view, rows)
-            closed = ClosedMinute(
-                self._apply(minute, view, decisions, slots, values, rows, late), view, decisions
-            )
+            hot = np.arange(rows, dtype=np.int64) if every_key else self.activity.hot(slots)
+            self._catch_up(hot, minute - 1)
+            view = self._view(minute, counts[hot], hot, silent)
+            decisions = self.lifecycle.decide(view)
+            closed = ClosedMinute(self._apply(minute, view, decisions, slots, values, late), view, decisions)
+            self.activity.learnt(hot, minute)
+            self.activity.busy = hot[self.lifecycle.busy(hot)]
+            self._watch(hot)
         next_minute = minute + 1
-        if next_minute % self.layout.block == 0:
+        roll = next_minute % self.layout.block == 0
+        rotate = next_minute % max(self.config.window_minutes // 2, 1) == 0
+        if roll or rotate:
+            self._catch_up(np.arange(rows, dtype=np.int64), minute)
+        if roll:
             self.attributions.flush()
             self.baseline.roll_hour(next_minute // self.layout.block, rows)
             self.evict_idle(minute)
-        if next_minute % max(self.config.window_minutes // 2, 1) == 0:
+            self._watch(np.arange(rows, dtype=np.int64))
+        if rotate:
             self.attributions.rotate(rows)
         return closed
 
-    def _view(self, minute: int, counts: F64, rows: int, silent: frozenset[tuple[str, str]]) -> MinuteView:
-        params, enabled = self.keys.key_params(rows)
-        whole = slice(0, rows)
-        eligible = self.keys.live(whole) & self.keys.warm(minute, self.config.warmup_minutes, whole) & enabled
+    def _learn_late(self, minute: int, late: F64) -> None:
+        """Late records of ``minute`` into the running hour's totals of the keys learning it."""
+        slots = np.flatnonzero(late).astype(np.int64)
+        slots = slots[slots < self.keys.high_water]
+        learn = self.keys.learning(minute, slots) & ~self.lifecycle.is_open(slots)
+        self.baseline.add_late(slots[learn], late[slots[learn]])
+
+    def _catch_up(self, slots: I64, through: int) -> None:
+        """Learn the zero minutes ``slots`` owe up to minute ``through``."""
+        keys = self.keys.cols
+        owed = self.activity.owed(slots, through, keys["scope_start"][slots], keys["live"][slots])
+        if owed.any():
+            self.baseline.learn_zeros(slots, owed)
+            self.attributions.count_minutes(slots, owed)
+        self.activity.learnt(slots, through)
+
+    def references(self, slots: I64) -> References:
+        """The references of ``slots`` now (their zero minutes learnt first)."""
+        if self.activity.closed is not None:
+            self._catch_up(slots, self.activity.closed)
+        return self.baseline.references(slots)
+
+    def _watch(self, slots: I64) -> None:
+        """Put ``slots`` on drop watch when a minute without calls could extend a drop."""
+        params, _ = self.keys.key_params(slots)
+        mu_down = self.baseline.references(slots).mu_down
+        self.activity.set_watch(slots, self.keys.live(slots) & (mu_down >= params["drop_min_level"]))
+
+    def _view(self, minute: int, counts: F64, hot: I64, silent: frozenset[tuple[str, str]]) -> MinuteView:
+        params, enabled = self.keys.key_params(hot)
+        eligible = self.keys.live(hot) & self.keys.warm(minute, self.config.warmup_minutes, hot) & enabled
         if silent:
-            eligible &= ~self.keys.in_scopes(silent, rows)
-        return MinuteView(minute, counts, self.baseline.references(whole), eligible, params)
+            eligible &= ~self.keys.in_scopes(silent, hot)
+        return MinuteView(minute, hot, counts, self.baseline.references(hot), eligible, params)
 
     def _apply(
-        self,
-        minute: int,
-        view: MinuteView,
-        d: Decisions,
-        slots: I64,
-        values: I64,
-        rows: int,
-        late: F64 | None,
+        self, minute: int, view: MinuteView, d: Decisions, slots: I64, values: I64, late: F64 | None
     ) -> list[InsightTransition]:
         """Open and close insights, route attributions, and learn the ordinary minutes."""
         starts = d.start_slots
         for slot in starts.tolist():
             self.attributions.open(slot)
-        if len(starts):
-            base_avg, base_n = self.baseline.average(rows)[starts], self.baseline.minutes(rows)[starts]
-        else:
-            base_avg, base_n = np.zeros(0), np.zeros(0, np.int64)
+        base_avg, base_n = self.baseline.average(starts), self.baseline.minutes(starts)
         announced = self.lifecycle.open_insights(minute, d, base_avg, base_n)
 
-        open_now = self.lifecycle.is_open(rows)
-        self.attributions.observe(slots, values, open_now, self.lifecycle.quiet(rows))
-        learn = self.keys.learning(minute, rows) & ~open_now
-        self.baseline.learn(view.counts, learn)
+        hot = view.slots
+        open_now = self.lifecycle.is_open(hot)
+        in_insight = hot[open_now]
+        self.attributions.observe(slots, values, in_insight, self.lifecycle.quiet(in_insight))
+        learn = self.keys.learning(minute, hot) & ~open_now
+        self.baseline.learn(hot[learn], view.counts[learn])
+        self.attributions.count_minutes(hot[learn], 1)
         if late is not None:
-            self.baseline.add_late(late[:rows], learn)
-        self.attributions.count_minute(learn, rows)
+            self._learn_late(minute, late)
         if not len(starts) and not len(d.end_slots):
             return []
 
@@ -248,11 +287,13 @@ class Track:
     def start_early(self, slot: int, minute: int, count: float, values: I64) -> InsightTransition:
         """Announce a spike of ``slot`` at open ``minute`` from its ``count`` and ``values`` so far."""
         insight_side = top_observed(values)
-        rows = self.keys.high_water
+        one = np.array([slot], np.int64)
+        self.references(one)  # its zero minutes learnt: the baseline below is today's
         self.attributions.flush()
         self.lifecycle.announce(
-            slot, minute, self.baseline.average(rows)[slot], self.baseline.minutes(rows)[slot]
+            slot, minute, float(self.baseline.average(one)[0]), int(self.baseline.minutes(one)[0])
         )
+        self.activity.busy = np.union1d(self.activity.busy, one)
         figures = self.lifecycle.figures(slot, (minute, minute, minute, 1), average=count)
         return self._transition("Start", slot, figures, insight_side)
 

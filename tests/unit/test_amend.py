@@ -34,7 +34,8 @@ def _calls(engine: Engine) -> float:
     baseline = engine.track.baseline
     slot = engine.track.keys.slot_of(("Management", ACCOUNT, REGION, WRITE.source, WRITE.name))
     assert slot is not None
-    return float(baseline.average(slot + 1)[slot] * baseline.minutes(slot + 1)[slot])
+    index = np.array([slot])
+    return float(baseline.average(index)[0] * baseline.minutes(index)[0])
 
 
 def test_late_records_enter_their_hours_total_for_closed_and_open_minutes() -> None:
