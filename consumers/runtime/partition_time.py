@@ -18,7 +18,9 @@ not from the records, and this module turns them into the engine's inputs:
   unevenly (one partition hours behind another) then buffers a bounded span of minutes, not hours.
   The span is never less than what the engine itself may hold open (a source may trail its input by
   ``source_idle_minutes``, then ``allowed_lateness_minutes``), so the partition holding the oldest
-  open minute is never the one paused.
+  open minute is never the one paused; and a paused partition resumes once it is back within that
+  span, so when every partition still to read is paused, the one holding the oldest open minute
+  resumes as soon as the others are idle (a smaller resume span would leave them all paused).
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class PartitionTime:
         self.clocks = clocks
         self.wait_s = wait_s
         self.idle_s = idle_s
-        self.align_minutes = max(align_minutes, clocks.idle_minutes + clocks.lateness + 2)
+        self.resume_minutes = clocks.idle_minutes + clocks.lateness + 2
+        self.align_minutes = max(align_minutes, self.resume_minutes)
         self.now = now
         self.partitions: dict[TopicPartitionKey, _Partition] = {}
         self.paused: set[TopicPartitionKey] = set()
@@ -139,7 +142,7 @@ class PartitionTime:
                 continue
             if tp not in self.paused and newest > closed_through + self.align_minutes:
                 ahead.append(tp)
-            elif tp in self.paused and newest <= closed_through + self.align_minutes // 2:
+            elif tp in self.paused and newest <= closed_through + self.resume_minutes:
                 back.append(tp)
         if ahead:
             self.consumer.pause(ahead)
