@@ -10,6 +10,7 @@ topic, until its ``caught_up`` line names the end offsets, then SIGTERM and its 
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 
 from bench.event_time_parts.compare import InsightComparison
@@ -21,12 +22,14 @@ from bench.throughput.runs import Setup, run_daemon
 
 @dataclass(frozen=True)
 class Read:
-    """One read: which delivery, how (``replay`` or ``run``), what it did, and its wall seconds."""
+    """One read: which delivery, how (``replay`` or ``run``), what it did, and its wall seconds; or,
+    for a run that never reached the end offsets, why (``error``; its outcome then is empty)."""
 
     delivery: str
     how: str
     outcome: Outcome
     seconds: float
+    error: str | None = None
 
     @property
     def name(self) -> str:
@@ -38,14 +41,18 @@ def read_both_ways(setup: Setup, delivered: Delivered) -> list[Read]:
     fill = delivered.fill
     replayed, replay_s = run_replay(fill, setup.workdir, setup.engine_config, setup.timeout_s)
     state = setup.workdir / f"state-{delivered.name}"
-    run, _ = run_daemon(setup, fill, state)
+    began = time.perf_counter()
+    try:
+        run, _ = run_daemon(setup, fill, state)
+    except (TimeoutError, RuntimeError) as exc:  # a stalled daemon is a finding, not a crash
+        error = str(exc).splitlines()[0]
+        ran = Read(delivered.name, "run", Outcome("run", 0, {}, {}), time.perf_counter() - began, error)
+    else:
+        assert run.outcome is not None, "run_daemon reads the output topic back"
+        seconds = run.raw_seconds if run.raw_seconds is not None else run.seconds
+        ran = Read(delivered.name, "run", run.outcome, seconds)
     shutil.rmtree(state, ignore_errors=True)
-    assert run.outcome is not None, "run_daemon reads the output topic back"
-    seconds = run.raw_seconds if run.raw_seconds is not None else run.seconds
-    return [
-        Read(delivered.name, "replay", replayed, replay_s),
-        Read(delivered.name, "run", run.outcome, seconds),
-    ]
+    return [Read(delivered.name, "replay", replayed, replay_s), ran]
 
 
 def print_table(reads: list[Read]) -> None:
@@ -56,6 +63,9 @@ def print_table(reads: list[Read]) -> None:
     )
     for r in reads:
         o = r.outcome
+        if r.error:
+            print(f"{r.name:<18} did not finish ({r.seconds:.0f} s): {r.error}")
+            continue
         other = sum(v for k, v in o.skipped.items() if k not in ("late", "duplicate"))
         print(
             f"{r.name:<18}{o.records:>11,}{o.skipped.get('late', 0):>8,}{100 * o.late_share:>8.3f}%"
@@ -70,7 +80,8 @@ def print_table(reads: list[Read]) -> None:
 def failures(reads: list[Read], insights: InsightComparison, max_late_share: float) -> list[str]:
     """What breaks the acceptance: a read skipping too many records as late, other insights, or none
     at all (a comparison of nothing would pass)."""
-    failed = [
+    failed = [f"{r.name}: {r.error}" for r in reads if r.error]
+    failed += [
         f"{r.name}: late share {100 * r.outcome.late_share:.3f} % > {100 * max_late_share:.3f} %"
         for r in reads
         if r.outcome.late_share > max_late_share

@@ -64,10 +64,12 @@ def test_lists_of_another_length_are_named_whole_and_missing_keys_by_their_path(
     assert differing_paths(a, b) == {"s": ([1, 2], [1]), "k.y": (2, None)}
 
 
-def test_late_shares_above_the_limit_and_no_insight_at_all_fail() -> None:
+def test_a_stalled_run_late_shares_above_the_limit_and_no_insight_at_all_fail() -> None:
     quiet = Outcome("q", 10_000, {"late": 11}, {})
+    stalled = Read("realistic", "run", Outcome("run", 0, {}, {}), 600.0, "no caught_up within 600 s")
     result = compare_insights({"q": {}})
-    assert failures([Read("in-order", "run", quiet, 1.0)], result, 0.001) == [
+    assert failures([Read("in-order", "run", quiet, 1.0), stalled], result, 0.001) == [
+        "realistic run: no caught_up within 600 s",
         "in-order run: late share 0.110 % > 0.100 %",
         "no Insight event in any read: nothing was compared (give more --days)",
     ]
