@@ -45,7 +45,7 @@ def read_both_ways(setup: Setup, delivered: Delivered) -> list[Read]:
     try:
         run, _ = run_daemon(setup, fill, state)
     except (TimeoutError, RuntimeError) as exc:  # a stalled daemon is a finding, not a crash
-        error = str(exc).splitlines()[0]
+        error = str(exc).splitlines()[0].removesuffix("; output:")
         ran = Read(delivered.name, "run", Outcome("run", 0, {}, {}), time.perf_counter() - began, error)
     else:
         assert run.outcome is not None, "run_daemon reads the output topic back"
