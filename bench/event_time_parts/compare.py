@@ -50,6 +50,7 @@ class InsightComparison:
     fields: Counter[str] = field(default_factory=Counter)  # path -> events where it differs in any read
     # path -> its first difference: (read, eventID, the reference's value, that read's value)
     examples: dict[str, tuple[str, str, Any, Any]] = field(default_factory=dict)
+    described: dict[str, str] = field(default_factory=dict)  # eventID not in every read -> what it is
 
     @property
     def union(self) -> set[str]:
@@ -67,9 +68,11 @@ class InsightComparison:
         """The comparison, for the bench's output."""
         verdict = "yes" if self.same_event_ids else "NO"
         out = [f"same set of Insight eventIDs in all {len(self.sources)} reads: {verdict}"]
-        out += [
-            f"  {s}: {len(self.ids[s]):,} eventIDs, {len(self.missing(s)):,} missing" for s in self.sources
-        ]
+        for s in self.sources:
+            out.append(f"  {s}: {len(self.ids[s]):,} eventIDs, {len(self.missing(s)):,} missing")
+            out += [
+                f"    missing {event_id}: {self.described[event_id]}" for event_id in sorted(self.missing(s))
+            ]
         reference = self.sources[0]
         states = ", ".join(f"{n:,} {state}" for state, n in sorted(self.differing_events.items())) or "none"
         out.append(f"bodies of the {len(self.common):,} common events: differing in some read: {states}")
@@ -91,12 +94,29 @@ class InsightComparison:
         }
 
 
+def describe(event: dict[str, Any]) -> str:
+    """One line naming an Insight event: state, type, API, account-region and time.
+
+    >>> describe({"eventTime": "t", "awsRegion": "r", "recipientAccountId": "a", "insightDetails": {
+    ...     "state": "Start", "insightType": "ApiCallRateInsight", "eventSource": "s", "eventName": "n"}})
+    'Start ApiCallRateInsight s n a/r at t'
+    """
+    d = event["insightDetails"]
+    where = f"{event.get('recipientAccountId')}/{event.get('awsRegion')}"
+    return (
+        f"{d['state']} {d['insightType']} {d['eventSource']} {d['eventName']} {where} at {event['eventTime']}"
+    )
+
+
 def compare_insights(bodies: dict[str, dict[str, Any]]) -> InsightComparison:
     """Compares reads given as ``{read: {eventID: event}}``; the first read is the reference."""
     sources = tuple(bodies)
     result = InsightComparison(sources, {s: set(bodies[s]) for s in sources})
     result.common = set.intersection(*result.ids.values()) if sources else set()
     reference = bodies[sources[0]] if sources else {}
+    for source in sources:
+        for event_id in bodies[source].keys() - result.common:
+            result.described.setdefault(event_id, describe(bodies[source][event_id]))
     result.differing = {s: 0 for s in sources[1:]}
     for event_id in sorted(result.common):
         paths: set[str] = set()

@@ -50,6 +50,8 @@ def test_a_missing_insight_and_a_changed_statistic_are_both_reported() -> None:
     assert not result.same_event_ids
     assert result.missing("x run") == {dropped} and result.missing("x replay") == set()
     assert result.differing == {"x run": 1}
+    assert result.described.keys() == {dropped}
+    assert result.described[dropped].startswith(events[dropped]["insightDetails"]["state"])
     path = "insightDetails.insightContext.statistics.baseline.average"
     assert result.fields == Counter({path: 1})
     state = events[changed]["insightDetails"]["state"]
