@@ -29,6 +29,7 @@ class Outcome:
     rejected: dict[str, int]
     states: Counter[str] = field(default_factory=Counter)  # "Start"/"End" -> events read back
     event_ids: set[str] = field(default_factory=set)
+    bodies: dict[str, Any] = field(default_factory=dict)  # eventID -> the event, for body comparisons
     claimed: dict[str, int] = field(default_factory=dict)  # the Start/End counts the process logged
 
     @property
@@ -40,11 +41,12 @@ class Outcome:
         return sum(self.states.values())
 
     def take_events(self, values: Iterable[bytes | str]) -> None:
-        """Counts Insight events (JSON, one per value) by state and keeps their eventIDs."""
+        """Counts Insight events (JSON, one per value) by state and keeps them by eventID."""
         for value in values:
             record: Any = json.loads(value)
             self.states[str(record["insightDetails"]["state"])] += 1
             self.event_ids.add(str(record["eventID"]))
+            self.bodies[str(record["eventID"])] = record
 
     def lines(self) -> list[str]:
         """The figures, for the bench's output."""
