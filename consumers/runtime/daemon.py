@@ -88,7 +88,12 @@ class Daemon:
     def _partition_time(self) -> PartitionTime:
         c = self.config
         return PartitionTime(
-            self.consumer, self.engine.clocks, c.partition_wait_s, c.partition_idle_s, c.align_minutes
+            self.consumer,
+            self.engine.clocks,
+            c.partition_wait_s,
+            c.partition_idle_s,
+            c.align_minutes,
+            log=self.log.info,
         )
 
     def restore(self, state: State | None, engine: Engine | None = None) -> None:

@@ -57,6 +57,7 @@ class PartitionTime:
         idle_s: float,
         align_minutes: int,
         now: Callable[[], float] = time.monotonic,
+        log: Callable[..., None] | None = None,
     ) -> None:
         self.consumer = consumer
         self.clocks = clocks
@@ -65,6 +66,7 @@ class PartitionTime:
         self.resume_minutes = clocks.idle_minutes + clocks.lateness + 2
         self.align_minutes = max(align_minutes, self.resume_minutes)
         self.now = now
+        self.log = log or (lambda event, **fields: None)
         self.partitions: dict[TopicPartitionKey, _Partition] = {}
         self.paused: set[TopicPartitionKey] = set()
         self._told: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
@@ -117,6 +119,7 @@ class PartitionTime:
     def _tell(self, waiting: frozenset[str], idle: frozenset[str]) -> bool:
         if (waiting, idle) == self._told:
             return False
+        self.log("partitions_waited_idle", waiting=sorted(waiting), idle=sorted(idle))
         self._told = (waiting, idle)
         self.clocks.set_waiting(set(waiting))
         self.clocks.set_idle(set(idle))
@@ -147,6 +150,8 @@ class PartitionTime:
         if ahead:
             self.consumer.pause(ahead)
             self.paused.update(ahead)
+            self.log("partitions_paused", partitions=[input_id(tp) for tp in ahead], closed=closed_through)
         if back:
             self.consumer.resume(back)
             self.paused.difference_update(back)
+            self.log("partitions_resumed", partitions=[input_id(tp) for tp in back], closed=closed_through)
