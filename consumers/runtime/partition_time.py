@@ -64,6 +64,10 @@ class PartitionTime:
         self.now = now
         self.partitions: dict[TopicPartitionKey, _Partition] = {}
         self.paused: set[TopicPartitionKey] = set()
+        # Assigned since the last update. A client may keep a partition's pause across a rebalance
+        # (kafka-python 3 keeps it for partitions in both assignments) while a new assignment starts
+        # unpaused here, so each is resumed, outside the callbacks, lest it stay paused unseen.
+        self._to_resume: set[TopicPartitionKey] = set()
         self._told: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
     def assigned(self, partitions: Sequence[TopicPartitionKey]) -> None:
@@ -72,7 +76,8 @@ class PartitionTime:
         now = self.now()
         for tp in partitions:
             self.partitions[tp] = _Partition(now, now)
-            self.paused.discard(tp)  # a new assignment fetches every partition
+            self.paused.discard(tp)
+        self._to_resume.update(partitions)
         self._tell(self._waiting(now), self._told[1])
 
     def revoked(self, partitions: Sequence[TopicPartitionKey]) -> None:
@@ -80,6 +85,7 @@ class PartitionTime:
         for tp in partitions:
             self.partitions.pop(tp, None)
             self.paused.discard(tp)
+            self._to_resume.discard(tp)
             self.clocks.forget_input(input_id(tp))
 
     def delivered(self, tp: TopicPartitionKey) -> None:
@@ -93,6 +99,9 @@ class PartitionTime:
         """Refresh the clocks' waiting and idle inputs and pause or resume partitions; True if the
         clocks changed (minutes may close without new records)."""
         self._learn_backlogs(resume_offsets)
+        if self._to_resume:
+            self.consumer.resume(sorted(self._to_resume))
+            self._to_resume.clear()
         now = self.now()
         waiting = self._waiting(now)
         idle = frozenset(
