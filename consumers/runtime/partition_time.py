@@ -61,6 +61,10 @@ class PartitionTime:
         self.wait_s = wait_s
         self.idle_s = idle_s
         self.align_minutes = max(align_minutes, clocks.idle_minutes + clocks.lateness + 2)
+        # Resumed once back within this: never less than how far a partition holding the frontier
+        # may be ahead of it, else a paused partition that alone holds the oldest open minute (the
+        # others read, idle or paused) would wait for closes only it can bring, for ever.
+        self.resume_minutes = max(self.align_minutes // 2, clocks.idle_minutes + clocks.lateness + 1)
         self.now = now
         self.partitions: dict[TopicPartitionKey, _Partition] = {}
         self.paused: set[TopicPartitionKey] = set()
@@ -148,7 +152,7 @@ class PartitionTime:
                 continue
             if tp not in self.paused and newest > closed_through + self.align_minutes:
                 ahead.append(tp)
-            elif tp in self.paused and newest <= closed_through + self.align_minutes // 2:
+            elif tp in self.paused and newest <= closed_through + self.resume_minutes:
                 back.append(tp)
         if ahead:
             self.consumer.pause(ahead)
