@@ -65,11 +65,28 @@ class KafkaPythonConsumer:
             self._consumer.subscribe(topics=list(topics), listener=Listener())
 
     def poll(self, timeout_s: float, max_records: int) -> Sequence[Received]:
+        self._release_parked_records()
         polled = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         if len(polled) == 1:
             records: list[Received] = next(iter(polled.values()))
             return records
         return [r for records in polled.values() for r in records]
+
+    def _release_parked_records(self) -> None:
+        """Work around kafka-python 3.0.12 losing a resumed partition for good.
+
+        Records fetched for a partition that is then paused are parked, and handed back once it is
+        resumed only while the fetcher's in-line slot is ``None``; but a slot read to its end stays a
+        drained (falsy) object until another fetch response replaces it. With every other partition
+        paused (the daemon's alignment pauses those ahead) no response comes, and the resumed
+        partition is never fetched again either, since it counts as having data buffered: the
+        daemon stalls with lag on it. A drained slot holds nothing, so clearing it changes nothing
+        else and lets this poll hand the parked records back.
+        """
+        fetcher = getattr(self._consumer, "_fetcher", None)
+        slot = getattr(fetcher, "_next_partition_records", None)
+        if slot is not None and not slot and getattr(fetcher, "_paused_partition_records", None):
+            fetcher._next_partition_records = None  # type: ignore[union-attr]
 
     def seek(self, partition: TopicPartitionKey, offset: int) -> None:
         self._consumer.seek(TopicPartition(*partition), offset)

@@ -14,7 +14,8 @@ As with Bytewax's ``TestingSource``, the input may carry markers between records
 
 Rebalances happen in ``poll``, as kafka-python does them: the handler's ``on_revoked`` for every
 assigned partition (eager protocol), then ``on_assigned``, each partition starting at the group's
-committed offset, else the earliest. A topic that starts matching the subscription, or
+committed offset, else the earliest; a paused partition in both assignments stays paused (as in
+kafka-python 3). A topic that starts matching the subscription, or
 :meth:`MemoryConsumer.rebalance`, triggers one. Setting :attr:`MemoryProducer.away` plays a broker
 that does not acknowledge: sends stay pending and ``flush`` returns ``False`` until it is back.
 
@@ -210,7 +211,7 @@ class MemoryConsumer:
         committed = self.cluster.committed.get(self.group_id, {})
         self._positions = {tp: committed.get(tp, 0) for tp in sorted(wanted)}
         self._held.clear()
-        self.paused.clear()
+        self.paused &= wanted  # kept for partitions in both assignments, as kafka-python 3 does
         with contextlib.suppress(Exception):
             self._handler.on_assigned(sorted(wanted))
 

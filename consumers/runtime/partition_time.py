@@ -63,12 +63,19 @@ class PartitionTime:
         self.clocks = clocks
         self.wait_s = wait_s
         self.idle_s = idle_s
-        self.resume_minutes = clocks.idle_minutes + clocks.lateness + 2
-        self.align_minutes = max(align_minutes, self.resume_minutes)
+        self.align_minutes = max(align_minutes, clocks.idle_minutes + clocks.lateness + 2)
+        # Resumed once back within this: never less than how far a partition holding the frontier
+        # may be ahead of it, else a paused partition that alone holds the oldest open minute (the
+        # others read, idle or paused) would wait for closes only it can bring, for ever.
+        self.resume_minutes = max(self.align_minutes // 2, clocks.idle_minutes + clocks.lateness + 1)
         self.now = now
         self.log = log or (lambda event, **fields: None)
         self.partitions: dict[TopicPartitionKey, _Partition] = {}
         self.paused: set[TopicPartitionKey] = set()
+        # Assigned since the last update. A client may keep a partition's pause across a rebalance
+        # (kafka-python 3 keeps it for partitions in both assignments) while a new assignment starts
+        # unpaused here, so each is resumed, outside the callbacks, lest it stay paused unseen.
+        self._to_resume: set[TopicPartitionKey] = set()
         self._told: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
     def assigned(self, partitions: Sequence[TopicPartitionKey]) -> None:
@@ -77,7 +84,8 @@ class PartitionTime:
         now = self.now()
         for tp in partitions:
             self.partitions[tp] = _Partition(now, now)
-            self.paused.discard(tp)  # a new assignment fetches every partition
+            self.paused.discard(tp)
+        self._to_resume.update(partitions)
         self._tell(self._waiting(now), self._told[1])
 
     def revoked(self, partitions: Sequence[TopicPartitionKey]) -> None:
@@ -85,6 +93,7 @@ class PartitionTime:
         for tp in partitions:
             self.partitions.pop(tp, None)
             self.paused.discard(tp)
+            self._to_resume.discard(tp)
             self.clocks.forget_input(input_id(tp))
 
     def delivered(self, tp: TopicPartitionKey) -> None:
@@ -98,6 +107,9 @@ class PartitionTime:
         """Refresh the clocks' waiting and idle inputs and pause or resume partitions; True if the
         clocks changed (minutes may close without new records)."""
         self._learn_backlogs(resume_offsets)
+        if self._to_resume:
+            self.consumer.resume(sorted(self._to_resume))
+            self._to_resume.clear()
         now = self.now()
         waiting = self._waiting(now)
         idle = frozenset(
@@ -135,15 +147,18 @@ class PartitionTime:
             self.partitions[tp].backlog = ends.get(tp, 0) > resume_offsets.get(tp, 0)
 
     def _align(self, closed_through: int | None) -> None:
-        """Pause partitions too far ahead of the closed minutes; resume them once back in reach."""
+        """Pause partitions too far ahead of the closed minutes; resume them once back in reach. A
+        partition not yet delivered since its assignment is never paused: its records are what the
+        clocks wait for (after a restart its clock is the state's, which says nothing of them)."""
         if closed_through is None:
             return
         ahead, back = [], []
-        for tp in self.partitions:
+        for tp, state in self.partitions.items():
+            delivered = state.delivered
             newest = self.clocks.input_newest(input_id(tp))
             if newest is None:
                 continue
-            if tp not in self.paused and newest > closed_through + self.align_minutes:
+            if tp not in self.paused and delivered and newest > closed_through + self.align_minutes:
                 ahead.append(tp)
             elif tp in self.paused and newest <= closed_through + self.resume_minutes:
                 back.append(tp)

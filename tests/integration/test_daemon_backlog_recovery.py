@@ -1,0 +1,111 @@
+"""``kill -9`` at random points while ``trailpulse run`` reads a backlog whose partitions are hours
+apart in event time (see :mod:`tests.backlog_traffic`): nothing lost, nothing sent twice, and the
+state ends at every partition's end offset."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from consumers.state.directory_store import StateStore
+from consumers.synth.options import GenerateOptions
+from insights.config import EngineConfig
+from tests.backlog_traffic import build_backlog, reference
+from tests.daemon_process import Daemon, committed, sent_event_ids, until_committed, wait_for
+from tests.kafka_broker import KafkaBroker, create_topic, produce, unique_topic
+
+pytestmark = pytest.mark.kafka
+
+# About 110 k records over a day; four partitions starting 45 minutes apart.
+OPTIONS = GenerateOptions(
+    seed=12,
+    days=1.0,
+    api_factor=0.3,
+    warmup_minutes=360,
+    anomalies_per_kind=1,
+    delivery="realistic",
+    accounts=4,
+    regions=3,
+    max_late_minutes=10,
+)
+PARTITIONS, SKEW_MINUTES = 4, 45.0
+
+
+def checkpointed(daemon: Daemon) -> int:
+    """Messages the daemon's last checkpoint covers, all partitions together."""
+    marks = [e["offsets"] for e in daemon.events() if e["event"] == "checkpoint"]
+    return sum(marks[-1].values()) if marks else 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.xfail(
+    reason="open daemon bug: a restart from a kill -9 checkpoint, every partition restored ahead of the"
+    " closed minutes, pauses them all, closes after partition_wait_s, then drops records as late"
+    " (~160 of 111 k) and the insights differ from replay's",
+    strict=False,
+)
+def test_kill_9_on_a_backlog_of_partitions_hours_apart(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
+    bootstrap = kafka_broker.bootstrap
+    backlog = build_backlog(OPTIONS, PARTITIONS, SKEW_MINUTES)
+    assert max(backlog.first_minute) - min(backlog.first_minute) >= 120, backlog.first_minute
+    config = dataclasses.replace(EngineConfig(), warmup_minutes=360)
+    want = reference(backlog, config)
+    assert want.ids["Start"], "the backlog has insights after warm-up"
+    source, output, group = unique_topic("kill-bl-in"), unique_topic("kill-bl-out"), unique_topic("g")
+    create_topic(bootstrap, source, partitions=PARTITIONS)
+    for p, values in enumerate(backlog.partitions):
+        produce(bootstrap, source, values, partition=p)
+    ends = backlog.ends(source)
+    total = sum(ends.values())
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    state_dir = str(tmp_path / "state")
+    args = ("--input-topic", source, "--output-topic", output, "--group-id", group, "--state-dir", state_dir)
+    # Small polls and frequent checkpoints spread the backlog over many checkpoints to kill between.
+    env = {
+        "TRAILPULSE_ENGINE_WARMUP_MINUTES": "360",
+        "TRAILPULSE_RUN_POLL_MAX_RECORDS": "50",
+        "TRAILPULSE_RUN_CHECKPOINT_INTERVAL_S": "0.5",
+        # The killed member leaves the group when its session expires: soon, so restarts are quick.
+        "TRAILPULSE_KAFKA_SESSION_TIMEOUT_MS": "6000",
+    }
+    kills = 3
+    killed_at: list[int] = []
+    for k in range(kills):
+        target = total * (k + 1) // (kills + 1) + rng.randrange(total // (4 * kills))
+        daemon = Daemon(tmp_path, bootstrap, *args, env=env)
+        try:
+            wait_for(
+                f"a checkpoint past {target}",
+                lambda d=daemon, t=target: checkpointed(d) >= t,  # type: ignore[misc]
+                daemon,
+                timeout_s=120,
+            )
+            time.sleep(rng.uniform(0.0, 0.5))  # somewhere between two checkpoints
+            daemon.proc.send_signal(signal.SIGKILL)
+            daemon.proc.wait(timeout=10)
+        finally:
+            daemon.kill()
+        killed_at.append(sum(committed(bootstrap, group, source).values()))
+    assert all(c < total for c in killed_at), f"seed {seed}: kills at {killed_at} of {total}"
+
+    final = Daemon(tmp_path, bootstrap, *args, env=env)
+    try:
+        until_committed(final, bootstrap, group, source, timeout_s=120)
+        code, _ = final.stop()
+    finally:
+        final.kill()
+    assert code == 0
+
+    sent = sent_event_ids(bootstrap, output)
+    repeated = [i for i, n in Counter(sent).items() if n > 1]
+    assert not repeated, f"seed {seed}: sent twice: {repeated}"
+    assert set(sent) == want.ids["Start"] | want.ids["End"], f"seed {seed}"
+    state = StateStore(tmp_path / "state").load()
+    assert state is not None and state.offsets == ends
+    assert committed(bootstrap, group, source) == ends
