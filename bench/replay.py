@@ -53,7 +53,8 @@ from typing import Any
 from replay_measures import Run, Timers, line, print_breakdown, wrap_steps
 
 from consumers.files.discover import Inputs, LogFile, discover
-from consumers.files.replay import read_file, replay
+from consumers.files.read import read_file
+from consumers.files.replay import replay
 from consumers.synth.options import GenerateOptions
 from consumers.synth.write_files import generate_to_dir
 from insights.decode import Decoder, Envelope

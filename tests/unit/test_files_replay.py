@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from consumers.cli import main
+from consumers.files.discover import LogFile
+from consumers.files.read import STREAM_BYTES, streamed
 from insights.decode import DecodeLimits
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "cloudtrail-sample"
@@ -169,3 +173,36 @@ def test_help_describes_the_command_for_users(capsys: pytest.CaptureFixture[str]
     text = capsys.readouterr().out
     assert "--strict" in text and "--rejects" in text
     assert "consumers" not in text and ".py" not in text
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_large_json_lines_file_is_read_in_pieces_like_the_same_bytes_on_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, compressed: bool
+) -> None:
+    """Over the size read whole (records padded with a field of random text, which gzip cannot
+    shrink much), then a bad line: every record is read, and the reject names the bad line's
+    number in the file, as for the same bytes on stdin."""
+    records = _records()
+    padded = [
+        json.dumps({**records[i % len(records)], "pad": os.urandom(1000).hex()}).encode() for i in range(5100)
+    ]
+    body = b"\n".join([*padded, b"not json", b""])
+    path = tmp_path / ("export.jsonl.gz" if compressed else "export.jsonl")
+    path.write_bytes(gzip.compress(body, compresslevel=1) if compressed else body)
+    assert streamed(LogFile("", str(path))) and len(body) > STREAM_BYTES
+    seen = []
+    for source in (str(path), "-"):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(body)))
+        rejects = tmp_path / "rejects.jsonl"
+        status, err = _replay(capsys, source, "--rejects", str(rejects), "-o", str(tmp_path / "out"))
+        (reject,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+        summary = _summary(err)
+        outcome = (
+            status,
+            summary["files"],
+            summary["records"],
+            summary["analysed"],
+            (tmp_path / "out").read_bytes(),
+        )
+        seen.append((*outcome, reject["reason"], reject["line"]))
+    assert seen[0] == seen[1] and seen[0][:3] == (0, "1", "5100") and seen[0][-2:] == ("invalid_json", 5101)
