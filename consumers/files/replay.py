@@ -6,9 +6,10 @@ their bytes, and reads the next while workers decode; the engine stays here (it 
 one order to be deterministic). Results are consumed in submission order and grouped into the
 engine's batches by the input alone, so the output does not depend on the number of workers.
 
-A file is one value of the pool, whatever its size: a large file is decoded like a small one (gzip
-is recognised by its magic bytes), with the one-record limit of :class:`DecodeLimits` still applied
-to each record in it. Reading is done here, so an unreadable file is reported by its name.
+A file is one value of the pool (gzip is recognised by its magic bytes), with the one-record limit
+of :class:`DecodeLimits` still applied to each record in it, except a large JSON-lines file, read in
+pieces of whole lines (:mod:`consumers.files.read`). Reading is done here, so an unreadable file is
+reported by its name.
 """
 
 from __future__ import annotations
