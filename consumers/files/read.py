@@ -106,15 +106,20 @@ def _streamed(item: LogFile, report: InputReport) -> Iterator[Task]:
 
 
 def streamed(item: LogFile) -> bool:
-    """Whether ``item`` is JSON lines over :data:`STREAM_BYTES` (gzip: over a 16th of it on disk,
-    as CloudTrail JSON compresses 10-20 times)."""
+    """Whether ``item`` is JSON lines over :data:`STREAM_BYTES`; gzip by the size its trailer gives
+    (that of its last member, modulo 4 GiB) or over a 16th of it on disk (JSON compresses 10-20 times).
+    """
     if item.envelope is not Envelope.JSONL:
         return False
     try:
-        size = os.path.getsize(item.path)
+        with open(item.path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if not item.path.endswith(".gz"):
+                return size > STREAM_BYTES
+            handle.seek(max(size - 4, 0))
+            return size > STREAM_BYTES >> 4 or int.from_bytes(handle.read(4), "little") > STREAM_BYTES
     except OSError:
         return False  # read_file reports it
-    return size > (STREAM_BYTES >> 4 if item.path.endswith(".gz") else STREAM_BYTES)
 
 
 def tasks(files: list[LogFile], stdin: bool, report: InputReport) -> Iterator[Task]:

@@ -175,21 +175,26 @@ def test_help_describes_the_command_for_users(capsys: pytest.CaptureFixture[str]
     assert "consumers" not in text and ".py" not in text
 
 
-@pytest.mark.parametrize("compressed", [False, True])
+@pytest.mark.parametrize("kind", ["plain", "gzip", "gzip of blanks"])
 def test_a_large_json_lines_file_is_read_in_pieces_like_the_same_bytes_on_stdin(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, compressed: bool
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    """Over the size read whole (records padded with a field of random text, which gzip cannot
-    shrink much), then a bad line: every record is read, and the reject names the bad line's
-    number in the file, as for the same bytes on stdin."""
+    """Over the size read whole (records padded with random text, which gzip cannot shrink much, or
+    with blank lines, which it shrinks 100 times), then a bad line: every record is read, and the
+    reject names the bad line's number in the file, as for the same bytes on stdin."""
     records = _records()
-    padded = [
-        json.dumps({**records[i % len(records)], "pad": os.urandom(1000).hex()}).encode() for i in range(5100)
-    ]
-    body = b"\n".join([*padded, b"not json", b""])
-    path = tmp_path / ("export.jsonl.gz" if compressed else "export.jsonl")
-    path.write_bytes(gzip.compress(body, compresslevel=1) if compressed else body)
+    if kind == "gzip of blanks":
+        lines = [json.dumps(r).encode() for r in records[:100]] + [b" " * 1023] * ((STREAM_BYTES >> 10) + 64)
+    else:
+        lines = [
+            json.dumps({**records[i % len(records)], "pad": os.urandom(1000).hex()}).encode()
+            for i in range(5100)
+        ]
+    body = b"\n".join([*lines, b"not json", b""])
+    path = tmp_path / ("export.jsonl" if kind == "plain" else "export.jsonl.gz")
+    path.write_bytes(body if kind == "plain" else gzip.compress(body, compresslevel=1))
     assert streamed(LogFile("", str(path))) and len(body) > STREAM_BYTES
+    expected = ("100", len(lines) + 1) if kind == "gzip of blanks" else ("5100", 5101)
     seen = []
     for source in (str(path), "-"):
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(body)))
@@ -205,4 +210,5 @@ def test_a_large_json_lines_file_is_read_in_pieces_like_the_same_bytes_on_stdin(
             (tmp_path / "out").read_bytes(),
         )
         seen.append((*outcome, reject["reason"], reject["line"]))
-    assert seen[0] == seen[1] and seen[0][:3] == (0, "1", "5100") and seen[0][-2:] == ("invalid_json", 5101)
+    assert seen[0] == seen[1] and seen[0][:3] == (0, "1", expected[0])
+    assert seen[0][-2:] == ("invalid_json", expected[1])
