@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import consumers.files.replay
+import consumers.files.read
 import consumers.runtime.decode_pool
 import insights.decode
 from insights.decode import Decoder
@@ -157,7 +157,7 @@ def attribute_path(root: Any, path: str) -> Any:
 
 def wrap_steps(timers: Timers, engine: Engine) -> None:
     """Time the steps of one replay: reading, decoding, classifying and the engine's stages."""
-    timers.wrap(consumers.files.replay, "read_file", "read")
+    timers.wrap(consumers.files.read, "read_file", "read")
     timers.wrap(consumers.runtime.decode_pool, "classify", "decode+classify")
     timers.wrap(Decoder, "decode", "decode")
     timers.wrap(Decoder, "decode_parts", "decode")

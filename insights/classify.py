@@ -124,6 +124,8 @@ def classify(
     arns: list[int] = []
     agents: list[int] = []
     hashes: list[int] = []
+    # Bound once: this loop runs per record, so lookups and calls are kept out of it where they can be.
+    cached_minute, count_context, crc32, adler32 = cache.get, context.get, zlib.crc32, zlib.adler32
     total = 0
     for r in records:
         total += 1
@@ -134,7 +136,9 @@ def classify(
         if category != "Management" and (category != "Data" or not data_events):
             skipped["data_event" if category == "Data" else "other_category"] += 1
             continue
-        minute = minute_of(r, cache)
+        minute = cached_minute(r.eventTime[:16], -1)
+        if minute == -1:
+            minute = minute_of(r, cache)
         identity = r.userIdentity
         account = r.recipientAccountId or (identity.accountId if identity is not None else None)
         if minute is None or account is None:
@@ -144,10 +148,12 @@ def classify(
             skipped["future"] += 1
             continue
         region = r.awsRegion
-        prior = newest.get((account, region), NO_MINUTE)
+        source = (account, region)
+        prior = newest.get(source, NO_MINUTE)
         if minute > prior:
-            newest[(account, region)] = minute
-        context[(minute, account, region, prior)] += 1
+            newest[source] = minute
+        key = (minute, account, region, prior)
+        context[key] = count_context(key, 0) + 1
         write = r.readOnly is False or category == "Data"
         error_code = r.errorCode
         if not write and error_code is None:
@@ -167,7 +173,12 @@ def classify(
         errors.append(-1 if error_code is None else string_ids.setdefault(error_code, len(string_ids)))
         arns.append(arn)
         agents.append(agent)
-        hashes.append(0 if r.eventID is None else event_hash(r.eventID))
+        event_id = r.eventID
+        if event_id is None:
+            hashes.append(0)
+        else:  # event_hash(event_id), inlined
+            data = event_id.encode()
+            hashes.append(((crc32(data) & 0x7FFFFFFF) << 32 | adler32(data)) or 1)
     out.records = total
     out.apis = list(api_ids)
     out.strings = list(string_ids)

@@ -6,38 +6,37 @@ their bytes, and reads the next while workers decode; the engine stays here (it 
 one order to be deterministic). Results are consumed in submission order and grouped into the
 engine's batches by the input alone, so the output does not depend on the number of workers.
 
-A file is one value of the pool, whatever its size: a large file is decoded like a small one (gzip
-is recognised by its magic bytes), with the one-record limit of :class:`DecodeLimits` still applied
-to each record in it. Reading is done here, so an unreadable file is reported by its name.
+A file is one value of the pool (gzip is recognised by its magic bytes), with the one-record limit
+of :class:`DecodeLimits` still applied to each record in it, except a large JSON-lines file, read in
+pieces of whole lines (:mod:`consumers.files.read`). Reading is done here, so an unreadable file is
+reported by its name.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
-from consumers.files.discover import InputError, Inputs, LogFile
+from consumers.files.discover import Inputs
+from consumers.files.read import Task, tasks
 from consumers.files.report import InputReport
 from consumers.runtime.decode_pool import Decoded, DecodePool
 from insights.classify import ColumnBatch
-from insights.decode import DecodeLimits, Envelope
+from insights.decode import DecodeLimits
 from insights.engine import Engine
 from insights.transition import InsightTransition
 
 # Files are small (CloudTrail writes one every ~5 minutes per account and region): the engine gets
 # them in batches of about this many records, so per-call costs are paid once per batch.
 BATCH_RECORDS = 20_000
-FILES_PER_TASK = 16
 # Read ahead: enough tasks that workers stay busy while the engine takes a batch (~60 ms), few
 # enough bytes (as read, mostly gzip) to bound memory when files are large.
 TASKS_PER_WORKER = 8
 READ_AHEAD_BYTES = 64 << 20
 # A file (or stdin) is one value: it may decompress to this much, then each record is bounded.
 FILE_LIMITS = DecodeLimits(max_message_bytes=4 << 30)
-STDIN = "<stdin>"
 
 
 @dataclass
@@ -88,35 +87,6 @@ class ReplaySummary:
             self.last_minute = high if self.last_minute is None else max(self.last_minute, high)
 
 
-def read_file(path: str) -> bytes:
-    """The file's raw bytes (gzip is detected and opened by the decoder, by magic bytes)."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-
-
-def _tasks(
-    files: list[LogFile], stdin: bool, report: InputReport
-) -> Iterator[tuple[list[str], list[bytes], list[Envelope]]]:
-    """Groups of files read: their paths, bytes and envelopes; unreadable ones go to ``report``."""
-    if stdin:
-        yield [STDIN], [sys.stdin.buffer.read()], [Envelope.AUTO]
-    for start in range(0, len(files), FILES_PER_TASK):
-        paths, values, envelopes = [], [], []
-        for item in files[start : start + FILES_PER_TASK]:
-            try:
-                values.append(read_file(item.path))
-            except InputError as exc:
-                report.cannot_read(exc)
-                continue
-            paths.append(item.path)
-            envelopes.append(item.envelope)
-        if values:
-            yield paths, values, envelopes
-
-
 def replay(
     inputs: Inputs,
     engine: Engine,
@@ -146,11 +116,14 @@ def replay(
         if transitions:
             emit(transitions)
 
-    def feed(decoded: Decoded, paths: list[str]) -> None:
+    def feed(decoded: Decoded, task: Task) -> None:
         nonlocal pending
         for reject in decoded.rejects:
-            report.reject(paths[reject.index], reject)
-        summary.files += decoded.messages
+            before = task.lines_before[reject.index]
+            if before and reject.line is not None:  # a piece of a large file: its line in the file
+                reject = replace(reject, line=before + reject.line)
+            report.reject(task.paths[reject.index], reject)
+        summary.files += task.files
         summary.records += decoded.batch.records
         summary.span(decoded.batch)
         batches.append(decoded.batch)
@@ -161,22 +134,22 @@ def replay(
             pending = 0
 
     pool = DecodePool(workers if workers > 1 else 0, engine.config.analyse_data_events, FILE_LIMITS)
-    in_flight: deque[tuple[list[str], int]] = deque()  # each task's paths and bytes, oldest first
+    in_flight: deque[tuple[Task, int]] = deque()  # each task and its bytes, oldest first
     in_flight_bytes = 0
 
     def drain(keep: int) -> None:
         nonlocal in_flight_bytes
         while len(in_flight) > keep or (in_flight and in_flight_bytes > READ_AHEAD_BYTES):
             decoded = pool.take(block=True)
-            paths, size = in_flight.popleft()
+            task, size = in_flight.popleft()
             in_flight_bytes -= size
             if decoded is not None:
-                feed(decoded, paths)
+                feed(decoded, task)
 
     try:
-        for paths, values, envelopes in _tasks(inputs.files, stdin, report):
-            pool.submit(values, None, envelopes)
-            in_flight.append((paths, sum(map(len, values))))
+        for task in tasks(inputs.files, stdin, report):
+            pool.submit(task.values, None, task.envelopes)
+            in_flight.append((task, sum(map(len, task.values))))
             in_flight_bytes += in_flight[-1][1]
             drain(keep=TASKS_PER_WORKER * pool.workers)
         drain(keep=0)

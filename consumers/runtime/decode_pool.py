@@ -23,6 +23,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 import msgspec
 
@@ -88,17 +89,18 @@ def decode_messages(
     """
     rejects: list[Reject] = []
 
-    def records() -> Iterator[CloudTrailRecord]:
+    def parts() -> Iterator[list[CloudTrailRecord]]:
         for index, value in enumerate(values):
             decoder = _decoder(limits, Envelope.AUTO if envelopes is None else envelopes[index])
-            parts = decoder.decode_parts(value) if len(value) > PARTED_BYTES else (decoder.decode(value),)
-            for result in parts:
+            results = decoder.decode_parts(value) if len(value) > PARTED_BYTES else (decoder.decode(value),)
+            for result in results:
                 rejects.extend(
                     Reject(index, str(r.reason), r.detail, r.raw, r.record, r.line) for r in result.rejects
                 )
-                yield from result.records
+                yield result.records
 
-    batch = classify(records(), data_events, _MINUTES, latest_minute)
+    # Chained a part at a time (not yielded a record at a time): no Python frame per record.
+    batch = classify(chain.from_iterable(parts()), data_events, _MINUTES, latest_minute)
     return Decoded(batch, rejects, len(values))
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from consumers.cli import main
+from consumers.files.discover import LogFile
+from consumers.files.read import STREAM_BYTES, streamed
 from insights.decode import DecodeLimits
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "cloudtrail-sample"
@@ -169,3 +173,42 @@ def test_help_describes_the_command_for_users(capsys: pytest.CaptureFixture[str]
     text = capsys.readouterr().out
     assert "--strict" in text and "--rejects" in text
     assert "consumers" not in text and ".py" not in text
+
+
+@pytest.mark.parametrize("kind", ["plain", "gzip", "gzip of blanks"])
+def test_a_large_json_lines_file_is_read_in_pieces_like_the_same_bytes_on_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Over the size read whole (records padded with random text, which gzip cannot shrink much, or
+    with blank lines, which it shrinks 100 times), then a bad line: every record is read, and the
+    reject names the bad line's number in the file, as for the same bytes on stdin."""
+    records = _records()
+    if kind == "gzip of blanks":
+        lines = [json.dumps(r).encode() for r in records[:100]] + [b" " * 1023] * ((STREAM_BYTES >> 10) + 64)
+    else:
+        lines = [
+            json.dumps({**records[i % len(records)], "pad": os.urandom(1000).hex()}).encode()
+            for i in range(5100)
+        ]
+    body = b"\n".join([*lines, b"not json", b""])
+    path = tmp_path / ("export.jsonl" if kind == "plain" else "export.jsonl.gz")
+    path.write_bytes(body if kind == "plain" else gzip.compress(body, compresslevel=1))
+    assert streamed(LogFile("", str(path))) and len(body) > STREAM_BYTES
+    expected = ("100", len(lines) + 1) if kind == "gzip of blanks" else ("5100", 5101)
+    seen = []
+    for source in (str(path), "-"):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(body)))
+        rejects = tmp_path / "rejects.jsonl"
+        status, err = _replay(capsys, source, "--rejects", str(rejects), "-o", str(tmp_path / "out"))
+        (reject,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+        summary = _summary(err)
+        outcome = (
+            status,
+            summary["files"],
+            summary["records"],
+            summary["analysed"],
+            (tmp_path / "out").read_bytes(),
+        )
+        seen.append((*outcome, reject["reason"], reject["line"]))
+    assert seen[0] == seen[1] and seen[0][:3] == (0, "1", expected[0])
+    assert seen[0][-2:] == ("invalid_json", expected[1])
