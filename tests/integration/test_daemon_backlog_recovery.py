@@ -43,12 +43,6 @@ def checkpointed(daemon: Daemon) -> int:
     return sum(marks[-1].values()) if marks else 0  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    reason="open daemon bug: a restart from a kill -9 checkpoint, every partition restored ahead of the"
-    " closed minutes, pauses them all, closes after partition_wait_s, then drops records as late"
-    " (~160 of 111 k) and the insights differ from replay's",
-    strict=False,
-)
 def test_kill_9_on_a_backlog_of_partitions_hours_apart(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
     bootstrap = kafka_broker.bootstrap
     backlog = build_backlog(OPTIONS, PARTITIONS, SKEW_MINUTES)
