@@ -39,7 +39,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,11 +48,11 @@ if str(ROOT) not in sys.path:
 from bench.event_time_parts.compare import compare_insights  # noqa: E402
 from bench.event_time_parts.reads import Read, failures, print_table, read_both_ways  # noqa: E402
 from bench.event_time_parts.trace import DELIVERIES, TraceSpec, deliver, event_ids, same_records  # noqa: E402
+from bench.throughput.broker_session import broker_session  # noqa: E402
 from bench.throughput.outcome import MAX_LATE_SHARE  # noqa: E402
 from bench.throughput.runs import Setup  # noqa: E402
 from consumers.config.run_config import RunConfig  # noqa: E402
 from consumers.runtime.daemon import POLL_TIMEOUT_S  # noqa: E402
-from tests.kafka_broker import KafkaBroker  # noqa: E402
 
 MIN_RECORDS = 1_000_000  # the acceptance figure
 RECORDS_PER_DAY = 120_000  # 3 accounts x 2 regions: seed 44 gives 955,929 records in 7.5 days
@@ -134,32 +133,22 @@ def main(argv: list[str] | None = None) -> int:
     temporary = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="trailpulse-event-time-")) if temporary else args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = None
     try:
-        if args.bootstrap_servers:
-            bootstrap, data_dir, broker_pid = args.bootstrap_servers, None, None
-        else:
-            broker = KafkaBroker(workdir / "broker")
-            began = time.perf_counter()
-            bootstrap = broker.start()
-            data_dir, broker_pid = broker.workdir / "data", int((broker.workdir / "pid").read_text())
-            print(f"broker {bootstrap} started in {time.perf_counter() - began:.1f} s ({broker.workdir})")
-        setup = Setup(
-            bootstrap,
-            workdir,
-            data_dir,
-            broker_pid,
-            {},
-            {},
-            args.timeout,
-            poll_timeout_s=POLL_TIMEOUT_S,
-            poll_max_records=RunConfig().poll_max_records,
-            engine_config=args.config,
-        )
-        return measure(args, setup)
+        with broker_session(args.bootstrap_servers, workdir) as broker:
+            setup = Setup(
+                broker.bootstrap,
+                workdir,
+                broker.data_dir,
+                broker.pid,
+                {},
+                {},
+                args.timeout,
+                poll_timeout_s=POLL_TIMEOUT_S,
+                poll_max_records=RunConfig().poll_max_records,
+                engine_config=args.config,
+            )
+            return measure(args, setup)
     finally:
-        if broker is not None:
-            broker.stop()
         if temporary:
             shutil.rmtree(workdir, ignore_errors=True)
 

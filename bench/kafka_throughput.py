@@ -60,7 +60,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.throughput.broker_session import broker_session  # noqa: E402
 from bench.throughput.child import Doc  # noqa: E402
 from bench.throughput.fill import FillSpec  # noqa: E402
 from bench.throughput.outcome import MAX_LATE_SHARE  # noqa: E402
@@ -78,7 +78,6 @@ from consumers.config.run_config import RunConfig  # noqa: E402
 from consumers.runtime.daemon import POLL_TIMEOUT_S  # noqa: E402
 from consumers.synth.kafka_envelopes import ENVELOPES  # noqa: E402
 from consumers.synth.kafka_writer import parse_envelopes  # noqa: E402
-from tests.kafka_broker import KafkaBroker  # noqa: E402
 
 MIN_RECORDS = 1_000_000  # the acceptance figure
 
@@ -194,39 +193,25 @@ def main(argv: list[str] | None = None) -> int:
     temporary = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="trailpulse-kafka-bench-")) if temporary else args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = None
     try:
-        if args.bootstrap_servers:
-            bootstrap, data_dir, broker_pid = args.bootstrap_servers, None, None
-        else:
-            # the broker's watchdog stops it once its owner is gone: pid 1 never is
-            broker = KafkaBroker(workdir / "broker", owner_pid=1 if args.keep_broker else None)
-            began = time.perf_counter()
-            bootstrap = broker.start()
-            data_dir = broker.workdir / "data"
-            broker_pid = int((broker.workdir / "pid").read_text())
-            print(f"broker {bootstrap} started in {time.perf_counter() - began:.1f} s ({broker.workdir})")
-        daemon_env = {}
-        if args.checkpoint_interval is not None:
-            daemon_env["TRAILPULSE_RUN_CHECKPOINT_INTERVAL_S"] = str(args.checkpoint_interval)
-        setup = Setup(
-            bootstrap,
-            workdir,
-            data_dir,
-            broker_pid,
-            kafka_options,
-            daemon_env,
-            args.timeout,
-            poll_timeout_s=POLL_TIMEOUT_S,
-            poll_max_records=RunConfig().poll_max_records,
-            engine_config=args.config,
-        )
-        return measure(args, setup)
+        with broker_session(args.bootstrap_servers, workdir, keep=args.keep_broker) as broker:
+            daemon_env = {}
+            if args.checkpoint_interval is not None:
+                daemon_env["TRAILPULSE_RUN_CHECKPOINT_INTERVAL_S"] = str(args.checkpoint_interval)
+            setup = Setup(
+                broker.bootstrap,
+                workdir,
+                broker.data_dir,
+                broker.pid,
+                kafka_options,
+                daemon_env,
+                args.timeout,
+                poll_timeout_s=POLL_TIMEOUT_S,
+                poll_max_records=RunConfig().poll_max_records,
+                engine_config=args.config,
+            )
+            return measure(args, setup)
     finally:
-        if broker is not None and not args.keep_broker:
-            broker.stop()
-        elif broker is not None:
-            print(f"broker left running: bash {ROOT}/scripts/kafka.sh stop {broker.workdir}")
         if temporary:
             shutil.rmtree(workdir, ignore_errors=True)
 
