@@ -136,6 +136,11 @@ def test_backlog_restart_half_way(kafka_broker: KafkaBroker, tmp_path: Path) -> 
     assert_state_at_end(state, source, backlog)
 
 
+@pytest.mark.xfail(
+    reason="open: once in 3 runs the group never completes the rebalance after the revoke (no"
+    " partitions_assigned within the timeout, kafka-python 3.0.12, partitions paused at the revoke)",
+    strict=False,
+)
 def test_backlog_rebalance_half_way(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
     """A topic that starts matching the input pattern half way: every partition is revoked (a
     checkpoint) and assigned again within the one process, whose clocks forget and relearn them.
