@@ -1,11 +1,13 @@
 """Stage one of the semantics: records to columns, without any engine state.
 
-Every analysable record contributes to ``context`` — ``(minute, account, region, prior) -> records``
-— which drives the event-time clocks and shows that an account and region are being observed.
-``prior`` is the newest minute of the batch's records *of the same account and region* before it
-(:data:`NO_MINUTE` for none), also a column of the rows: whether a record is late depends only on the
-records its own source delivered before it (:mod:`insights.clock`), never on where batch boundaries
-fall or on other sources, so ``replay`` and ``run`` count the same records however they batch. The
+Every analysable record contributes to ``context`` — ``(minute, account, region, channel, prior) ->
+records`` — which drives the event-time clocks and shows that an account and region are being
+observed. ``channel`` is the delivery path of the record's message (:class:`~insights.envelope.Channel`,
+or ``""`` when the caller does not say) and ``prior`` the newest minute of the batch's records *of the
+same account, region and channel* before it (:data:`NO_MINUTE` for none), also a column of the rows:
+whether a record is late depends only on the records its own source delivered before it
+(:mod:`insights.clock`), never on where batch boundaries fall or on other sources, so ``replay`` and
+``run`` count the same records however they batch. The
 records that can count (writes, and calls with an ``errorCode``) also become a row of integer
 columns over *local* dictionaries of API keys and strings, with a 64-bit hash of ``eventID`` for
 deduplication. Being stateless this runs where decoding runs (``replay --workers``), so the
@@ -30,7 +32,7 @@ from insights.snapshot import pack_array, unpack_array
 
 INSIGHT_EVENT_TYPE = "AwsCloudTrailInsight"
 NULL = "null"
-Context = tuple[int, str, str, int]
+Context = tuple[int, str, str, str, int]  # (minute, account, region, channel, prior)
 ApiTuple = tuple[str, str, str, str, str]
 NO_MINUTE = -(1 << 62)
 
@@ -40,7 +42,8 @@ class ColumnBatch:
     """Classified records: context counts, skip reasons, and countable rows as columns.
 
     ``apis[i]`` is ``(category, account, region, eventSource, eventName)``; ``strings[0]`` is
-    ``"null"``; ``error`` is a string id or -1; ``event_hash`` is 0 for a record without eventID.
+    ``"null"``; ``error`` is a string id or -1; ``event_hash`` is 0 for a record without eventID;
+    ``channel`` indexes ``channels``.
     """
 
     records: int = 0
@@ -48,6 +51,7 @@ class ColumnBatch:
     skipped: Counter[str] = field(default_factory=Counter)
     apis: list[ApiTuple] = field(default_factory=list)
     strings: list[str] = field(default_factory=lambda: [NULL])
+    channels: list[str] = field(default_factory=list)
     columns: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -57,22 +61,24 @@ class ColumnBatch:
         """Plain containers for MessagePack (worker to main process)."""
         return [
             self.records,
-            [[m, a, r, p, n] for (m, a, r, p), n in self.context.items()],
+            [[m, a, r, c, p, n] for (m, a, r, c, p), n in self.context.items()],
             dict(self.skipped),
             [list(api) for api in self.apis],
             self.strings,
+            self.channels,
             {name: pack_array(array) for name, array in self.columns.items()},
         ]
 
     @classmethod
     def unpack(cls, packed: list[Any]) -> ColumnBatch:
-        records, context, skipped, apis, strings, columns = packed
+        records, context, skipped, apis, strings, channels, columns = packed
         return cls(
             records=int(records),
-            context=Counter({(int(m), a, r, int(p)): int(n) for m, a, r, p, n in context}),
+            context=Counter({(int(m), a, r, c, int(p)): int(n) for m, a, r, c, p, n in context}),
             skipped=Counter(skipped),
             apis=[(api[0], api[1], api[2], api[3], api[4]) for api in apis],
             strings=list(strings),
+            channels=list(channels),
             columns={name: unpack_array(array) for name, array in columns.items()},
         )
 
@@ -104,14 +110,26 @@ def classify(
     data_events: bool,
     cache: dict[str, int | None],
     latest_minute: int | None = None,
+    channel: str = "",
 ) -> ColumnBatch:
-    """Classify ``records`` (see the module docstring).
+    """Classify ``records``, all delivered by ``channel`` (see the module docstring).
 
     Records dated after ``latest_minute`` (a live source's wall clock plus some skew) are skipped
     as ``future``: one bad clock upstream must not move the watermark and close real minutes.
     """
+    return classify_parts(((channel, records),), data_events, cache, latest_minute)
+
+
+def classify_parts(
+    parts: Iterable[tuple[str, Iterable[CloudTrailRecord]]],
+    data_events: bool,
+    cache: dict[str, int | None],
+    latest_minute: int | None = None,
+) -> ColumnBatch:
+    """:func:`classify` of parts that each name their channel, in order, into one batch."""
     latest = (1 << 62) if latest_minute is None else latest_minute
-    newest: dict[tuple[str, str], int] = {}  # per account and region
+    newest: dict[tuple[str, str, str], int] = {}  # per account, region and channel
+    channel_ids: dict[str, int] = {}
     out = ColumnBatch()
     context, skipped = out.context, out.skipped
     api_ids: dict[ApiTuple, int] = {}
@@ -124,64 +142,69 @@ def classify(
     arns: list[int] = []
     agents: list[int] = []
     hashes: list[int] = []
+    lanes: list[int] = []
     # Bound once: this loop runs per record, so lookups and calls are kept out of it where they can be.
     cached_minute, count_context, crc32, adler32 = cache.get, context.get, zlib.crc32, zlib.adler32
     total = 0
-    for r in records:
-        total += 1
-        category = r.eventCategory
-        if r.eventType == INSIGHT_EVENT_TYPE:
-            skipped["insight_event"] += 1
-            continue
-        if category != "Management" and (category != "Data" or not data_events):
-            skipped["data_event" if category == "Data" else "other_category"] += 1
-            continue
-        minute = cached_minute(r.eventTime[:16], -1)
-        if minute == -1:
-            minute = minute_of(r, cache)
-        identity = r.userIdentity
-        account = r.recipientAccountId or (identity.accountId if identity is not None else None)
-        if minute is None or account is None:
-            skipped["bad_event_time" if minute is None else "no_account"] += 1
-            continue
-        if minute > latest:
-            skipped["future"] += 1
-            continue
-        region = r.awsRegion
-        source = (account, region)
-        prior = newest.get(source, NO_MINUTE)
-        if minute > prior:
-            newest[source] = minute
-        key = (minute, account, region, prior)
-        context[key] = count_context(key, 0) + 1
-        write = r.readOnly is False or category == "Data"
-        error_code = r.errorCode
-        if not write and error_code is None:
-            continue
-        api_key = (category, account, region, r.eventSource, r.eventName)
-        api = api_ids.get(api_key)
-        if api is None:
-            api = api_ids[api_key] = len(api_ids)
-        text = identity.arn if identity is not None else None
-        arn = 0 if not text else string_ids.setdefault(text, len(string_ids))
-        text = r.userAgent
-        agent = 0 if not text else string_ids.setdefault(text, len(string_ids))
-        minutes.append(minute)
-        priors.append(prior)
-        apis.append(api)
-        writes.append(write)
-        errors.append(-1 if error_code is None else string_ids.setdefault(error_code, len(string_ids)))
-        arns.append(arn)
-        agents.append(agent)
-        event_id = r.eventID
-        if event_id is None:
-            hashes.append(0)
-        else:  # event_hash(event_id), inlined
-            data = event_id.encode()
-            hashes.append(((crc32(data) & 0x7FFFFFFF) << 32 | adler32(data)) or 1)
+    for channel, records in parts:
+        lane = channel_ids.setdefault(channel, len(channel_ids))
+        for r in records:
+            total += 1
+            category = r.eventCategory
+            if r.eventType == INSIGHT_EVENT_TYPE:
+                skipped["insight_event"] += 1
+                continue
+            if category != "Management" and (category != "Data" or not data_events):
+                skipped["data_event" if category == "Data" else "other_category"] += 1
+                continue
+            minute = cached_minute(r.eventTime[:16], -1)
+            if minute == -1:
+                minute = minute_of(r, cache)
+            identity = r.userIdentity
+            account = r.recipientAccountId or (identity.accountId if identity is not None else None)
+            if minute is None or account is None:
+                skipped["bad_event_time" if minute is None else "no_account"] += 1
+                continue
+            if minute > latest:
+                skipped["future"] += 1
+                continue
+            region = r.awsRegion
+            source = (account, region, channel)
+            prior = newest.get(source, NO_MINUTE)
+            if minute > prior:
+                newest[source] = minute
+            key = (minute, account, region, channel, prior)
+            context[key] = count_context(key, 0) + 1
+            write = r.readOnly is False or category == "Data"
+            error_code = r.errorCode
+            if not write and error_code is None:
+                continue
+            api_key = (category, account, region, r.eventSource, r.eventName)
+            api = api_ids.get(api_key)
+            if api is None:
+                api = api_ids[api_key] = len(api_ids)
+            text = identity.arn if identity is not None else None
+            arn = 0 if not text else string_ids.setdefault(text, len(string_ids))
+            text = r.userAgent
+            agent = 0 if not text else string_ids.setdefault(text, len(string_ids))
+            minutes.append(minute)
+            priors.append(prior)
+            lanes.append(lane)
+            apis.append(api)
+            writes.append(write)
+            errors.append(-1 if error_code is None else string_ids.setdefault(error_code, len(string_ids)))
+            arns.append(arn)
+            agents.append(agent)
+            event_id = r.eventID
+            if event_id is None:
+                hashes.append(0)
+            else:  # event_hash(event_id), inlined
+                data = event_id.encode()
+                hashes.append(((crc32(data) & 0x7FFFFFFF) << 32 | adler32(data)) or 1)
     out.records = total
     out.apis = list(api_ids)
     out.strings = list(string_ids)
+    out.channels = list(channel_ids)
     out.columns = {
         "minute": np.array(minutes, dtype=np.int64),
         "prior": np.array(priors, dtype=np.int64),
@@ -191,5 +214,6 @@ def classify(
         "arn": np.array(arns, dtype=np.int64),
         "agent": np.array(agents, dtype=np.int64),
         "event_hash": np.array(hashes, dtype=np.int64),
+        "channel": np.array(lanes, dtype=np.int64),
     }
     return out

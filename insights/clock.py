@@ -3,8 +3,11 @@
 One global "newest minute seen" clock makes every record of a slower source late: a Kafka partition
 read from hours back while another is live, an account-region whose CloudTrail file arrived twenty
 minutes after another's. So the engine keeps a clock per *source*, the unit that delivers records in
-its own order: an ``(input, account, region)``, where the input is what the caller reads (a Kafka
-partition, or ``""`` for replay's files, whose delivery unit is the account-region itself).
+its own order: an ``(input, channel, account, region)``, where the input is what the caller reads (a
+Kafka partition, or ``""`` for replay's files, whose delivery unit is the account-region itself) and
+the channel the delivery path (:class:`~insights.envelope.Channel`): one partition may carry an
+account-region's EventBridge events seconds after each call and its S3 log files a quarter of an
+hour later, and the files must not be late against the events.
 
 A record is late only against its own source: when it is more than ``lateness`` minutes older than the
 newest record its source delivered before it. Minutes close for every key at once, through the
@@ -16,9 +19,10 @@ Two kinds of source stop holding the frontier, as Flink's ``withIdleness`` does:
 
 * *silent* sources: an account-region whose newest minute is more than ``idle_minutes`` behind the
   newest of its own input has stopped sending (or its files are later than CloudTrail ever delivers).
-  Measured against its input, not against other inputs: a partition read from hours back is behind,
-  not silent. A source is reported once when it falls silent and counts again when it speaks. While
-  every source of an account-region is silent its keys start no insight: a delivery that stopped is
+  Measured against its input (all channels), not against other inputs: a partition read from hours
+  back is behind, not silent; a delivery path that stalls while another still feeds the partition
+  is. A source is reported once when it falls silent and counts again when it speaks. While every
+  source of an account-region is silent its keys start no insight: a delivery that stopped is
   one fact about the account-region, not a drop of each of its APIs.
 * *idle* inputs, named by the caller (a partition read to its end that delivered nothing for a while).
 
@@ -36,14 +40,18 @@ to ``max.task.idle.ms``) before it advances stream time.
 97
 >>> clocks.observe("p1", "2", "us-east-1", 150)  # "1"/us-east-1 is now silent within p1
 >>> clocks.frontier(), clocks.take_silent()
-(97, [('p1', '1', 'us-east-1', 103)])
+(97, [('p1', '', '1', 'us-east-1', 103)])
+>>> clocks.observe("p0", "1", "eu-west-1", 80, channel="files")  # the same records' log files
+>>> clocks.frontier()
+77
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-Source = tuple[str, str, str]  # (input, account, region)
+Source = tuple[str, str, str, str]  # (input, channel, account, region)
+Silent = tuple[str, str, str, str, int]  # a source and its newest minute
 NEVER = -(1 << 62)  # the newest minute of a source that delivered nothing
 
 
@@ -58,7 +66,7 @@ class SourceClocks:
         self._waiting: set[str] = set()
         self._idle: set[str] = set()
         self._silent: set[Source] = set()
-        self._newly_silent: list[tuple[str, str, str, int]] = []
+        self._newly_silent: list[Silent] = []
 
     def newest(self, source: Source) -> int:
         """The newest minute ``source`` delivered (:data:`NEVER` for none)."""
@@ -72,9 +80,9 @@ class SourceClocks:
         """The newest minute of any source (None before the first record)."""
         return max(self._input_newest.values()) if self._input_newest else None
 
-    def observe(self, input_id: str, account: str, region: str, minute: int) -> None:
-        """``minute`` was delivered by ``(input_id, account, region)``."""
-        source = (input_id, account, region)
+    def observe(self, input_id: str, account: str, region: str, minute: int, channel: str = "") -> None:
+        """``minute`` was delivered by ``(input_id, channel, account, region)``."""
+        source = (input_id, channel, account, region)
         if minute > self._newest.get(source, NEVER):
             self._newest[source] = minute
             self._silent.discard(source)
@@ -105,13 +113,11 @@ class SourceClocks:
         keys' minutes close with nothing in them, which says nothing about the APIs."""
         if not self._silent:
             return frozenset()
-        speaking = {
-            (a, r) for (i, a, r) in self._newest if (i, a, r) not in self._silent and i not in self._idle
-        }
-        return frozenset((a, r) for (_, a, r) in self._silent) - speaking
+        speaking = {(s[2], s[3]) for s in self._newest if s not in self._silent and s[0] not in self._idle}
+        return frozenset((a, r) for (_, _, a, r) in self._silent) - speaking
 
-    def take_silent(self) -> list[tuple[str, str, str, int]]:
-        """Sources that fell silent since the last call: (input, account, region, newest minute)."""
+    def take_silent(self) -> list[Silent]:
+        """Sources that fell silent since the last call: (input, channel, account, region, newest)."""
         taken, self._newly_silent = self._newly_silent, []
         return taken
 
@@ -140,9 +146,9 @@ class SourceClocks:
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self._newest = {(str(i), str(a), str(r)): int(m) for i, a, r, m in state["sources"]}
+        self._newest = {(str(i), str(c), str(a), str(r)): int(m) for i, c, a, r, m in state["sources"]}
         self._input_newest = {}
-        for (input_id, _, _), minute in self._newest.items():
-            self._input_newest[input_id] = max(minute, self._input_newest.get(input_id, NEVER))
-        self._silent = {(str(i), str(a), str(r)) for i, a, r in state["silent"]}
+        for source, minute in self._newest.items():
+            self._input_newest[source[0]] = max(minute, self._input_newest.get(source[0], NEVER))
+        self._silent = {(str(i), str(c), str(a), str(r)) for i, c, a, r in state["silent"]}
         self._newly_silent = []

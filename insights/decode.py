@@ -22,6 +22,7 @@ from insights.envelope import (
     LOG_EVENT_DECODER,
     RECORD_DECODER,
     SHAPE_DECODER,
+    Channel,
     CompressionError,
     Envelope,
     RejectReason,
@@ -125,7 +126,8 @@ class Decoder:
                 return
             ascii_text = body.isascii()
             for start in range(0, len(records) or 1, size):
-                self._records(records[start : start + size], ascii_text, part := DecodeResult(), start)
+                part = DecodeResult(channel=Channel.FILES)
+                self._records(records[start : start + size], ascii_text, part, start)
                 yield self._counted(part)
         except Exception as exc:  # a bug guard, as in decode()
             self._reject(result, RejectReason.BAD_ENVELOPE, f"internal: {exc!r}", data)
@@ -180,8 +182,10 @@ class Decoder:
             self._reject(result, reason, str(exc), doc)
             return
         if isinstance(shape.Records, list) and (auto or mode is Envelope.S3):
+            result.channel = Channel.FILES
             self._records(shape.Records, doc.isascii(), result)
         elif isinstance(shape.messageType, str) and (auto or mode is Envelope.CLOUDWATCH):
+            result.channel = Channel.LOGS
             self._cloudwatch(shape, doc, result)
         elif isinstance(shape.detail_type, str) and (auto or mode is Envelope.EVENTBRIDGE):
             if shape.detail_type.endswith("via CloudTrail") and isinstance(shape.detail, Raw):
@@ -220,6 +224,7 @@ class Decoder:
             before = len(part.rejects)
             self._document(line, part, Envelope.AUTO, lines=False)
             part.rejects[before:] = [replace(r, line=number) for r in part.rejects[before:]]
+        result.channel = Channel.FILES
         if part is result:
             result.skipped += blank
             return

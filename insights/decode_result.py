@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from insights.envelope import RejectReason
+from insights.envelope import Channel, RejectReason
 from insights.record import CloudTrailRecord
 
 
@@ -37,7 +37,8 @@ class Reject:
 
 
 class DecodeResult(msgspec.Struct, gc=False):
-    """What one message gave; ``skipped`` counts deliberately ignored input (CONTROL_MESSAGE, empty).
+    """What one message gave; ``skipped`` counts deliberately ignored input (CONTROL_MESSAGE, empty);
+    ``channel`` is the delivery path its envelope shows (:class:`~insights.envelope.Channel`).
 
     A msgspec Struct rather than a dataclass only because one is built per message on the hot path
     and this is three times cheaper to create (about 0.1 µs against 0.26 µs).
@@ -46,6 +47,7 @@ class DecodeResult(msgspec.Struct, gc=False):
     records: list[CloudTrailRecord] = msgspec.field(default_factory=list)
     rejects: list[Reject] = msgspec.field(default_factory=list)
     skipped: int = 0
+    channel: str = Channel.EVENTS
 
 
 DEFAULT_LIMITS = DecodeLimits()

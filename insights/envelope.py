@@ -43,6 +43,21 @@ class Envelope(StrEnum):
     JSONL = "jsonl"
 
 
+class Channel(StrEnum):
+    """The delivery path a record came by, which fixes how far behind its event time it arrives.
+
+    Records of one account-region may reach one Kafka partition by several paths at once (an
+    EventBridge rule within seconds, a CloudWatch Logs subscription within minutes, S3 log files
+    5-15 minutes or more after the call), so each path keeps its own event-time clock
+    (:mod:`insights.clock`): a log file's records are late only against earlier log files, never
+    against the EventBridge events that overtook them.
+    """
+
+    EVENTS = "events"  # one record per message: a raw record, an EventBridge event
+    LOGS = "logs"  # CloudWatch Logs subscription batches
+    FILES = "files"  # CloudTrail log files: S3 bodies, JSON lines
+
+
 class RejectReason(StrEnum):
     """Why input was refused; the values are metric-label and dead-letter safe."""
 

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from insights.aggregate import MinuteBuffers
 from insights.classify import ApiTuple, ColumnBatch
-from insights.clock import SourceClocks
+from insights.clock import NEVER, SourceClocks
 from insights.keys import StringTable
 from insights.snapshot import pack_array, unpack_array
 from insights.track import Track
@@ -73,18 +73,22 @@ class Normaliser:
         for batch in batches:
             self.skipped.update(batch.skipped)
             carried = {
-                (account, region): clocks.newest((input_id, account, region))
-                for _, account, region, _ in batch.context
+                (account, region, channel): clocks.newest((input_id, channel, account, region))
+                for _, account, region, channel, _ in batch.context
             }
-            for (minute, account, region, prior), n in batch.context.items():
-                floor = max(closed, max(carried[(account, region)], prior) - lateness - 1)
-                self._observe(input_id, minute, account, region, n, floor)
+            for (minute, account, region, channel, prior), n in batch.context.items():
+                floor = max(closed, max(carried[(account, region, channel)], prior) - lateness - 1)
+                self._observe(input_id, channel, minute, account, region, n, floor)
             if not len(batch):
                 continue
             strings = np.array([intern(text) for text in batch.strings], dtype=np.int64)
             api_ids = np.array([apis.setdefault(api, len(apis)) for api in batch.apis], dtype=np.int64)
             cols = batch.columns
-            api_carried = np.array([carried[(api[1], api[2])] for api in batch.apis], dtype=np.int64)
+            # The newest minute each row's source (its account-region and channel) delivered before.
+            carried_rows = np.array(
+                [[carried.get((api[1], api[2], c), NEVER) for c in batch.channels] for api in batch.apis],
+                dtype=np.int64,
+            )
             error = cols["error"]
             code_ids = np.full(len(batch.strings), -1, dtype=np.int64)
             for local in np.unique(error[error >= 0]).tolist():
@@ -93,7 +97,8 @@ class Normaliser:
                 {
                     "minute": cols["minute"],
                     "floor": np.maximum(
-                        closed, np.maximum(api_carried[cols["api"]], cols["prior"]) - lateness - 1
+                        closed,
+                        np.maximum(carried_rows[cols["api"], cols["channel"]], cols["prior"]) - lateness - 1,
                     ),
                     "api": api_ids[cols["api"]],
                     "write": cols["write"],
@@ -209,10 +214,10 @@ class Normaliser:
         return mapped
 
     def _observe(
-        self, input_id: str, minute: int, account: str, region: str, records: int, floor: int
+        self, input_id: str, channel: str, minute: int, account: str, region: str, records: int, floor: int
     ) -> None:
         """Account for ``records`` seen at ``minute``: the source's clock, lateness, the scope's start."""
-        self.clocks.observe(input_id, account, region, minute)
+        self.clocks.observe(input_id, account, region, minute, channel)
         if minute <= floor:
             self.skipped["late"] += records
             return

@@ -14,10 +14,10 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-#: Version 3: the normaliser keeps one event-time clock per source (:mod:`insights.clock`); version 2
-#: had one global clock, from which the sources' clocks cannot be told apart, and version 1 one
-#: ``track`` table of every column: neither can be read any more.
-FORMAT_VERSION = 3
+#: Version 4: a source's clock is also per delivery channel (:mod:`insights.clock`); version 3 kept
+#: one per (input, account, region), version 2 one global clock, version 1 one ``track`` table of
+#: every column. None of them can be read any more: their clocks cannot be told apart by channel.
+FORMAT_VERSION = 4
 
 
 class SnapshotError(ValueError):

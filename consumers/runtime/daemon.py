@@ -195,9 +195,14 @@ class Daemon:
             insight = Insight.of(transition)
             for sink in self.insight_sinks:
                 sink.add(insight)
-        for source, account, region, newest in self.engine.clocks.take_silent():
+        for source, channel, account, region, newest in self.engine.clocks.take_silent():
             self.log.info(
-                "source_silent", input=source, account=account, region=region, newest=minute_to_iso(newest)
+                "source_silent",
+                input=source,
+                channel=channel,
+                account=account,
+                region=region,
+                newest=minute_to_iso(newest),
             )
 
     def state(self) -> State:

@@ -23,12 +23,11 @@ import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain
 
 import msgspec
 
 from consumers.runtime.decode_workers import Workers
-from insights.classify import ColumnBatch, classify
+from insights.classify import ColumnBatch, classify_parts
 from insights.decode import DecodeLimits, Decoder, Envelope
 from insights.record import CloudTrailRecord
 
@@ -89,7 +88,7 @@ def decode_messages(
     """
     rejects: list[Reject] = []
 
-    def parts() -> Iterator[list[CloudTrailRecord]]:
+    def parts() -> Iterator[tuple[str, list[CloudTrailRecord]]]:
         for index, value in enumerate(values):
             decoder = _decoder(limits, Envelope.AUTO if envelopes is None else envelopes[index])
             results = decoder.decode_parts(value) if len(value) > PARTED_BYTES else (decoder.decode(value),)
@@ -97,10 +96,10 @@ def decode_messages(
                 rejects.extend(
                     Reject(index, str(r.reason), r.detail, r.raw, r.record, r.line) for r in result.rejects
                 )
-                yield result.records
+                yield result.channel, result.records
 
-    # Chained a part at a time (not yielded a record at a time): no Python frame per record.
-    batch = classify(chain.from_iterable(parts()), data_events, _MINUTES, latest_minute)
+    # A part at a time (not a record at a time): no Python frame per record.
+    batch = classify_parts(parts(), data_events, _MINUTES, latest_minute)
     return Decoded(batch, rejects, len(values))
 
 

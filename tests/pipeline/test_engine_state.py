@@ -137,10 +137,11 @@ def test_corrupt_snapshot_raises(data: bytes) -> None:
 
 
 def test_snapshot_of_the_previous_layout_is_refused_by_name() -> None:
-    """Version 2 kept one global event-time clock; its state cannot be read as version 3, and the
-    error says which versions are involved (the daemon prints it and stops with exit 2)."""
-    old = msgspec.msgpack.encode({"version": 2, "state": {"normaliser": {"max_minute": 3}}})
-    with pytest.raises(SnapshotError, match=r"format version 2; this trailpulse reads only version 3"):
+    """Version 3 kept an event-time clock per (input, account, region), without the channel; its
+    state cannot be read as version 4, and the error says which versions are involved (the daemon
+    prints it and stops with exit 2)."""
+    old = msgspec.msgpack.encode({"version": 3, "state": {"normaliser": {"clocks": {"sources": []}}}})
+    with pytest.raises(SnapshotError, match=r"format version 3; this trailpulse reads only version 4"):
         Engine.restore(old, SHORT)
 
 

@@ -34,8 +34,8 @@ def test_a_silent_account_region_starts_no_drop_and_is_reported_once() -> None:
     started, engine = _run(whole_account_stops=True)
     assert NAME not in started and "CreateBucket" not in started
     silent = engine.clocks.take_silent()
-    assert [(account, newest) for _, account, _, newest in silent] == [(ACCOUNT, silent[0][3])]
-    assert silent[0][3] < engine.clocks.newest_overall() - CONFIG.source_idle_minutes  # type: ignore[operator]
+    assert [(account, newest) for _, _, account, _, newest in silent] == [(ACCOUNT, silent[0][4])]
+    assert silent[0][4] < engine.clocks.newest_overall() - CONFIG.source_idle_minutes  # type: ignore[operator]
 
 
 def test_a_drop_on_a_source_still_speaking_starts() -> None:

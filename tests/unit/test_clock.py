@@ -27,7 +27,7 @@ def test_a_source_far_behind_its_input_is_silent_once_and_active_again_when_it_s
     clocks.observe("", "1", "eu-west-1", 100)
     clocks.observe("", "2", "eu-west-1", 131)
     assert clocks.frontier() == 125
-    assert clocks.take_silent() == [("", "1", "eu-west-1", 100)]
+    assert clocks.take_silent() == [("", "", "1", "eu-west-1", 100)]
     clocks.observe("", "2", "eu-west-1", 140)
     clocks.frontier()
     assert clocks.take_silent() == []  # reported once
@@ -41,6 +41,21 @@ def test_a_partition_behind_another_is_not_silent() -> None:
     clocks.observe("t:0", "1", "us-east-1", 600)
     clocks.observe("t:1", "2", "us-east-1", 60)
     assert clocks.frontier() == 54 and clocks.take_silent() == []
+
+
+def test_each_channel_of_an_account_region_keeps_its_own_clock() -> None:
+    """EventBridge events run a quarter of an hour ahead of the same account-region's log files in
+    one partition: the files hold the frontier back instead of being late, and a channel that stops
+    while another still feeds the partition falls silent like any source."""
+    clocks = SourceClocks(lateness=5, idle_minutes=30)
+    clocks.observe("t:0", "1", "us-east-1", 200, channel="events")
+    clocks.observe("t:0", "1", "us-east-1", 185, channel="files")
+    assert clocks.newest(("t:0", "files", "1", "us-east-1")) == 185
+    assert clocks.frontier() == 179 and clocks.take_silent() == []
+    clocks.observe("t:0", "1", "us-east-1", 240, channel="events")
+    assert clocks.frontier() == 234
+    assert clocks.take_silent() == [("t:0", "files", "1", "us-east-1", 185)]
+    assert clocks.silent_scopes() == frozenset()  # its events still speak for the account-region
 
 
 def test_waiting_inputs_hold_every_minute_and_idle_ones_hold_none() -> None:
