@@ -298,6 +298,25 @@ class Baseline:
         total = c["tot_sum"][index] + c["cur_sum"][index]
         return np.where(minutes > 0, total / np.maximum(minutes, 1), 0.0)
 
+    def settled(self, slots: I64, minute: int, lateness: int) -> tuple[F64, I64]:
+        """The baseline average and minutes (``baselineDuration``) of ``slots`` for an insight
+        decided at ``minute``, over the ring's hours that are certainly learnt by then.
+
+        An upward spike may start while its minute is open, anywhere from ``lateness + 1`` minutes
+        after the last closed one to just after it, so the running hour and the hour before it may or
+        may not be learnt when it goes out, depending on how far the other sources have come. The
+        figures therefore cover the hours from the oldest still in the ring however far the closes
+        got, through the last hour closed before ``minute - lateness``: the same records give the
+        same figures whichever way they were read (only a record later than the lateness, amended
+        into its hour afterwards, can still move them).
+        """
+        block, hours = self.layout.block, self.hours
+        ring = np.arange(minute // block - hours, (minute - lateness) // block) % hours
+        c = self.cols
+        total = c["hour_sum"][slots][:, ring].sum(axis=1, dtype=np.float64)
+        n: I64 = c["hour_n"][slots][:, ring].sum(axis=1, dtype=np.int64)
+        return np.where(n > 0, total / np.maximum(n, 1), 0.0), n
+
     def minutes(self, index: slice | I64) -> npt.NDArray[np.int64]:
         """Minutes the baselines of the keys in ``index`` cover (``baselineDuration``)."""
         c = self.cols

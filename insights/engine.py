@@ -58,6 +58,7 @@ class Engine:
         )
         self._strings_after_compaction = 0
         self._minute_cache: dict[str, int | None] = {}
+        self._early_through: int | None = None  # the last open minute early Starts were judged up to
 
     @property
     def closed_through(self) -> int | None:
@@ -91,6 +92,14 @@ class Engine:
         closed = self.closed_through
         if self.config.early_starts and closed is not None:
             latest = closed + self.config.allowed_lateness_minutes + 1
+            # A minute is judged when its records arrive within reach of the closed minutes, or when
+            # the closed minutes come within reach of it (a partition read hours ahead of the others):
+            # judging it only on arrival would depend on whether records happened to arrive after.
+            since = self._early_through
+            touched.update(
+                m for m in self.minutes.open_minutes() if (since is None or m > since) and m <= latest
+            )
+            self._early_through = latest if since is None else max(since, latest)
             out.extend(early_starts(self.track, self.minutes, touched, latest))
         return out
 

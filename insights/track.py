@@ -251,7 +251,7 @@ class Track:
         starts = d.start_slots
         for slot in starts.tolist():
             self.attributions.open(slot)
-        base_avg, base_n = self.baseline.average(starts), self.baseline.minutes(starts)
+        base_avg, base_n = self.baseline.settled(starts, minute, self.config.allowed_lateness_minutes)
         announced = self.lifecycle.open_insights(minute, d, base_avg, base_n)
 
         hot = view.slots
@@ -290,9 +290,8 @@ class Track:
         one = np.array([slot], np.int64)
         self.references(one)  # its zero minutes learnt: the baseline below is today's
         self.attributions.flush()
-        self.lifecycle.announce(
-            slot, minute, float(self.baseline.average(one)[0]), int(self.baseline.minutes(one)[0])
-        )
+        base_avg, base_n = self.baseline.settled(one, minute, self.config.allowed_lateness_minutes)
+        self.lifecycle.announce(slot, minute, float(base_avg[0]), int(base_n[0]))
         self.activity.busy = np.union1d(self.activity.busy, one)
         figures = self.lifecycle.figures(slot, (minute, minute, minute, 1), average=count)
         return self._transition("Start", slot, figures, insight_side)

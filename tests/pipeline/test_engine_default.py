@@ -13,6 +13,7 @@ from tests.builders import (
     ACCOUNT,
     ARN,
     DAY,
+    HOUR,
     NAME,
     START,
     api,
@@ -64,9 +65,9 @@ def test_default_window_spike_gives_one_start_and_one_end(default_run: list[Insi
     assert end.insight_duration == SPIKE[1] - SPIKE[0]
     assert start.insight_average > start.baseline_average
     assert start.baseline_average == pytest.approx(5.0, rel=0.05)
-    # Announced early (insights.early), while the minutes of the allowed lateness before it were still
-    # open: its baseline is every closed minute before the spike.
-    assert start.baseline_duration == SPIKE[0] - EngineConfig().allowed_lateness_minutes
+    # Its baseline is every hour learnt before the spike minute less the lateness, however far the
+    # closes had got when it went out (announced early, insights.early, or at the close).
+    assert start.baseline_duration == (SPIKE[0] - EngineConfig().allowed_lateness_minutes) // HOUR * HOUR
     assert start.decided_minute == start.start_minute
     assert (start.account_id, start.region, start.event_source) == (ACCOUNT, "us-east-1", "ec2.amazonaws.com")
     attributions = {a.attribute: a for a in start.attributions}

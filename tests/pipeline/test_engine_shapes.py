@@ -155,13 +155,14 @@ def test_minutes_inside_an_insight_do_not_feed_the_baseline() -> None:
     s1, e1, s2, e2 = of(out, NAME)
     assert e1.baseline_average == s1.baseline_average and e1.baseline_duration == s1.baseline_duration
     assert e2.baseline_average == s2.baseline_average
-    # Announced early: the baseline is every minute closed by then (all before the spike).
-    assert s1.baseline_duration == 3 * HOUR - SHORT.allowed_lateness_minutes
+    # The baseline is every hour learnt before the spike minute less the lateness, however far the
+    # closes had got when the Start went out (insights.baseline.Baseline.settled).
+    assert s1.baseline_duration == (3 * HOUR - SHORT.allowed_lateness_minutes) // HOUR * HOUR
     assert s1.baseline_average == pytest.approx(counts[: s1.baseline_duration].mean(), rel=1e-9)
     # The second insight's baseline: every minute before it except the first insight's. The
     # minutes that confirmed its end may be left out too (the insight was still open then).
-    # Announced early, it covers the minutes closed by then.
-    upto = s2.decided_minute - START - SHORT.allowed_lateness_minutes
+    # It covers the hours learnt before its minute less the lateness.
+    upto = (s2.decided_minute - START - SHORT.allowed_lateness_minutes) // HOUR * HOUR
     learnt = np.ones(upto, dtype=bool)
     learnt[s1.start_minute - START : e1.event_minute - START] = False
     strict = (counts[:upto][learnt].mean(), int(learnt.sum()))
