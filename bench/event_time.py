@@ -18,8 +18,9 @@ delivery is then read twice: its files by ``trailpulse replay --leave-open`` and
 end offsets; a run that does not get there within ``--timeout`` is reported as a failure). The
 table gives, per read, records, late (count and share), duplicates and insights;
 then whether the four reads hold the same set of Insight eventIDs and, for the events they share,
-how many bodies differ and in which fields (an early Start's baseline statistics are those of the
-moment it went out, so they may differ; reported, not hidden).
+how many bodies differ and in which fields (an early Start's count so far and attribution averages
+are those of the moment it went out, and a record later than the lateness moves the baseline it is
+amended into, so they may differ; reported, not hidden).
 
 Acceptance (issue 8): every late share <= ``--max-late-share`` (0.1 %) and the same eventIDs in all
 four; otherwise exit 1, after printing everything (``--no-check``: only report).

@@ -2,8 +2,10 @@
 
 The eventIDs are the acceptance: an ID is UUIDv5 of key, type and start minute, so the same set means
 the same insights at the same minutes. The bodies are reported beside it, not hidden: an early Start
-carries the baseline statistics of the moment it went out, which may depend on what else had
-arrived by then, so two deliveries can agree on every eventID and still differ in a few values.
+carries its count so far and the attribution averages of the moment it went out, which may depend on
+what else had arrived by then, and a record later than the lateness is amended into whichever
+baseline hour it reaches, so two deliveries can agree on every eventID and still differ in a few
+values.
 Each read's body is compared with the first read's (the reference), field by field.
 """
 

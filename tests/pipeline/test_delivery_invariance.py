@@ -51,9 +51,9 @@ def test_realistic_delivery_gives_the_events_of_in_order_delivery() -> None:
 
 
 def test_with_early_starts_the_same_insights_start_and_end_in_the_same_order() -> None:
-    """An early Start goes out before the minutes around it have closed: its baseline statistics
-    are those of that moment, which depends on how far the other sources had got. Which insights
-    start and end, when, and in what order does not."""
+    """An early Start goes out before the minutes around it have closed: its count so far and its
+    attribution averages are those of that moment, which depends on how far the other sources had
+    got. Which insights start and end, when, in what order and against which baseline does not."""
     in_order, _, late = _replay(IN_ORDER, early_starts=True)
     realistic, _, late_too = _replay(REALISTIC, early_starts=True)
     assert late == late_too == 0
@@ -64,4 +64,12 @@ def test_with_early_starts_the_same_insights_start_and_end_in_the_same_order() -
 def _identity(event: dict[str, object]) -> tuple[object, ...]:
     details = event["insightDetails"]
     assert isinstance(details, dict)
-    return (event["eventID"], event["eventTime"], details["state"], details["eventName"])
+    stats = details["insightContext"]["statistics"]
+    return (
+        event["eventID"],
+        event["eventTime"],
+        details["state"],
+        details["eventName"],
+        stats["baseline"],
+        stats["baselineDuration"],
+    )
