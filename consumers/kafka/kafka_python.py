@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError
 from kafka.net.sasl.oauth import AbstractTokenProvider as AbstractTokenProvider  # re-exported
 
 from consumers.kafka.options import split_options
 from consumers.kafka.protocol import (
     READ_TIMEOUT_S,
+    CommitRejectedError,
     Consumer,
     KafkaClientError,
     Producer,
@@ -95,15 +96,21 @@ class KafkaPythonConsumer:
         """Commits synchronously; inside a rebalance listener the commit is only sent.
 
         kafka-python 3 runs listeners on its IO thread, where a blocking commit is refused; the
-        request sent there goes out before the group is rejoined.
+        request sent there goes out before the group is rejoined. A commit the group refuses
+        because it rebalanced raises :class:`CommitRejectedError`.
         """
         if not offsets:
             return
         kafka_offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
         if self._in_listener:
             self._consumer.commit_async(kafka_offsets)
-        else:
+            return
+        try:
             self._consumer.commit(kafka_offsets)
+        except CommitFailedError as exc:
+            raise CommitRejectedError(f"commit refused by the group: {exc}") from exc
+        except KafkaError as exc:
+            raise KafkaClientError(f"commit failed: {exc}") from exc
 
     def assignment(self) -> set[TopicPartitionKey]:
         return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}

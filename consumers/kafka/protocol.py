@@ -62,6 +62,11 @@ class KafkaClientError(RuntimeError):
     """The client could not be built, reach the cluster, or have a send acknowledged."""
 
 
+class CommitRejectedError(KafkaClientError):
+    """The group refused a commit because it rebalanced under this member (its session expired, as
+    after a stall longer than ``session.timeout.ms``): the member rejoins with its next poll."""
+
+
 class RebalanceHandler(Protocol):
     def on_revoked(self, partitions: list[TopicPartitionKey]) -> None: ...
     def on_assigned(self, partitions: list[TopicPartitionKey]) -> None: ...

@@ -14,6 +14,11 @@ A sink whose flush fails aborts the checkpoint: nothing persisted, nothing commi
 broker is away that is expected: the checkpoint is put off (``checkpoint_deferred``, counted as
 ``checkpoints_deferred``) and tried again on the next interval. A final checkpoint (at shutdown)
 that cannot finish raises, so the exit status says the state is behind.
+
+A commit the group refuses because it rebalanced under this process (its session expired during a
+stall) leaves the state persisted and the group's offsets behind it, which is safe: the partitions
+assigned again are sought to the state's offsets. The commit is made again by the next checkpoint
+(``commit_rejected``, counted as ``commits_rejected``), even with nothing new applied.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from consumers.kafka.protocol import Consumer, KafkaClientError, TopicPartitionKey
+from consumers.kafka.protocol import CommitRejectedError, Consumer, KafkaClientError, TopicPartitionKey
 from consumers.runtime.logs import JsonLog
 from consumers.sinks.base import Sink
 from consumers.state.directory_store import State, Store
@@ -68,6 +73,7 @@ class Checkpoint:
         self.consumer = consumer
         self.log = log
         self.persisted: dict[TopicPartitionKey, int] = {}  # the offsets of the state in the store
+        self.commit_due = False  # the group refused the last commit of ``persisted``
         self.last_taken = time.monotonic()
 
     def take(self, revoked: Sequence[TopicPartitionKey] = (), final: bool = False) -> bool:
@@ -80,7 +86,8 @@ class Checkpoint:
         # 1. Drain what is decoded into the engine.
         self.loop.drain()
         if self.loop.offsets == self.persisted:
-            return True  # nothing new since the stored state
+            # Nothing new since the stored state; its commit, if the group refused it, is made again.
+            return self._commit(self.persisted, revoked, final) if self.commit_due else True
         # 2. Flush every sink; one that cannot finish aborts the checkpoint.
         timeout_s = FLUSH_TIMEOUT_S if final else DEFERRABLE_FLUSH_S
         for sink in self.sinks:
@@ -91,9 +98,27 @@ class Checkpoint:
         self.store.save(state)
         self.persisted = dict(state.offsets)
         # 4. Commit exactly those offsets.
-        owned = self.consumer.assignment() | set(revoked)
-        self.consumer.commit({tp: o for tp, o in state.offsets.items() if tp in owned})
+        if not self._commit(state.offsets, revoked, final):
+            return False
         self.log.info("checkpoint", offsets=offset_doc(state.offsets), **self.loop.summary())
+        return True
+
+    def _commit(
+        self, offsets: dict[TopicPartitionKey, int], revoked: Sequence[TopicPartitionKey], final: bool
+    ) -> bool:
+        """Commit ``offsets`` (persisted already) of the partitions owned; False if the group refused
+        them (raised when ``final``)."""
+        owned = self.consumer.assignment() | set(revoked)
+        try:
+            self.consumer.commit({tp: o for tp, o in offsets.items() if tp in owned})
+        except CommitRejectedError as exc:
+            self.commit_due = True
+            if final:
+                raise
+            self.loop.counts["commits_rejected"] += 1
+            self.log.warning("commit_rejected", reason=str(exc), offsets=offset_doc(offsets))
+            return False
+        self.commit_due = False
         return True
 
     def _abort(self, sink: Sink[Any], final: bool) -> bool:

@@ -21,6 +21,13 @@ not from the records, and this module turns them into the engine's inputs:
   open minute is never the one paused; and a paused partition resumes once it is back within that
   span, so when every partition still to read is paused, the one holding the oldest open minute
   resumes as soon as the others are idle (a smaller resume span would leave them all paused).
+
+A revoked partition's clocks are kept until the assignment that ends the rebalance, and forgotten
+only if it does not give the partition back. Rebalances are eager (both clients' default): every
+partition is revoked, and those assigned again resume where the engine's state left them (the daemon
+seeks them to its own offsets), so their sources' clocks still hold. Forgetting them would leave
+each account-region of such a partition unknown until it delivers again, and the minutes its
+records still belong to would close through the others' clocks: records lost as late.
 """
 
 from __future__ import annotations
@@ -76,12 +83,23 @@ class PartitionTime:
         # (kafka-python 3 keeps it for partitions in both assignments) while a new assignment starts
         # unpaused here, so each is resumed, outside the callbacks, lest it stay paused unseen.
         self._to_resume: set[TopicPartitionKey] = set()
+        # Revoked since the last assignment: their clocks are forgotten only if it does not give
+        # them back (see the module's docstring).
+        self._revoked: set[TopicPartitionKey] = set()
+        # What the clocks were last told (waiting, idle): only changes are told, so this must follow
+        # every change made to the clocks' sets, :meth:`SourceClocks.forget_input`'s included.
         self._told: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
     def assigned(self, partitions: Sequence[TopicPartitionKey]) -> None:
-        """Partitions just assigned (called from the rebalance callback: no requests here). Until
-        their end offsets are read they are waited for: records may come before the next update."""
+        """Partitions just assigned, the whole assignment (called from the rebalance callback: no
+        requests here). Until their end offsets are read they are waited for: records may come
+        before the next update. Partitions revoked and not assigned again stop counting."""
         now = self.now()
+        gone = frozenset(input_id(tp) for tp in self._revoked - set(partitions))
+        for input_ in gone:
+            self.clocks.forget_input(input_)
+        self._revoked.clear()
+        self._told = (self._told[0] - gone, self._told[1] - gone)
         for tp in partitions:
             self.partitions[tp] = _Partition(now, now)
             self.paused.discard(tp)
@@ -89,12 +107,13 @@ class PartitionTime:
         self._tell(self._waiting(now), self._told[1])
 
     def revoked(self, partitions: Sequence[TopicPartitionKey]) -> None:
-        """Partitions taken away: their sources stop counting."""
+        """Partitions taken away: no longer waited for, idle or paused here. Their sources still
+        count until the next assignment, which holds minutes open during the rebalance, no more."""
         for tp in partitions:
             self.partitions.pop(tp, None)
             self.paused.discard(tp)
             self._to_resume.discard(tp)
-            self.clocks.forget_input(input_id(tp))
+            self._revoked.add(tp)
 
     def delivered(self, tp: TopicPartitionKey) -> None:
         """Records of ``tp`` have reached the engine."""

@@ -44,8 +44,10 @@ def checkpointed(daemon: Daemon) -> int:
 
 
 @pytest.mark.xfail(
-    reason="open: a restart from a kill -9 checkpoint on partitions hours apart still sometimes loses"
-    " records as late (passed 2 of 4 runs after partitions still waited for stopped being paused)",
+    reason="open: 1 of 4 runs (seed 817163936) sends one insight (EnableRule, 660915675602/eu-west-1)"
+    " with a Start one minute after the reference's, with no record late beyond the reference's 7;"
+    " the late losses after a rebalance under the restored state and the crash on a refused commit"
+    " are fixed",
     strict=False,
 )
 def test_kill_9_on_a_backlog_of_partitions_hours_apart(kafka_broker: KafkaBroker, tmp_path: Path) -> None:

@@ -73,3 +73,67 @@ def test_a_paused_partition_holding_the_oldest_minute_resumes_when_the_rest_is_i
     assert closed == 350 - 36
     timing.update({}, closed_through=closed)
     assert consumer.paused == set()
+
+
+def test_a_partition_assigned_again_keeps_its_clocks_across_an_eager_rebalance() -> None:
+    """Every partition is revoked and assigned again: each resumes where the state left it, so its
+    account-regions' clocks still hold. Forgotten, an account-region of partition 1 not in its first
+    delivery after the rebalance would be unknown, and minutes it still fills would close."""
+    now = [0.0]
+    timing, clocks, _ = _setup(now)
+    clocks.observe("t:0", "1", "us-east-1", 500)
+    clocks.observe("t:1", "2", "us-east-1", 480)
+    clocks.observe("t:1", "2", "eu-west-1", 450)  # trails its partition, not silent
+    for p in (P0, P1):
+        timing.delivered(p)
+    timing.update({}, None)
+    assert clocks.frontier() == 450 - 36
+    timing.revoked([P0, P1])
+    timing.update({}, None)
+    assert clocks.frontier() == 450 - 36  # held during the rebalance
+    timing.assigned([P0, P1])
+    for p in (P0, P1):
+        timing.delivered(p)
+    clocks.observe("t:1", "2", "us-east-1", 481)  # partition 1's first delivery: one account-region
+    timing.update({}, None)
+    assert clocks.frontier() == 450 - 36
+
+
+def test_a_partition_not_assigned_again_stops_counting() -> None:
+    now = [0.0]
+    timing, clocks, _ = _setup(now)
+    clocks.observe("t:0", "1", "us-east-1", 500)
+    clocks.observe("t:1", "2", "us-east-1", 300)
+    for p in (P0, P1):
+        timing.delivered(p)
+    timing.update({}, None)
+    timing.revoked([P0, P1])
+    timing.assigned([P0])
+    timing.delivered(P0)
+    timing.update({}, None)
+    assert clocks.input_newest("t:1") is None
+    assert clocks.frontier() == 500 - 36
+
+
+def test_a_rebalance_before_any_delivery_still_waits_for_every_partition() -> None:
+    """Revoked and assigned again while every partition is still waited for (as when the group
+    rebalances again right after a restart): the clocks are still told to wait for all of them,
+    so the first partition to deliver does not close minutes through its own clocks alone."""
+    now = [0.0]
+    timing, clocks, _ = _setup(now)
+    clocks.observe("t:0", "1", "us-east-1", 500)  # restored clocks
+    clocks.observe("t:1", "2", "us-east-1", 300)
+    timing.update({}, None)
+    timing.revoked([P0, P1])
+    timing.assigned([P0, P1])
+    timing.update({}, None)
+    timing.delivered(P0)
+    timing.update({}, None)
+    assert clocks.frontier() is None  # partition 1 has not delivered yet
+    timing.revoked([P0])
+    timing.assigned([P1])
+    timing.update({}, None)
+    assert clocks.frontier() is None  # partition 1 still to deliver; partition 0 forgotten
+    timing.delivered(P1)
+    timing.update({}, None)
+    assert clocks.frontier() == 300 - 36

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from consumers.kafka.memory import EOF
-from consumers.kafka.protocol import KafkaClientError
+from consumers.kafka.protocol import CommitRejectedError, KafkaClientError, TopicPartitionKey
 from consumers.runtime.decode_pool import Decoded, DecodePool
 from tests.runtime_harness import OUTPUT, SOURCE, Harness, Started, expected_event_ids, traffic
 
@@ -139,6 +141,38 @@ def test_nothing_new_since_the_stored_state_means_nothing_to_do() -> None:
     harness = Harness()
     started = consumed(harness)
     assert started.daemon.checkpoint.take()
+    harness.journal.clear()
+    assert started.daemon.checkpoint.take()
+    assert harness.journal == []
+
+
+def test_a_commit_the_group_refuses_is_made_again_by_the_next_checkpoint() -> None:
+    """The group rebalanced under the daemon (a stall past the session timeout): the state is
+    persisted, the commit refused; the daemon goes on, and the next checkpoint commits, though
+    nothing new was applied."""
+    harness = Harness()
+    started = consumed(harness)
+    refusals = [1]
+    commit = started.consumer.commit
+
+    def refusing(offsets: Mapping[TopicPartitionKey, int]) -> None:
+        if refusals.pop() if refusals else 0:
+            raise CommitRejectedError("commit refused by the group: UnknownMemberIdError")
+        commit(offsets)
+
+    started.consumer.commit = refusing  # type: ignore[method-assign]
+    assert not started.daemon.checkpoint.take()
+    ends = harness.cluster.end_offsets(SOURCE)
+    assert harness.store.saved[-1].offsets == ends
+    assert "trailpulse" not in harness.cluster.committed
+    assert started.daemon.counts["commits_rejected"] == 1
+    [rejected] = harness.events("commit_rejected")
+    assert rejected["offsets"] == {f"{SOURCE}:0": len(traffic())}
+
+    harness.journal.clear()
+    assert started.daemon.checkpoint.take()
+    assert harness.journal == ["consumer.commit"]  # nothing new to persist: only the commit
+    assert harness.cluster.committed["trailpulse"] == ends
     harness.journal.clear()
     assert started.daemon.checkpoint.take()
     assert harness.journal == []
