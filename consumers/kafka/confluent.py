@@ -33,6 +33,7 @@ from consumers.kafka.confluent_options import librdkafka_config
 from consumers.kafka.confluent_reader import OutsideReader
 from consumers.kafka.options import split_options
 from consumers.kafka.protocol import (
+    CommitRejectedError,
     Consumer,
     KafkaClientError,
     Message,
@@ -43,6 +44,10 @@ from consumers.kafka.protocol import (
 )
 
 CLOSE_FLUSH_S = 10.0
+# Commit errors meaning the group rebalanced under this member (as kafka-python's CommitFailedError).
+REBALANCED = frozenset(
+    (KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS)
+)
 
 
 class ConfluentConsumer:
@@ -145,10 +150,16 @@ class ConfluentConsumer:
         """Commits synchronously, also inside the rebalance callbacks (librdkafka allows it there)."""
         if not offsets:
             return
-        with kafka_errors("commit failed"):
-            committed = self._consumer.commit(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False
-            )
+        try:
+            with kafka_errors("commit failed"):
+                committed = self._consumer.commit(
+                    offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False
+                )
+        except KafkaClientError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, KafkaException) and cause.args[0].code() in REBALANCED:
+                raise CommitRejectedError(str(exc)) from cause
+            raise
         failed = [f"{tp.topic}:{tp.partition}: {tp.error.str()}" for tp in committed if tp.error is not None]
         if failed:
             raise KafkaClientError(f"commit failed: {'; '.join(failed)}")
