@@ -2,7 +2,9 @@
 of large JSON-lines files.
 
 Most files of a bucket are small (CloudTrail writes one per account and region every ~5 minutes), so
-they are read whole, :data:`FILES_PER_TASK` to a task. A file of JSON lines can be of any size (an
+they are read whole and grouped into tasks of about :data:`TASK_BYTES` as read (at most
+:data:`FILES_PER_TASK` files): a task costs a trip to a worker and back whatever its size, and a
+small account's file holds a dozen records. A file of JSON lines can be of any size (an
 export, months concatenated): one over :data:`STREAM_BYTES` on disk is read in pieces of whole
 lines, about :data:`PIECE_BYTES` of decompressed text each, so memory stays bounded whatever its size
 and no size limit applies to it. Each piece carries the number of lines before it, so a reject still
@@ -26,7 +28,8 @@ from consumers.runtime.decode_pool import Reject
 from insights.decode import Envelope, RejectReason
 from insights.envelope import GZIP_MAGIC
 
-FILES_PER_TASK = 16
+TASK_BYTES = 1 << 20
+FILES_PER_TASK = 1024
 STREAM_BYTES = 16 << 20
 PIECE_BYTES = 4 << 20
 STDIN = "<stdin>"
@@ -36,18 +39,20 @@ STDIN = "<stdin>"
 class Task:
     """Values for one submission to the pool: each one's path, bytes, envelope, and lines before it
     in its file (0 unless it is a piece of a large JSON-lines file); ``files`` counts the files
-    begun in it (a large file's later pieces begin none)."""
+    begun in it (a large file's later pieces begin none), ``size`` the bytes of its values."""
 
     paths: list[str] = field(default_factory=list)
     values: list[bytes] = field(default_factory=list)
     envelopes: list[Envelope] = field(default_factory=list)
     lines_before: list[int] = field(default_factory=list)
     files: int = 0
+    size: int = 0
 
     def add(
         self, path: str, value: bytes, envelope: Envelope, lines_before: int = 0, first: bool = True
     ) -> None:
         self.files += first
+        self.size += len(value)
         self.paths.append(path)
         self.values.append(value)
         self.envelopes.append(envelope)
@@ -140,7 +145,7 @@ def tasks(files: list[LogFile], stdin: bool, report: InputReport) -> Iterator[Ta
             task.add(item.path, read_file(item.path), item.envelope)
         except InputError as exc:
             report.cannot_read(exc)
-        if len(task.paths) == FILES_PER_TASK:
+        if len(task.paths) == FILES_PER_TASK or task.size >= TASK_BYTES:
             yield task
             task = Task()
     if task.paths:
