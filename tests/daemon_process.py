@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from consumers.runtime.decode_pool import decode_messages
 from consumers.synth.options import GenerateOptions
 from consumers.synth.s3_delivery import iter_log_files
 from insights.baseline import baseline_fields
 from insights.config import EngineConfig
-from insights.decode import Decoder
 from insights.engine import Engine
 from insights.events import insight_event, shared_event_id
 from insights.transition import InsightTransition
@@ -45,16 +45,17 @@ def trace_messages(options: GenerateOptions) -> list[bytes]:
     return messages
 
 
+REPLAY_MESSAGES = 5_000  # messages per engine batch of replayed()
+
+
 def replayed(messages: list[bytes], config: EngineConfig) -> tuple[Engine, list[InsightTransition]]:
-    """The engine after ``messages`` fed as replay feeds it (large batches, no ``finish``), and its output."""
-    engine, decoder = Engine(config), Decoder()
+    """The engine after ``messages`` fed as replay feeds it (decoded as the daemon decodes them, each
+    with its delivery channel, in large batches, no ``finish``), and its output."""
+    engine = Engine(config)
     out: list[InsightTransition] = []
-    records: list[object] = []
-    for i, m in enumerate(messages):
-        records.extend(decoder.decode(m).records)
-        if len(records) >= 20_000 or i == len(messages) - 1:
-            out.extend(engine.process(records))  # type: ignore[arg-type]
-            records = []
+    for start in range(0, len(messages), REPLAY_MESSAGES):
+        decoded = decode_messages(messages[start : start + REPLAY_MESSAGES], None, config.analyse_data_events)
+        out.extend(engine.process_classified([decoded.batch]))
     return engine, out
 
 
