@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,6 +147,28 @@ def until_committed(
         timeout_s=timeout_s,
     )
     return ends
+
+
+def run_to_end_once_more(
+    tmp_path: Path, bootstrap: str, args: tuple[str, ...], env: dict[str, str], group: str, source: str
+) -> None:
+    """After the kills: one more daemon from the last state, until the group has committed all of
+    ``source``, then stopped; it must exit 0."""
+    final = Daemon(tmp_path, bootstrap, *args, env=env)
+    try:
+        until_committed(final, bootstrap, group, source, timeout_s=120)
+        code, _ = final.stop()
+    finally:
+        final.kill()
+    assert code == 0
+
+
+def sent_once(bootstrap: str, topic: str, seed: int) -> set[str]:
+    """The eventIDs on the output ``topic``, asserting that none was sent twice."""
+    sent = sent_event_ids(bootstrap, topic)
+    repeated = [i for i, n in Counter(sent).items() if n > 1]
+    assert not repeated, f"seed {seed}: sent twice: {repeated}"
+    return set(sent)
 
 
 def committed(bootstrap: str, group: str, topic: str) -> dict[tuple[str, int], int]:
