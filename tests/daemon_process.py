@@ -149,18 +149,20 @@ def until_committed(
     return ends
 
 
-def run_to_end_once_more(
-    tmp_path: Path, bootstrap: str, args: tuple[str, ...], env: dict[str, str], group: str, source: str
-) -> None:
-    """After the kills: one more daemon from the last state, until the group has committed all of
-    ``source``, then stopped; it must exit 0."""
-    final = Daemon(tmp_path, bootstrap, *args, env=env)
+def to_the_end(daemon: Daemon, bootstrap: str, group: str, source: str, timeout_s: float = 180.0) -> None:
+    """Let ``daemon`` run until the group has committed all of ``source``, then stop it; it must exit 0."""
     try:
-        until_committed(final, bootstrap, group, source, timeout_s=120)
-        code, _ = final.stop()
+        until_committed(daemon, bootstrap, group, source, timeout_s=timeout_s)
+        code, _ = daemon.stop()
     finally:
-        final.kill()
+        daemon.kill()
     assert code == 0
+
+
+def checkpointed(daemon: Daemon) -> int:
+    """Messages the daemon's last checkpoint covers, all partitions together."""
+    marks = [e["offsets"] for e in daemon.events() if e["event"] == "checkpoint"]
+    return sum(marks[-1].values()) if marks else 0  # type: ignore[attr-defined]
 
 
 def sent_once(bootstrap: str, topic: str, seed: int) -> set[str]:

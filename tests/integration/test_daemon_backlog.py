@@ -16,7 +16,15 @@ from consumers.state.directory_store import StateStore
 from consumers.synth.options import GenerateOptions
 from insights.config import EngineConfig
 from tests.backlog_traffic import Backlog, Reference, build_backlog, reference
-from tests.daemon_process import Daemon, committed, output_ids, sent_event_ids, until_committed, wait_for
+from tests.daemon_process import (
+    Daemon,
+    checkpointed,
+    committed,
+    output_ids,
+    sent_event_ids,
+    to_the_end,
+    wait_for,
+)
 from tests.kafka_broker import KafkaBroker, create_topic, produce, unique_topic
 
 pytestmark = pytest.mark.kafka
@@ -69,20 +77,6 @@ def late_of_last_checkpoint(daemon: Daemon) -> int:
     return int(checkpoints[-1]["skipped"].get("late", 0))  # type: ignore[attr-defined]
 
 
-def checkpointed_messages(daemon: Daemon) -> int:
-    marks = [e["offsets"] for e in daemon.events() if e["event"] == "checkpoint"]
-    return sum(marks[-1].values()) if marks else 0  # type: ignore[attr-defined]
-
-
-def to_the_end(daemon: Daemon, bootstrap: str, group: str, source: str) -> None:
-    try:
-        until_committed(daemon, bootstrap, group, source, timeout_s=180)
-        code, _ = daemon.stop()
-    finally:
-        daemon.kill()
-    assert code == 0
-
-
 def assert_complete_once(bootstrap: str, output: str, want: Reference) -> None:
     sent = sent_event_ids(bootstrap, output)
     assert not [i for i, n in Counter(sent).items() if n > 1], "an insight was sent twice"
@@ -121,7 +115,7 @@ def test_backlog_restart_half_way(kafka_broker: KafkaBroker, tmp_path: Path) -> 
     half = sum(len(p) for p in backlog.partitions) // 2
     first = Daemon(tmp_path, bootstrap, *args, env=ENV)
     try:
-        wait_for("half checkpointed", lambda: checkpointed_messages(first) >= half, first, timeout_s=180)
+        wait_for("half checkpointed", lambda: checkpointed(first) >= half, first, timeout_s=180)
         code, _ = first.stop()
     finally:
         first.kill()
@@ -158,7 +152,7 @@ def test_backlog_rebalance_half_way(kafka_broker: KafkaBroker, tmp_path: Path) -
     daemon = Daemon(tmp_path, bootstrap, *args, "--state-dir", str(state), env=env)
     half = sum(len(p) for p in backlog.partitions) // 2
     try:
-        wait_for("half checkpointed", lambda: checkpointed_messages(daemon) >= half, daemon, timeout_s=180)
+        wait_for("half checkpointed", lambda: checkpointed(daemon) >= half, daemon, timeout_s=180)
         create_topic(bootstrap, f"{prefix}-joins")
         wait_for(
             "a rebalance", lambda: any(e["event"] == "partitions_revoked" for e in daemon.events()), daemon

@@ -17,7 +17,7 @@ from consumers.state.directory_store import StateStore
 from consumers.synth.options import GenerateOptions
 from insights.config import EngineConfig
 from tests.backlog_traffic import build_backlog, reference
-from tests.daemon_process import Daemon, committed, run_to_end_once_more, sent_once, wait_for
+from tests.daemon_process import Daemon, checkpointed, committed, sent_once, to_the_end, wait_for
 from tests.kafka_broker import KafkaBroker, create_topic, produce, unique_topic
 
 pytestmark = pytest.mark.kafka
@@ -35,12 +35,6 @@ OPTIONS = GenerateOptions(
     max_late_minutes=10,
 )
 PARTITIONS, SKEW_MINUTES = 4, 45.0
-
-
-def checkpointed(daemon: Daemon) -> int:
-    """Messages the daemon's last checkpoint covers, all partitions together."""
-    marks = [e["offsets"] for e in daemon.events() if e["event"] == "checkpoint"]
-    return sum(marks[-1].values()) if marks else 0  # type: ignore[attr-defined]
 
 
 def test_kill_9_on_a_backlog_of_partitions_hours_apart(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
@@ -89,7 +83,7 @@ def test_kill_9_on_a_backlog_of_partitions_hours_apart(kafka_broker: KafkaBroker
         killed_at.append(sum(committed(bootstrap, group, source).values()))
     assert all(c < total for c in killed_at), f"seed {seed}: kills at {killed_at} of {total}"
 
-    run_to_end_once_more(tmp_path, bootstrap, args, env, group, source)
+    to_the_end(Daemon(tmp_path, bootstrap, *args, env=env), bootstrap, group, source, timeout_s=120)
     sent = sent_once(bootstrap, output, seed)
     assert sent == want.ids["Start"] | want.ids["End"], f"seed {seed}"
     state = StateStore(tmp_path / "state").load()

@@ -23,9 +23,9 @@ from tests.daemon_process import (
     last_checkpoint,
     reference_ids,
     replayed,
-    run_to_end_once_more,
     sent_event_ids,
     sent_once,
+    to_the_end,
     trace_messages,
     until_committed,
     wait_for,
@@ -75,7 +75,7 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(
     mid_stream = [c for c, _ in killed_at if c < total]
     assert len(mid_stream) == kills, f"seed {seed}: kills at {killed_at} of {total}"
 
-    run_to_end_once_more(tmp_path, bootstrap, args, env, group, source)
+    to_the_end(Daemon(tmp_path, bootstrap, *args, env=env), bootstrap, group, source, timeout_s=120)
     sent = sent_once(bootstrap, output, seed)
     want = reference_ids(messages, EngineConfig())
     assert want["Start"], "the trace has anomalies after warm-up"
