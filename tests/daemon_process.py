@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -157,6 +158,20 @@ def to_the_end(daemon: Daemon, bootstrap: str, group: str, source: str, timeout_
     finally:
         daemon.kill()
     assert code == 0
+
+
+def kill_after_checkpoint(
+    daemon: Daemon, covered: Callable[[Daemon], int], target: int, rng: random.Random
+) -> None:
+    """SIGKILL ``daemon`` at a random moment once a checkpoint ``covered`` at least ``target``
+    messages, somewhere between two checkpoints (the run's interval is short)."""
+    try:
+        wait_for(f"a checkpoint past {target}", lambda: covered(daemon) >= target, daemon, timeout_s=120)
+        time.sleep(rng.uniform(0.0, 0.5))
+        daemon.proc.send_signal(signal.SIGKILL)
+        daemon.proc.wait(timeout=10)
+    finally:
+        daemon.kill()
 
 
 def checkpointed(daemon: Daemon) -> int:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from consumers.state.directory_store import StateStore
 from consumers.synth.options import GenerateOptions
 from insights.config import EngineConfig
 from tests.backlog_traffic import build_backlog, reference
-from tests.daemon_process import Daemon, checkpointed, committed, sent_once, to_the_end, wait_for
+from tests.daemon_process import Daemon, checkpointed, committed, kill_after_checkpoint, sent_once, to_the_end
 from tests.kafka_broker import KafkaBroker, create_topic, produce, unique_topic
 
 pytestmark = pytest.mark.kafka
@@ -68,18 +66,7 @@ def test_kill_9_on_a_backlog_of_partitions_hours_apart(kafka_broker: KafkaBroker
     for k in range(kills):
         target = total * (k + 1) // (kills + 1) + rng.randrange(total // (4 * kills))
         daemon = Daemon(tmp_path, bootstrap, *args, env=env)
-        try:
-            wait_for(
-                f"a checkpoint past {target}",
-                lambda d=daemon, t=target: checkpointed(d) >= t,  # type: ignore[misc]
-                daemon,
-                timeout_s=120,
-            )
-            time.sleep(rng.uniform(0.0, 0.5))  # somewhere between two checkpoints
-            daemon.proc.send_signal(signal.SIGKILL)
-            daemon.proc.wait(timeout=10)
-        finally:
-            daemon.kill()
+        kill_after_checkpoint(daemon, checkpointed, target, rng)
         killed_at.append(sum(committed(bootstrap, group, source).values()))
     assert all(c < total for c in killed_at), f"seed {seed}: kills at {killed_at} of {total}"
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from tests.daemon_process import (
     Daemon,
     baselines,
     committed,
+    kill_after_checkpoint,
     last_checkpoint,
     reference_ids,
     replayed,
@@ -57,18 +56,7 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(
     for k in range(kills):
         target = total * (k + 1) // (kills + 1) + rng.randrange(total // (4 * kills))
         daemon = Daemon(tmp_path, bootstrap, *args, env=env)
-        try:
-            wait_for(
-                f"a checkpoint past {target}",
-                lambda d=daemon, t=target: last_checkpoint(d, f"{source}:0") >= t,  # type: ignore[misc]
-                daemon,
-                timeout_s=120,
-            )
-            time.sleep(rng.uniform(0.0, 0.5))  # somewhere between two checkpoints
-            daemon.proc.send_signal(signal.SIGKILL)
-            daemon.proc.wait(timeout=10)
-        finally:
-            daemon.kill()
+        kill_after_checkpoint(daemon, lambda d: last_checkpoint(d, f"{source}:0"), target, rng)
         killed_at.append(
             (last_checkpoint(daemon, f"{source}:0"), committed(bootstrap, group, source)[(source, 0)])
         )
