@@ -33,9 +33,11 @@ from insights.envelope import (
     line_chunks,
     log_file_records,
     record_problem,
+    small_log_file_records,
     unwrap,
     utf8_problem,
 )
+from insights.record import CloudTrailRecord
 
 __all__ = ["DecodeLimits", "DecodeResult", "Decoder", "Envelope", "Reject", "RejectReason"]
 
@@ -92,7 +94,12 @@ class Decoder:
         result = DecodeResult()
         try:
             body = self._unwrapped(data, result)
-            if body is not None:
+            small = None if body is None else self._small_log_file(body)
+            if small is not None:
+                result.channel = Channel.FILES
+                result.records = small
+                result.skipped = int(not small)
+            elif body is not None:
                 self._body(body, result)
         except Exception as exc:  # the contract is to never raise; this is a bug guard
             self._reject(result, RejectReason.BAD_ENVELOPE, f"internal: {exc!r}", data)
@@ -118,6 +125,12 @@ class Decoder:
                     self._lines(lines, part := DecodeResult(), True, first)
                     yield self._counted(part)
                 return
+            small = None if body is None else self._small_log_file(body)
+            if small is not None:
+                for start in range(0, len(small) or 1, size):
+                    piece = small[start : start + size]
+                    yield self._counted(DecodeResult(piece, [], int(not piece), Channel.FILES))
+                return
             records = None if body is None or self.envelope not in _PARTED else log_file_records(body)
             if body is None or records is None:
                 if body is not None:
@@ -132,6 +145,19 @@ class Decoder:
         except Exception as exc:  # a bug guard, as in decode()
             self._reject(result, RejectReason.BAD_ENVELOPE, f"internal: {exc!r}", data)
             yield self._counted(result)
+
+    def _small_log_file(self, body: bytes | bytearray) -> list[CloudTrailRecord] | None:
+        """All the records of a small, all-ASCII S3 log file whose records are all usable, in one
+        typed pass (:func:`~insights.envelope.small_log_file_records`); None for anything else,
+        which the careful path decodes record by record."""
+        if len(body) > self.limits.max_record_bytes or body[2:3] != b"R" or self.envelope not in _PARTED:
+            return None
+        if not body.isascii():
+            return None
+        records = small_log_file_records(body)
+        if records is None or any(record_problem(rec) is not None for rec in records):
+            return None
+        return records
 
     def _counted(self, result: DecodeResult) -> DecodeResult:
         self.records_decoded += len(result.records)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 import json
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from insights.decode import Decoder, DecodeResult, Envelope
@@ -21,6 +22,7 @@ from tests.decode_samples import (
     direct,
     eventbridge,
     fuzz,
+    record,
     s3_body,
 )
 
@@ -103,6 +105,35 @@ def _is_json(data: bytes) -> bool:
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return False
     return True
+
+
+def _unpadded(result: DecodeResult) -> DecodeResult:
+    """``result`` with the bytes its rejects keep stripped of trailing blanks (a whole body that is
+    rejected keeps the padding that took it past the one-pass size)."""
+    rejects = [dataclasses.replace(r, raw=r.raw.rstrip(b" ")) for r in result.rejects]
+    return DecodeResult(result.records, rejects, result.skipped, result.channel)
+
+
+@fuzz(200)
+@example(raws=[SOME[0], record(eventName="no spaces allowed"), SOME[1]], mode=Envelope.AUTO)
+@example(raws=[SOME[0], record(eventSource=...)], mode=Envelope.S3)
+@example(raws=[], mode=Envelope.AUTO)
+@given(
+    raws=st.lists(st.one_of(st.sampled_from(SOME), mutated_records()), max_size=6),
+    mode=st.sampled_from([Envelope.AUTO, Envelope.S3]),
+)
+def test_small_log_files_decode_as_the_careful_path_does(raws: list[bytes], mode: Envelope) -> None:
+    """A log file no larger than one record may be is decoded in one typed pass when all its records
+    are good; the same body padded past that size takes the record-by-record path. Both give the
+    same records, rejects and skips, whole or in parts, whatever the records are."""
+    body = s3_body(raws)
+    padded = body + b" " * SMALL.max_record_bytes
+    one_pass, careful = Decoder(SMALL, mode), Decoder(SMALL, mode)
+    assert _unpadded(one_pass.decode(body)) == _unpadded(careful.decode(padded))
+    parts = [_unpadded(part) for part in one_pass.decode_parts(body)]
+    assert parts == [_unpadded(part) for part in careful.decode_parts(padded)]
+    assert one_pass.reject_counts == careful.reject_counts
+    assert one_pass.records_decoded == careful.records_decoded
 
 
 @fuzz(100)
