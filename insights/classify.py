@@ -105,6 +105,10 @@ def event_hash(event_id: str) -> int:
     return ((zlib.crc32(data) & 0x7FFFFFFF) << 32 | zlib.adler32(data)) or 1
 
 
+def _count(context: Counter[Context], key: Context, count: int) -> None:
+    context[key] = context.get(key, 0) + count
+
+
 def classify(
     records: Iterable[CloudTrailRecord],
     data_events: bool,
@@ -144,10 +148,17 @@ def classify_parts(
     hashes: list[int] = []
     lanes: list[int] = []
     # Bound once: this loop runs per record, so lookups and calls are kept out of it where they can be.
-    cached_minute, count_context, crc32, adler32 = cache.get, context.get, zlib.crc32, zlib.adler32
+    # Records come in runs of one account and region (a log file, a partition's batch) and, within
+    # those, of one minute: the source's newest minute, its API ids and the context count of the
+    # current (minute, prior) are kept in locals for the run and written back when it ends.
+    cached_minute, crc32, adler32 = cache.get, zlib.crc32, zlib.adler32
+    api_ids_by_source: dict[tuple[str, str, str], dict[tuple[str, str], int]] = {}
     total = 0
     for channel, records in parts:
         lane = channel_ids.setdefault(channel, len(channel_ids))
+        run_account = run_region = ""
+        run_newest, run_apis = NO_MINUTE, api_ids_by_source.setdefault(("", "", channel), {})
+        run_minute, run_prior, run_count = NO_MINUTE, NO_MINUTE, 0
         for r in records:
             total += 1
             category = r.eventCategory
@@ -169,20 +180,37 @@ def classify_parts(
                 skipped["future"] += 1
                 continue
             region = r.awsRegion
-            source = (account, region, channel)
-            prior = newest.get(source, NO_MINUTE)
+            if account != run_account or region != run_region:  # another source: end the run
+                if run_count:
+                    _count(context, (run_minute, run_account, run_region, channel, run_prior), run_count)
+                    run_count = 0
+                if run_account:
+                    newest[(run_account, run_region, channel)] = run_newest
+                run_account, run_region = account, region
+                run_newest = newest.get((account, region, channel), NO_MINUTE)
+                run_apis = api_ids_by_source.setdefault((account, region, channel), {})
+            prior = run_newest
             if minute > prior:
-                newest[source] = minute
-            key = (minute, account, region, channel, prior)
-            context[key] = count_context(key, 0) + 1
+                run_newest = minute
+            if minute == run_minute and prior == run_prior:
+                run_count += 1
+            else:
+                if run_count:
+                    _count(context, (run_minute, account, region, channel, run_prior), run_count)
+                run_minute, run_prior, run_count = minute, prior, 1
             write = r.readOnly is False or category == "Data"
             error_code = r.errorCode
             if not write and error_code is None:
                 continue
-            api_key = (category, account, region, r.eventSource, r.eventName)
-            api = api_ids.get(api_key)
+            name = (r.eventSource, r.eventName)
+            api = run_apis.get(name)
             if api is None:
-                api = api_ids[api_key] = len(api_ids)
+                api_key = (category, account, region, r.eventSource, r.eventName)
+                api = api_ids.get(api_key)
+                if api is None:
+                    api = api_ids[api_key] = len(api_ids)
+                if category == "Management":
+                    run_apis[name] = api
             text = identity.arn if identity is not None else None
             arn = 0 if not text else string_ids.setdefault(text, len(string_ids))
             text = r.userAgent
@@ -201,6 +229,10 @@ def classify_parts(
             else:  # event_hash(event_id), inlined
                 data = event_id.encode()
                 hashes.append(((crc32(data) & 0x7FFFFFFF) << 32 | adler32(data)) or 1)
+        if run_count:
+            _count(context, (run_minute, run_account, run_region, channel, run_prior), run_count)
+        if run_account:
+            newest[(run_account, run_region, channel)] = run_newest
     out.records = total
     out.apis = list(api_ids)
     out.strings = list(string_ids)
