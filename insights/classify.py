@@ -105,10 +105,6 @@ def event_hash(event_id: str) -> int:
     return ((zlib.crc32(data) & 0x7FFFFFFF) << 32 | zlib.adler32(data)) or 1
 
 
-def _count(context: Counter[Context], key: Context, count: int) -> None:
-    context[key] = context.get(key, 0) + count
-
-
 def classify(
     records: Iterable[CloudTrailRecord],
     data_events: bool,
@@ -148,17 +144,16 @@ def classify_parts(
     hashes: list[int] = []
     lanes: list[int] = []
     # Bound once: this loop runs per record, so lookups and calls are kept out of it where they can be.
-    # Records come in runs of one account and region (a log file, a partition's batch) and, within
-    # those, of one minute: the source's newest minute, its API ids and the context count of the
-    # current (minute, prior) are kept in locals for the run and written back when it ends.
-    cached_minute, crc32, adler32 = cache.get, zlib.crc32, zlib.adler32
+    # Records come in runs of one account and region (a log file, often a run of a partition's
+    # batch): the source's newest minute and its API ids are kept in locals for the run, the newest
+    # minute written back when the run ends.
+    cached_minute, count_context, crc32, adler32 = cache.get, context.get, zlib.crc32, zlib.adler32
     api_ids_by_source: dict[tuple[str, str, str], dict[tuple[str, str], int]] = {}
     total = 0
     for channel, records in parts:
         lane = channel_ids.setdefault(channel, len(channel_ids))
-        run_account = run_region = ""
-        run_newest, run_apis = NO_MINUTE, api_ids_by_source.setdefault(("", "", channel), {})
-        run_minute, run_prior, run_count = NO_MINUTE, NO_MINUTE, 0
+        run_account: str | None = None
+        run_region, run_newest, run_apis = "", NO_MINUTE, api_ids_by_source.setdefault(("", "", ""), {})
         for r in records:
             total += 1
             category = r.eventCategory
@@ -181,10 +176,7 @@ def classify_parts(
                 continue
             region = r.awsRegion
             if account != run_account or region != run_region:  # another source: end the run
-                if run_count:
-                    _count(context, (run_minute, run_account, run_region, channel, run_prior), run_count)
-                    run_count = 0
-                if run_account:
+                if run_account is not None:
                     newest[(run_account, run_region, channel)] = run_newest
                 run_account, run_region = account, region
                 run_newest = newest.get((account, region, channel), NO_MINUTE)
@@ -192,12 +184,8 @@ def classify_parts(
             prior = run_newest
             if minute > prior:
                 run_newest = minute
-            if minute == run_minute and prior == run_prior:
-                run_count += 1
-            else:
-                if run_count:
-                    _count(context, (run_minute, account, region, channel, run_prior), run_count)
-                run_minute, run_prior, run_count = minute, prior, 1
+            key = (minute, account, region, channel, prior)
+            context[key] = count_context(key, 0) + 1
             write = r.readOnly is False or category == "Data"
             error_code = r.errorCode
             if not write and error_code is None:
@@ -229,9 +217,7 @@ def classify_parts(
             else:  # event_hash(event_id), inlined
                 data = event_id.encode()
                 hashes.append(((crc32(data) & 0x7FFFFFFF) << 32 | adler32(data)) or 1)
-        if run_count:
-            _count(context, (run_minute, run_account, run_region, channel, run_prior), run_count)
-        if run_account:
+        if run_account is not None:
             newest[(run_account, run_region, channel)] = run_newest
     out.records = total
     out.apis = list(api_ids)
