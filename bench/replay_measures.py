@@ -14,13 +14,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import consumers.files.read
 import consumers.runtime.decode_pool
 import insights.decode
 from insights.decode import Decoder
-from insights.engine import Engine
+
+if TYPE_CHECKING:  # scipy: see bench/replay.py on what its top-level imports cost the workers
+    from insights.engine import Engine
 
 
 @dataclass

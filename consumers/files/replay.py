@@ -18,6 +18,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from consumers.files.discover import Inputs
 from consumers.files.read import Task, tasks
@@ -25,8 +26,12 @@ from consumers.files.report import InputReport
 from consumers.runtime.decode_pool import Decoded, DecodePool
 from insights.classify import ColumnBatch
 from insights.decode import DecodeLimits
-from insights.engine import Engine
 from insights.transition import InsightTransition
+
+# Annotations only: the engine loads scipy (~1.4 s), which each spawned decode worker would load again
+# when the script that starts ``replay`` imports this module at its top (spawn re-imports ``__main__``).
+if TYPE_CHECKING:
+    from insights.engine import Engine
 
 # Files are small (CloudTrail writes one every ~5 minutes per account and region): the engine gets
 # them in batches of about this many records, so per-call costs are paid once per batch.
