@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "generate": ("consumers.commands.generate", "write synthetic CloudTrail traffic with labelled anomalies"),
     "score-series": ("consumers.commands.score_series", "score one timestamp,value CSV series for anomalies"),
+    "plot": ("consumers.commands.plot", "draw one API's calls per minute, baseline and insights as a PNG"),
 }
 
 # The exit status of a process killed by SIGPIPE, as a shell reports it (128 + signal number).

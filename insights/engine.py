@@ -17,7 +17,7 @@ however they are batched and however the inputs interleave, as long as none arri
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -31,10 +31,11 @@ from insights.early import early_starts
 from insights.keys import StringTable
 from insights.normalise import Normaliser
 from insights.record import CloudTrailRecord
-from insights.track import Track
+from insights.track import ClosedMinute, Track
 from insights.transition import InsightTransition
 
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 
 
 class Engine:
@@ -59,6 +60,10 @@ class Engine:
         self._strings_after_compaction = 0
         self._minute_cache: dict[str, int | None] = {}
         self._early_through: int | None = None  # the last open minute early Starts were judged up to
+        # Called after each minute closes with the minute, every slot's count and what the close
+        # judged: how a picture or an explanation sees the series behind the decisions (it must not
+        # change the engine; it sees the minute's view, not a copy).
+        self.on_minute_closed: Callable[[int, F64, ClosedMinute], None] | None = None
 
     @property
     def closed_through(self) -> int | None:
@@ -154,7 +159,10 @@ class Engine:
             rows = self.track.keys.high_water
             late = self.minutes.take_late(minute, rows)
             counts, slots, values = self.minutes.close(minute, rows)
-            out.extend(self.track.close(minute, counts, slots, values, late, silent).transitions)
+            judged = self.track.close(minute, counts, slots, values, late, silent)
+            out.extend(judged.transitions)
+            if self.on_minute_closed is not None:
+                self.on_minute_closed(minute, counts, judged)
             self.normaliser.forget_minute(minute)
         self._compact_strings()
         return out

@@ -1,0 +1,1 @@
+"""``trailpulse plot``: one API's per-minute series, its baseline and its insights, as a PNG."""
