@@ -31,7 +31,7 @@ from insights.early import early_starts
 from insights.keys import StringTable
 from insights.normalise import Normaliser
 from insights.record import CloudTrailRecord
-from insights.track import Track
+from insights.track import ClosedMinute, Track
 from insights.transition import InsightTransition
 
 I64 = npt.NDArray[np.int64]
@@ -59,6 +59,8 @@ class Engine:
         self._strings_after_compaction = 0
         self._minute_cache: dict[str, int | None] = {}
         self._early_through: int | None = None  # the last open minute early Starts were judged up to
+        # The last minute closed with keys tracked: what it judged, for reports (:mod:`insights.census`).
+        self.last_close: ClosedMinute | None = None
 
     @property
     def closed_through(self) -> int | None:
@@ -154,7 +156,10 @@ class Engine:
             rows = self.track.keys.high_water
             late = self.minutes.take_late(minute, rows)
             counts, slots, values = self.minutes.close(minute, rows)
-            out.extend(self.track.close(minute, counts, slots, values, late, silent).transitions)
+            judged = self.track.close(minute, counts, slots, values, late, silent)
+            out.extend(judged.transitions)
+            if judged.view is not None:
+                self.last_close = judged
             self.normaliser.forget_minute(minute)
         self._compact_strings()
         return out
