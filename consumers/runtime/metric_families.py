@@ -12,8 +12,10 @@ from collections.abc import Iterator, Mapping
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from consumers.runtime.figures import EngineFigures, Figures, HistogramFigures
+from insights.transition import CALL_RATE, ERROR_RATE
 
 REJECTED = "rejected."
+INSIGHT_TYPES = (CALL_RATE, ERROR_RATE)  # shown at 0 before the first, so rates and alerts have a series
 PARTITION_LABELS = ("topic", "partition")
 
 
@@ -83,14 +85,15 @@ def engine_families(e: EngineFigures, emitted: Mapping[tuple[str, str], int]) ->
         "Insight events emitted, by insight type and state (Start, End)",
         labels=("insight_type", "state"),
     )
-    for (insight_type, state), n in sorted(emitted.items()):
+    every = {(t, s): 0 for t in INSIGHT_TYPES for s in ("Start", "End")}
+    for (insight_type, state), n in sorted({**every, **emitted}.items()):
         insights.add_metric((insight_type, state), n)
     yield insights
     yield by_label(
         GaugeMetricFamily(
             "trailpulse_insights_active", "insights started and not ended yet", labels=("insight_type",)
         ),
-        e.open_insights,
+        {**dict.fromkeys(INSIGHT_TYPES, 0), **e.open_insights},
     )
     yield GaugeMetricFamily(
         "trailpulse_keys_tracked", "keys (API, or API and error code) tracked", e.tracked_keys
