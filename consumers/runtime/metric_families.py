@@ -85,7 +85,7 @@ def engine_families(e: EngineFigures, emitted: Mapping[tuple[str, str], int]) ->
         "Insight events emitted, by insight type and state (Start, End)",
         labels=("insight_type", "state"),
     )
-    every = {(t, s): 0 for t in INSIGHT_TYPES for s in ("Start", "End")}
+    every: dict[tuple[str, str], int] = {(t, s): 0 for t in INSIGHT_TYPES for s in ("Start", "End")}
     for (insight_type, state), n in sorted({**every, **emitted}.items()):
         insights.add_metric((insight_type, state), n)
     yield insights
