@@ -202,7 +202,7 @@ def runtime_families(f: Figures, now: float) -> Iterator[Metric]:
         ),
         CounterMetricFamily(
             "trailpulse_sink_failures_total",
-            "flushes of a sink that did not get everything acknowledged",
+            "flushes of a sink that did not get everything acknowledged in time, or failed",
             labels=("sink",),
         ),
         CounterMetricFamily(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
+from pathlib import Path
 from collections.abc import Iterable
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -172,3 +173,33 @@ def test_metrics_are_served_beside_the_health_endpoints() -> None:
         assert "trailpulse_messages_consumed_total 10.0" in body
     finally:
         server.close()
+
+
+def every_family() -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    """Each family the registry exposes with every figure present: its type, help and labels."""
+    engine = Engine(EngineConfig(warmup_minutes=0, allowed_lateness_minutes=0))
+    engine.process([record(START, name="RunInstances")])
+    report = Report(top_apis=20)
+    report.engine_ran(engine, engine.process([record(START + 1, name="RunInstances")]))
+    text = exposition(registry(lambda: figures(top=report.top), "kafka-python", top_apis=True))()[0].decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        name = family.name + ("_total" if family.type == "counter" else "")
+        labels = {k for s in family.samples for k in s.labels if k not in ("le",)}
+        out[name] = (family.type, family.documentation, tuple(sorted(labels)))
+    return out
+
+
+def readme_reference() -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("<!-- metrics-reference:start -->\n", 1)[1].split("\n<!-- metrics-reference:end -->")[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        name, kind, labels, meaning = (cell.strip() for cell in line.strip("|").split(" | "))
+        listed = tuple(sorted(label.strip("`") for label in labels.split(", ") if label))
+        rows[name.strip("`")] = (kind, meaning, listed)
+    return rows
+
+
+def test_the_readme_lists_every_metric_with_its_type_labels_and_meaning() -> None:
+    assert readme_reference() == every_family(), "README.md's Metrics reference is out of date"
