@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import urllib.request
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
@@ -192,7 +192,8 @@ def every_family() -> dict[str, tuple[str, str, tuple[str, ...]]]:
 
 def readme_reference() -> dict[str, tuple[str, str, tuple[str, ...]]]:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    table = readme.split("<!-- metrics-reference:start -->\n", 1)[1].split("\n<!-- metrics-reference:end -->")[0]
+    start, end = "<!-- metrics-reference:start -->\n", "\n<!-- metrics-reference:end -->"
+    table = readme.split(start, 1)[1].split(end)[0]
     rows = {}
     for line in table.splitlines()[2:]:
         name, kind, labels, meaning = (cell.strip() for cell in line.strip("|").split(" | "))
