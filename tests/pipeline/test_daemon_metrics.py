@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import msgspec
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
 from prometheus_client.samples import Sample
 
 from consumers.kafka.memory import EOF
@@ -115,3 +116,37 @@ def test_a_scrape_after_the_run_matches_the_checkpoint_log_and_the_topics() -> N
     top = [s for s in found if s.name == "trailpulse_top_api_calls"]
     assert 0 < len(top) <= 5 and {s.labels["account"] for s in top} <= {"111122223333", OTHER}
     assert harness.cluster.records(OUTPUT)
+
+
+def test_an_unacknowledging_broker_shows_as_deferred_checkpoints_and_a_queue() -> None:
+    harness = Harness()
+    harness.cluster.produce(SOURCE, [*traffic(), EOF])
+    started = harness.start()
+    daemon = started.daemon
+    metrics = registry(lambda: daemon.report.figures, "kafka-python", top_apis=False)
+    started.producer.away = True
+    started.turn_to_eof()
+    assert not daemon.checkpoint.take() and not daemon.checkpoint.take()
+    daemon.publish()
+    away = samples(metrics)
+    started.producer.away = False
+    assert daemon.checkpoint.take()
+    daemon.publish()
+    back = samples(metrics)
+
+    assert value(away, "trailpulse_checkpoint_failures_total", reason="deferred") == 2
+    assert value(away, "trailpulse_checkpoints_total") == 0
+    assert value(away, "trailpulse_sink_queue_depth", sink="output_topic") == 4
+    assert value(away, "trailpulse_sink_failures_total", sink="output_topic") == 2
+    assert value(away, "trailpulse_sink_retries_total", sink="output_topic") == 1
+    assert value(away, "trailpulse_sink_deliveries_total", sink="output_topic") == 0
+    assert value(back, "trailpulse_sink_queue_depth", sink="output_topic") == 0
+    assert value(back, "trailpulse_sink_retries_total", sink="output_topic") == 2
+    assert value(back, "trailpulse_sink_deliveries_total", sink="output_topic") == 4
+    assert value(back, "trailpulse_checkpoints_total") == 1
+    assert value(back, "trailpulse_state_bytes") == len(harness.store.saved[-1].engine)
+
+
+def samples(reg: CollectorRegistry) -> list[Sample]:
+    text = exposition(reg)()[0].decode()
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]

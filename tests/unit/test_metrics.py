@@ -6,10 +6,12 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 from prometheus_client.samples import Sample
 
+from consumers.kafka.protocol import KafkaClientError
 from consumers.runtime.figures import (
     Buckets,
     CheckpointFigures,
@@ -21,7 +23,7 @@ from consumers.runtime.figures import (
 from consumers.runtime.health import HealthServer, HealthStatus
 from consumers.runtime.metrics import DaemonCollector, exposition, registry
 from consumers.runtime.report import Report
-from consumers.sinks.metered import SinkFigures
+from consumers.sinks.metered import MeteredSink, SinkFigures
 from insights.census import top_keys
 from insights.config import EngineConfig
 from insights.engine import Engine
@@ -204,3 +206,29 @@ def readme_reference() -> dict[str, tuple[str, str, tuple[str, ...]]]:
 
 def test_the_readme_lists_every_metric_with_its_type_labels_and_meaning() -> None:
     assert readme_reference() == every_family(), "README.md's Metrics reference is out of date"
+
+
+class LosingSink:
+    """A sink whose flush fails for good (a send lost), as the Kafka sinks raise then."""
+
+    name = "losing"
+
+    def add(self, item: str) -> None:
+        """Kept nowhere."""
+
+    def flush(self, timeout_s: float) -> bool:
+        raise KafkaClientError("a send failed")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_a_flush_that_raises_counts_as_a_failure_and_leaves_the_items_queued() -> None:
+    sink = MeteredSink("losing", LosingSink())
+    sink.add("a")
+    sink.add("b")
+    with pytest.raises(KafkaClientError):
+        sink.flush(1.0)
+    with pytest.raises(KafkaClientError):
+        sink.flush(1.0)
+    assert sink.figures() == SinkFigures("losing", delivered=0, failures=2, retries=1, queued=2)
