@@ -200,7 +200,8 @@ class Daemon:
             self.recall.progress(self.offsets)
 
     def _emit(self, transitions: list[InsightTransition]) -> None:
-        """Hand Insight events to the insight sinks; log sources that fell silent (once each)."""
+        """Hand Insight events to the insight sinks; log sources that fell silent (once each); tell
+        the report (counts by type and state, the busiest keys)."""
         self.report.engine_ran(self.engine, transitions)
         for transition in transitions:
             insight = Insight.of(transition)
