@@ -56,26 +56,25 @@ def open_insights(engine: Engine) -> dict[str, int]:
 
 
 def top_keys(engine: Engine, k: int) -> list[KeyFigures]:
-    """The ``k`` keys with the most calls in the last closed minute (ties: the higher score, then
-    the key), keys without any left out.
+    """The ``k`` keys with the most calls in the last closed minute (ties: the higher score first,
+    then slot order at the cut, then the key), keys without any left out. Costs numpy work over the
+    minute's judged keys and Python work over ``k`` of them, however many keys tie.
 
     Valid right after the call to the engine that closed that minute: a later batch may release a
     key's slot and give it to another key."""
     closed = engine.last_close
     if closed is None or closed.view is None or closed.decisions is None or k <= 0:
         return []
-    view, track = closed.view, engine.track
+    view, surprise = closed.view, closed.decisions.surprise
     busy = np.flatnonzero(view.counts > 0)
-    if len(busy) > k:  # the k largest counts, ties at the k-th kept for the order below
-        kth = np.partition(view.counts[busy], len(busy) - k)[len(busy) - k]
-        busy = busy[view.counts[busy] >= kth]
-    keys = track.keys.table.keys
-    slots = view.slots[busy]
-    averages = track.baseline.average(slots)
+    chosen = busy[np.lexsort((-surprise[busy], -view.counts[busy]))[:k]]
+    slots = view.slots[chosen]
+    keys = engine.track.keys.table.keys
+    averages = engine.track.baseline.average(slots)
     found = [
-        KeyFigures(key, view.minute, float(view.counts[i]), float(avg), float(closed.decisions.surprise[i]))
-        for i, slot, avg in zip(busy.tolist(), slots.tolist(), averages.tolist(), strict=True)
+        KeyFigures(key, view.minute, float(view.counts[i]), float(avg), float(surprise[i]))
+        for i, slot, avg in zip(chosen.tolist(), slots.tolist(), averages.tolist(), strict=True)
         if (key := keys[slot]) is not None
     ]
     found.sort(key=lambda f: (-f.rate, -f.score, f.key))
-    return found[:k]
+    return found
