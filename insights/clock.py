@@ -44,6 +44,8 @@ to ``max.task.idle.ms``) before it advances stream time.
 >>> clocks.observe("p0", "1", "eu-west-1", 80, channel="files")  # the same records' log files
 >>> clocks.frontier()
 77
+>>> clocks.counts()  # sources, silent ones
+(4, 1)
 """
 
 from __future__ import annotations
