@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
@@ -71,12 +72,7 @@ def figures(**changes: object) -> Figures:
         sinks=(SinkFigures("output_topic", 5, 1, 1, 0),),
         top=(),
     )
-    return _replace(base, changes) if changes else base
-
-
-def _replace(base: Figures, changes: dict[str, object]) -> Figures:
-    fields = {name: getattr(base, name) for name in Figures.__dataclass_fields__}
-    return Figures(**{**fields, **changes})  # type: ignore[arg-type]
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
 def test_published_figures_become_samples_with_their_labels() -> None:
