@@ -13,6 +13,7 @@ The data flows one way through small modules, one step each, each the only write
     events        transition.py, events.py                          the AWS Insight record
 
 ``engine.py`` drives them behind the event-time clock; ``track.py`` closes one minute for every key
-at once (keys, baseline, lifecycle, attribution), holding no state of its own.
+at once (keys, baseline, lifecycle, attribution), holding no state of its own; ``census.py`` reads
+what the engine holds for reports (the daemon's metrics) and changes nothing.
 Everything here is deterministic: the same input gives byte-identical output.
 """

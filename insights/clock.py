@@ -44,6 +44,8 @@ to ``max.task.idle.ms``) before it advances stream time.
 >>> clocks.observe("p0", "1", "eu-west-1", 80, channel="files")  # the same records' log files
 >>> clocks.frontier()
 77
+>>> clocks.counts()  # sources, silent ones
+(4, 1)
 """
 
 from __future__ import annotations
@@ -115,6 +117,10 @@ class SourceClocks:
             return frozenset()
         speaking = {(s[2], s[3]) for s in self._newest if s not in self._silent and s[0] not in self._idle}
         return frozenset((a, r) for (_, _, a, r) in self._silent) - speaking
+
+    def counts(self) -> tuple[int, int]:
+        """How many sources there are, and how many of them are silent (as of the last :meth:`frontier`)."""
+        return len(self._newest), len(self._silent)
 
     def take_silent(self) -> list[Silent]:
         """Sources that fell silent since the last call: (input, channel, account, region, newest)."""

@@ -60,6 +60,8 @@ class Engine:
         self._strings_after_compaction = 0
         self._minute_cache: dict[str, int | None] = {}
         self._early_through: int | None = None  # the last open minute early Starts were judged up to
+        # The last minute closed with keys tracked: what it judged, for reports (:mod:`insights.census`).
+        self.last_close: ClosedMinute | None = None
         # Called after each minute closes with the minute, every slot's count and what the close
         # judged: how a picture or an explanation sees the series behind the decisions (it must not
         # change the engine; it sees the minute's view, not a copy).
@@ -161,6 +163,8 @@ class Engine:
             counts, slots, values = self.minutes.close(minute, rows)
             judged = self.track.close(minute, counts, slots, values, late, silent)
             out.extend(judged.transitions)
+            if judged.view is not None:
+                self.last_close = judged
             if self.on_minute_closed is not None:
                 self.on_minute_closed(minute, counts, judged)
             self.normaliser.forget_minute(minute)

@@ -8,6 +8,9 @@ step keeps its per-key state in columns indexed by the slot handed out here.
 Besides the key table this owns, per slot: ``live``, ``scope_start`` (the first minute its account
 and region were observed: warm-up counts from there), ``last_active`` (newest minute with a record:
 idle keys are evicted) and the index of its resolved :class:`~insights.config.DetectorParams`.
+Keys refused for want of room (``dropped_full``) and keys released (``evicted``, by why: ``idle``
+after ``idle_evict_minutes`` without calls, ``room`` to admit a new key) are counted, for reports;
+``evicted`` since this process started (the snapshot does not carry it).
 
 >>> from insights.config import EngineConfig
 >>> keys = KeySpace(EngineConfig(max_keys=1))
@@ -22,8 +25,9 @@ idle keys are evicted) and the index of its resolved :class:`~insights.config.De
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +48,7 @@ KEY_FIELDS: dict[str, Field] = {
     "last_active": Field("int64"),
     "param_idx": Field("int32"),
 }
+Eviction = Literal["idle", "room"]
 
 
 class KeySpace:
@@ -55,6 +60,7 @@ class KeySpace:
         self.cols = Columns(KEY_FIELDS)
         self.params: list[DetectorParams] = []
         self.dropped_full = 0
+        self.evicted: Counter[str] = Counter()
         self._params_cache: tuple[dict[str, F64], Bool] | None = None
 
     def __len__(self) -> int:
@@ -103,7 +109,8 @@ class KeySpace:
         c["param_idx"][slot] = self._param_index(key)
         return slot
 
-    def release(self, slot: int) -> None:
+    def release(self, slot: int, why: Eviction) -> None:
+        self.evicted[why] += 1
         self.table.release(slot)
         self.cols.reset(slot)
 

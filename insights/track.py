@@ -35,7 +35,7 @@ from insights.baseline import Baseline, References
 from insights.columns import Columns
 from insights.config import EngineConfig
 from insights.keys import ApiKey, StringTable
-from insights.keyspace import KeySpace
+from insights.keyspace import Eviction, KeySpace
 from insights.lifecycle import Decisions, Lifecycle, MinuteView
 from insights.transition import (
     CALL_RATE,
@@ -146,11 +146,11 @@ class Track:
             return False
         self.attributions.flush()
         candidates = np.flatnonzero(idle)
-        self._release(int(candidates[np.argmin(self.keys.last_active(candidates))]))
+        self._release(int(candidates[np.argmin(self.keys.last_active(candidates))]), "room")
         return True
 
-    def _release(self, slot: int) -> None:
-        self.keys.release(slot)
+    def _release(self, slot: int, why: Eviction) -> None:
+        self.keys.release(slot, why)
         for cols in self._slot_state():
             cols.reset(slot)
 
@@ -161,7 +161,7 @@ class Track:
         idle &= ~self.lifecycle.is_open(slice(0, rows))
         slots = np.flatnonzero(idle).tolist()
         for slot in slots:
-            self._release(slot)
+            self._release(slot, "idle")
         return len(slots)
 
     # -- minute close -------------------------------------------------------------------------

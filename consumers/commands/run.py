@@ -1,8 +1,8 @@
 """``trailpulse run``: consume CloudTrail from Kafka, produce Insight events (the daemon's wiring).
 
 Loads the configuration and the state store, builds the Kafka clients and the decode pool, installs
-the signal handlers and the health server, and runs :class:`~consumers.runtime.daemon.Daemon` until
-SIGTERM/SIGINT.
+the signal handlers and the HTTP server (health and metrics), and runs
+:class:`~consumers.runtime.daemon.Daemon` until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from consumers.runtime.daemon import Daemon
 from consumers.runtime.decode_pool import DecodeError, DecodePool
 from consumers.runtime.health import HealthServer
 from consumers.runtime.logs import JsonLog
+from consumers.runtime.metrics import exposition, registry
 from consumers.sinks.base import Sinks
 from consumers.sinks.dead_letters import DeadLetterSink
 from consumers.sinks.output_topic import OutputTopicSink
@@ -65,7 +66,8 @@ def main(config: RunConfig, log: JsonLog, clients: ClientFactory | None = None) 
     try:
         daemon.restore(state, engine)
         if config.health_port >= 0:
-            health = HealthServer(daemon.status, config.health_port, config.health_host)
+            metrics = registry(lambda: daemon.report.figures, config.client, config.metrics_top_apis > 0)
+            health = HealthServer(daemon.status, config.health_port, config.health_host, exposition(metrics))
         log.info("started", group_id=config.group_id, health_port=health.port if health else None)
         daemon.run()
     except (StateStoreError, KafkaClientError, DecodeError) as exc:

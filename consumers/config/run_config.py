@@ -69,6 +69,7 @@ class RunConfig:
     checkpoint_interval_s: float = _default("checkpoint_interval_s")
     health_host: str = _default("health_host")
     health_port: int = _default("health_port")
+    metrics_top_apis: int = _default("metrics_top_apis")
     poll_max_records: int = _default("poll_max_records")
     partition_wait_s: float = _default("partition_wait_s")
     partition_idle_s: float = _default("partition_idle_s")

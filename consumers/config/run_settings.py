@@ -20,6 +20,7 @@ from insights.config import AT_LEAST_0, AT_LEAST_1, POSITIVE, Bounds
 SECRET = re.compile(r"password|token|secret", re.IGNORECASE)
 STATE_STORES = ("directory", "kafka")
 FROM_FILE = "_file"
+MAX_TOP_APIS = 200  # per-API series stay bounded whatever API names the input invents
 
 
 _run = partial(Setting, "run")
@@ -95,9 +96,18 @@ RUN = {
             "health_port",
             int,
             8080,
-            "port of /healthz and /readyz (0: any free port; -1: no HTTP server)",
+            "port of /healthz, /readyz and /metrics (0: any free port; -1: no HTTP server)",
             Bounds(low=-1, high=65535),
             flag="--health-port",
+        ),
+        _run(
+            "metrics_top_apis",
+            int,
+            0,
+            "/metrics also has per-API series (calls, baseline, score) of this many APIs, the busiest"
+            " of the last closed minute (0: none; 20 is a usual choice)",
+            Bounds(low=0, high=MAX_TOP_APIS),
+            flag="--metrics-top-apis",
         ),
         _run("poll_max_records", int, 2000, "records taken from Kafka in one poll at most", AT_LEAST_1),
         _run(

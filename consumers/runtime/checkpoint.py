@@ -19,6 +19,9 @@ A commit the group refuses because it rebalanced under this process (its session
 stall) leaves the state persisted and the group's offsets behind it, which is safe: the partitions
 assigned again are sought to the state's offsets. The commit is made again by the next checkpoint
 (``commit_rejected``, counted as ``commits_rejected``), even with nothing new applied.
+
+For the metrics it keeps how many checkpoints completed, how long they took (drain included), when
+the last one completed and the size of the engine state it persisted.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from consumers.kafka.protocol import CommitRejectedError, Consumer, KafkaClientError, TopicPartitionKey
+from consumers.runtime.figures import CHECKPOINT_BOUNDS, Buckets
 from consumers.runtime.logs import JsonLog
 from consumers.sinks.base import Sink
 from consumers.state.directory_store import State, Store
@@ -75,6 +79,10 @@ class Checkpoint:
         self.persisted: dict[TopicPartitionKey, int] = {}  # the offsets of the state in the store
         self.commit_due = False  # the group refused the last commit of ``persisted``
         self.last_taken = time.monotonic()
+        self.done = 0
+        self.durations = Buckets(CHECKPOINT_BOUNDS)
+        self.done_at: float | None = None  # wall time
+        self.state_bytes: int | None = None
 
     def take(self, revoked: Sequence[TopicPartitionKey] = (), final: bool = False) -> bool:
         """One checkpoint; whether the store and the group now hold everything applied.
@@ -82,7 +90,7 @@ class Checkpoint:
         ``revoked``: partitions being taken away, whose offsets are committed too. Raises when
         ``final`` and a sink cannot flush, and on a store or client failure.
         """
-        self.last_taken = time.monotonic()
+        self.last_taken = started = time.monotonic()
         # 1. Drain what is decoded into the engine.
         self.loop.drain()
         if self.loop.offsets == self.persisted:
@@ -97,9 +105,13 @@ class Checkpoint:
         state = self.loop.state()
         self.store.save(state)
         self.persisted = dict(state.offsets)
+        self.state_bytes = len(state.engine)
         # 4. Commit exactly those offsets.
         if not self._commit(state.offsets, revoked, final):
             return False
+        self.done += 1
+        self.durations.observe(time.monotonic() - started)
+        self.done_at = time.time()
         self.log.info("checkpoint", offsets=offset_doc(state.offsets), **self.loop.summary())
         return True
 

@@ -15,6 +15,9 @@ restart from sending an insight twice. An unusable state store stops the daemon 
 Records dated more than ``max_future_minutes`` after the wall clock are dropped (counted as
 ``future``): one bad clock upstream must not move the watermark and close minutes still filling.
 
+Each sink is wrapped in a :class:`~consumers.sinks.metered.MeteredSink`, and about once a second
+the loop publishes its figures for ``/metrics`` (:mod:`consumers.runtime.report`).
+
 The state store belongs to one consumer group and one process: running several processes in one
 group is not supported yet (each would hold only some partitions while its state covers all keys);
 scale-out through a repartition topic is planned.
@@ -34,8 +37,10 @@ from consumers.runtime.health import HealthStatus
 from consumers.runtime.logs import JsonLog, RateLimited
 from consumers.runtime.partition_time import PartitionTime, input_id
 from consumers.runtime.recall import Recall
+from consumers.runtime.report import Report
 from consumers.sinks.base import Insight, Sinks
 from consumers.sinks.dead_letters import DeadLetter
+from consumers.sinks.metered import MeteredSink
 from consumers.state.directory_store import State, StateStoreError, Store
 from insights.engine import Engine
 from insights.eventtime import minute_to_iso
@@ -50,8 +55,8 @@ MAX_IN_FLIGHT = 16  # decode tasks (one per partition of a poll) queued before t
 class Daemon:
     """The loop on any :class:`Consumer`, writing to ``sinks``; :meth:`run` until :meth:`stop`.
 
-    ``counts`` (messages, records, rejects by reason, deferred checkpoints) is shared with the sinks,
-    which count what they send, and logged as a whole.
+    ``counts`` (messages, records, rejects by reason, deferred checkpoints, sources fallen silent)
+    is shared with the sinks, which count what they send, and logged as a whole.
     """
 
     def __init__(
@@ -67,13 +72,16 @@ class Daemon:
         self.config = config
         self.consumer = consumer
         self.sinks = sinks
-        self.insight_sinks = sinks.for_insights()
+        self.sink_meters = [MeteredSink(label, sink) for label, sink in sinks.labelled()]
+        meter = {id(m.sink): m for m in self.sink_meters}
+        self.insight_sinks = [meter[id(sink)] for sink in sinks.for_insights()]
+        self.dead_letters = None if sinks.dead_letters is None else meter[id(sinks.dead_letters)]
         self.store = store
         self.log = log
         self.record_log = RateLimited(log)
         self.status = HealthStatus(STALL_S)
         self.pool = pool
-        self.in_flight: deque[tuple[list[Received], TopicPartitionKey]] = deque()
+        self.in_flight: deque[tuple[list[Received], TopicPartitionKey, float]] = deque()
         self.polled: dict[TopicPartitionKey, int] = {}
         self.engine = Engine(config.engine)
         self.partition_time = self._partition_time()
@@ -83,7 +91,8 @@ class Daemon:
         self.busy = False
         self.callback_error: BaseException | None = None
         self.recall = Recall(sinks.output, log, time.time())
-        self.checkpoint = Checkpoint(self, sinks.all(), store, consumer, log)
+        self.checkpoint = Checkpoint(self, self.sink_meters, store, consumer, log)
+        self.report = Report(config.metrics_top_apis)
 
     def _partition_time(self) -> PartitionTime:
         c = self.config
@@ -151,7 +160,7 @@ class Daemon:
         latest = int(time.time() // 60) + self.config.max_future_minutes
         for tp, part in fresh.items():
             self.pool.submit([m.value or b"" for m in part], latest)
-            self.in_flight.append((part, tp))
+            self.in_flight.append((part, tp, time.monotonic()))
         self.apply_decoded(drain=False)
 
     def apply_decoded(self, drain: bool) -> None:
@@ -161,8 +170,9 @@ class Daemon:
             decoded = self.pool.take(block=drain or len(self.in_flight) > MAX_IN_FLIGHT)
             if decoded is None:
                 return
-            messages, tp = self.in_flight.popleft()
+            messages, tp, submitted = self.in_flight.popleft()
             self._apply(decoded, messages, tp)
+            self.report.processed(time.monotonic() - submitted)
 
     def drain(self) -> None:
         self.apply_decoded(drain=True)
@@ -181,8 +191,8 @@ class Daemon:
             self.record_log.warning(
                 "record_rejected", letter.reason, detail=letter.detail[:200], source=letter.source
             )
-            if self.sinks.dead_letters is not None:
-                self.sinks.dead_letters.add(letter)
+            if self.dead_letters is not None:
+                self.dead_letters.add(letter)
         self._emit(self.engine.process_classified([decoded.batch], input_id(tp)))
         self.partition_time.delivered(tp)
         self.offsets[tp] = messages[-1].offset + 1
@@ -190,12 +200,15 @@ class Daemon:
             self.recall.progress(self.offsets)
 
     def _emit(self, transitions: list[InsightTransition]) -> None:
-        """Hand Insight events to the insight sinks; log sources that fell silent (once each)."""
+        """Hand Insight events to the insight sinks; log sources that fell silent (once each); tell
+        the report (counts by type and state, the busiest keys)."""
+        self.report.engine_ran(self.engine, transitions)
         for transition in transitions:
             insight = Insight.of(transition)
             for sink in self.insight_sinks:
                 sink.add(insight)
         for source, channel, account, region, newest in self.engine.clocks.take_silent():
+            self.counts["sources_silent"] += 1
             self.log.info(
                 "source_silent",
                 input=source,
@@ -243,6 +256,15 @@ class Daemon:
         self.status.progress()
         if time.monotonic() - self.checkpoint.last_taken >= c.checkpoint_interval_s:
             self.checkpoint.take()
+            self.publish()
+        elif self.report.due():
+            self.publish()
+
+    def publish(self) -> None:
+        """Publish the figures ``/metrics`` shows (see :mod:`consumers.runtime.report`)."""
+        self.report.publish(
+            self.counts, self.engine, self.consumer, self.partition_time, self.checkpoint, self.sink_meters
+        )
 
     def run(self) -> None:
         """Poll until :meth:`stop`; then a final checkpoint. Raises on a store or client failure."""
@@ -250,6 +272,7 @@ class Daemon:
         while not self.stopping:
             self.turn()
         self.checkpoint.take(final=True)
+        self.publish()
 
     def stop(self) -> None:
         """Finish the current turn, then checkpoint and return from :meth:`run` (signal-safe)."""

@@ -1,6 +1,8 @@
-"""``/healthz`` (the loop is making progress) and ``/readyz`` (partitions assigned, state restored).
+"""``/healthz`` (the loop is making progress), ``/readyz`` (partitions assigned, state restored) and
+``/metrics`` (:mod:`consumers.runtime.metrics`).
 
-A small ``http.server`` in a daemon thread; it reads two fields the daemon updates.
+A small ``http.server`` in a daemon thread; it reads two fields the daemon updates, and the metrics
+the loop publishes.
 
 >>> status = HealthStatus(stall_s=60.0, clock=lambda: 100.0)
 >>> status.progress(); status.healthy(), status.ready
@@ -35,11 +37,22 @@ class HealthServer:
     """Serves ``status`` on ``host``:``port`` (0: any free port, see :attr:`port`) until :meth:`close`.
 
     ``host`` is the loopback address unless told otherwise: on a laptop the endpoints stay private;
-    a container, whose port is published from outside, binds ``0.0.0.0``."""
+    a container, whose port is published from outside, binds ``0.0.0.0``. ``metrics`` gives the
+    body and content type of ``/metrics`` (None: that path is a 404 too)."""
 
-    def __init__(self, status: HealthStatus, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        status: HealthStatus,
+        port: int,
+        host: str = "127.0.0.1",
+        metrics: Callable[[], tuple[bytes, str]] | None = None,
+    ) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if self.path == "/metrics" and metrics is not None:
+                    body, content_type = metrics()
+                    self._answer(200, body, content_type)
+                    return
                 if self.path == "/healthz":
                     ok = status.healthy()
                 elif self.path == "/readyz":
@@ -47,9 +60,11 @@ class HealthServer:
                 else:
                     self.send_error(404)
                     return
-                body = b"ok\n" if ok else b"not ok\n"
-                self.send_response(200 if ok else 503)
-                self.send_header("Content-Type", "text/plain")
+                self._answer(200 if ok else 503, b"ok\n" if ok else b"not ok\n", "text/plain")
+
+            def _answer(self, code: int, body: bytes, content_type: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

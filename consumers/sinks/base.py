@@ -84,7 +84,12 @@ class Sinks:
     def for_insights(self) -> list[Sink[Insight]]:
         return [self.output, *self.alerts]
 
+    def labelled(self) -> list[tuple[str, Sink[Any]]]:
+        """Every sink with the name the metrics give it (alerts: their own), in the order a checkpoint
+        flushes them."""
+        dead_letters = [] if self.dead_letters is None else [("dead_letter_topic", self.dead_letters)]
+        return [("output_topic", self.output), *((a.name, a) for a in self.alerts), *dead_letters]
+
     def all(self) -> list[Sink[Any]]:
         """Every sink, in the order a checkpoint flushes them."""
-        dead_letters = [] if self.dead_letters is None else [self.dead_letters]
-        return [*self.for_insights(), *dead_letters]
+        return [sink for _, sink in self.labelled()]

@@ -192,6 +192,7 @@ def test_key_cap_bounds_tracked_keys_and_idle_keys_make_room() -> None:
         assert len(engine.track.keys) <= cap and engine.track.keys.high_water <= cap
     out += engine.finish()
     assert engine.track.keys.dropped_full == 6 * 200 - (cap - 2)  # two slots taken by steady APIs
+    assert engine.track.keys.evicted == {"room": len(late_names)}  # idle Fuzz keys made room
     assert all(len(cols) <= max(64, 2 * cap) for cols in engine.track.columns)
     tracked = {k[4] for k in engine.track.keys.table.index}
     assert set(late_names) <= tracked and {"CreateBucket", NAME} <= tracked
@@ -225,6 +226,7 @@ def test_idle_keys_are_evicted_hourly() -> None:
     run_engine(merge(background(n), _flood(range(10, 12), 30, "Idle")), engine=engine)
     assert {k[4] for k in engine.track.keys.table.index} == {"CreateBucket"}
     assert engine.track.keys.dropped_full == 60 - 49
+    assert engine.track.keys.evicted == {"idle": 49}
 
 
 # -- determinism ----------------------------------------------------------------------------------
