@@ -176,12 +176,15 @@ class ConfluentConsumer:
             self._consumer.resume([TopicPartition(t, p) for t, p in partitions])
 
     def lag(self, partition: TopicPartitionKey) -> int | None:
-        """From the end offset librdkafka cached from its fetches: no request is made."""
+        """From the end offset librdkafka cached from its fetches: no request is made, and an error
+        (a partition revoked since the caller listed it) means the lag is not known."""
         tp = TopicPartition(*partition)
-        with kafka_errors("lag failed"):
+        try:
             _, end = self._consumer.get_watermark_offsets(tp, cached=True)
             [position] = self._consumer.position([tp])
-        if end < 0 or position.offset < 0:
+        except KafkaException:
+            return None
+        if end is None or end < 0 or position.offset < 0:
             return None
         return max(end - position.offset, 0)
 

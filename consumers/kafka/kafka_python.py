@@ -122,13 +122,20 @@ class KafkaPythonConsumer:
         self._consumer.resume(*(TopicPartition(*tp) for tp in partitions))
 
     def lag(self, partition: TopicPartitionKey) -> int | None:
-        """From the end offset the last fetch returned: no request is made (once a partition has been
-        fetched, its position is known too)."""
-        tp = TopicPartition(*partition)
-        end = self._consumer.highwater(tp)
-        if end is None:
+        """From the end offset and the position the last fetch left, read from the client's
+        subscription state: no request is made and nothing is raised.
+
+        ``KafkaConsumer.position`` refreshes committed offsets over the network when a position is
+        unknown (just after an assignment), so a metrics scrape or an idleness check during a broker
+        restart would fail; ``highwater`` raises for a partition revoked since the caller listed it.
+        Either way the lag is simply not known yet.
+        """
+        state = self._consumer._subscription.assignment.get(TopicPartition(*partition))
+        end = getattr(state, "highwater", None)
+        position = getattr(state, "position", None)
+        if end is None or position is None:
             return None
-        return max(int(end) - int(self._consumer.position(tp)), 0)
+        return max(int(end) - int(position.offset), 0)
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
