@@ -1,0 +1,1 @@
+"""Alert sinks: what an Insight becomes for Alertmanager, Slack, PagerDuty and signed webhooks."""
