@@ -147,12 +147,12 @@ class AlertFacts:
         direction and the durations are the reason a reader can check against the record.
         """
         what = "Errors" if self.insight_type == "ApiErrorRateInsight" else "Calls"
-        ratio = self.ratio
-        versus = "with none" if ratio is None else f"{number(ratio)}x the baseline average of"
-        baseline = (
-            f"{versus} {number(self.baseline_average)} {self.unit} "
-            f"over the previous {duration(self.baseline_duration)}"
-        )
+        ratio, previous = self.ratio, f"the previous {duration(self.baseline_duration)}"
+        if ratio is None:
+            baseline = f"where {previous} had none"
+        else:
+            base = f"{number(self.baseline_average)} {self.unit}"
+            baseline = f"{number(ratio)}x the baseline average of {base} over {previous}"
         if self.state == "Start":
             level = f"{number(self.insight_average)} {self.unit} in the first unusual minute"
             return f"{what} went {self.direction}: {level}, {baseline}."
