@@ -23,8 +23,9 @@ from consumers.kafka.protocol import TopicPartitionKey
 from consumers.runtime.daemon import Daemon
 from consumers.runtime.decode_pool import DecodePool
 from consumers.runtime.logs import JsonLog
-from consumers.sinks.base import Insight, Sinks
+from consumers.sinks.base import AlertOutbox, Insight, Sinks
 from consumers.sinks.dead_letters import DeadLetterSink
+from consumers.sinks.metered import SinkFigures
 from consumers.sinks.output_topic import OutputTopicSink
 from consumers.state.directory_store import State
 from insights.config import EngineConfig
@@ -113,23 +114,46 @@ class JournaledProducer(MemoryProducer):
 
 
 class AlertSink:
-    """An insight sink beside the output topic, as an alert webhook would be; its flush can fail."""
+    """An insight sink beside the output topic, as an alert webhook would be; its flush can fail.
+    What it holds unacknowledged goes into the outbox a checkpoint persists."""
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.received: list[Insight] = []
+        self.pending: list[Insight] = []
+        self.restored: list[Insight] = []
         self.acknowledging = True
+        self.delivered = self.failures = 0
 
     @property
     def name(self) -> str:
         return "alerts"
 
+    @property
+    def label(self) -> str:
+        return "alerts"
+
     def add(self, item: Insight) -> None:
         self.received.append(item)
+        self.pending.append(item)
 
     def flush(self, timeout_s: float) -> bool:
         self.journal.append("alerts.flush")
+        if self.acknowledging:
+            self.delivered += len(self.pending)
+            self.pending.clear()
+        else:
+            self.failures += 1
         return self.acknowledging
+
+    def snapshot(self) -> tuple[list[Insight], list[Insight]]:
+        return list(self.pending), []
+
+    def restore(self, queued: list[Insight], active: list[Insight]) -> None:
+        self.restored = list(queued)
+
+    def figures(self) -> SinkFigures:
+        return SinkFigures("alerts", self.delivered, self.failures, 0, len(self.pending))
 
     def close(self) -> None:
         """Nothing to release."""
@@ -167,9 +191,16 @@ class Harness:
     def __post_init__(self) -> None:
         self.store = JournaledStore(self.journal)
 
-    def start(self, dead_letters: bool = True, pool: DecodePool | None = None, **run: object) -> Started:
+    def start(
+        self,
+        dead_letters: bool = True,
+        pool: DecodePool | None = None,
+        alert_sink: AlertOutbox | None = None,
+        **run: object,
+    ) -> Started:
         """A daemon as ``trailpulse run`` starts one: state loaded, restored, subscribed. ``run``:
-        settings of :class:`RunConfig`; ``pool``: decoding inline by default."""
+        settings of :class:`RunConfig`; ``pool``: decoding inline by default; ``alert_sink``: a real
+        one beside the journaled one."""
         settings: dict[str, object] = {"checkpoint_interval_s": 3600.0, "poll_max_records": 25, **run}
         config = RunConfig(
             input_topics=[SOURCE],
@@ -183,7 +214,8 @@ class Harness:
         producer = JournaledProducer(self.cluster, self.journal)
         counts: Counter[str] = Counter()
         output, alerts = OutputTopicSink(producer, OUTPUT, counts), AlertSink(self.journal)
-        sinks = Sinks(output, DeadLetterSink(producer, DEAD) if dead_letters else None, [alerts])
+        extra = [] if alert_sink is None else [alert_sink]
+        sinks = Sinks(output, DeadLetterSink(producer, DEAD) if dead_letters else None, [alerts, *extra])
         log = JsonLog(self.log_lines)
         pool = DecodePool(0, False) if pool is None else pool
         daemon = Daemon(config, consumer, sinks, self.store, pool, log, counts)

@@ -13,6 +13,9 @@ import sys
 from collections import Counter
 from types import FrameType
 
+from consumers.alerts.channels import alert_sink
+from consumers.alerts.dead_letters import DeadAlertWriter, to_file, to_log, to_topic
+from consumers.alerts.settings import AlertSettings
 from consumers.config import run_config
 from consumers.config.reference import reference
 from consumers.config.run_config import ConfigError, RunConfig
@@ -52,9 +55,11 @@ def main(config: RunConfig, log: JsonLog, clients: ClientFactory | None = None) 
         return 2
     pool = DecodePool(config.decode_workers, config.engine.analyse_data_events)
     counts: Counter[str] = Counter()
+    dead_letters = DeadLetterSink(producer, config.dead_letter_topic) if config.dead_letter_topic else None
     sinks = Sinks(
         output=OutputTopicSink(producer, config.output_topic, counts),
-        dead_letters=DeadLetterSink(producer, config.dead_letter_topic) if config.dead_letter_topic else None,
+        dead_letters=dead_letters,
+        alerts=[alert_sink(alert, _dead_alerts(alert, dead_letters, log)) for alert in config.alerts],
     )
     daemon = Daemon(config, consumer, sinks, store, pool, log, counts)
     health = None
@@ -88,6 +93,14 @@ def main(config: RunConfig, log: JsonLog, clients: ClientFactory | None = None) 
                 log.error("close_failed", error=repr(exc))
     log.info("stopped", counts=dict(daemon.counts))
     return 0
+
+
+def _dead_alerts(alert: AlertSettings, topic: DeadLetterSink | None, log: JsonLog) -> DeadAlertWriter:
+    """Where ``alert``'s sink puts what it gives up on: its file, else the dead-letter topic, else
+    the log (never nowhere)."""
+    if alert.dead_letter_file:
+        return to_file(alert.dead_letter_file)
+    return to_log(log) if topic is None else to_topic(topic)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from consumers.alerts.settings import ALERT
 from consumers.config.engine_settings import DETECTOR, ENGINE
 from consumers.config.run_settings import KAFKA, RUN
 from consumers.config.schema import Setting
@@ -40,18 +41,22 @@ def _default(setting: Setting) -> str:
 
 
 def _row(setting: Setting) -> str:
+    if setting.table == "alert":  # one table per sink: no variables (secrets name their own)
+        key, env = f"`[[alert]] {setting.name}`", ""
+    else:
+        key, env = f"`[{setting.table}] {setting.name}`", f"`{setting.env}`"
     limits = [f"{setting.bounds}"] if setting.bounds else []
     if setting.choices:
         limits.append("one of " + ", ".join(setting.choices))
     meaning = setting.meaning + (f" ({'; '.join(limits)})" if limits else "")
     flag = f"`{setting.flag}`" if setting.flag else ""
     return (
-        f"| `[{setting.table}] {setting.name}` | {_default(setting)} | `{setting.env}` | {flag}"
+        f"| {key} | {_default(setting)} | {env} | {flag}"
         f" | {meaning.replace('|', '/')} |"
     )
 
 
-def reference(tables: Iterable[dict[str, Setting]] = (KAFKA, RUN, ENGINE, DETECTOR)) -> str:
+def reference(tables: Iterable[dict[str, Setting]] = (KAFKA, RUN, ENGINE, DETECTOR, ALERT)) -> str:
     """Every setting: table and key, default, variable, flag, one line of meaning with its range."""
     rows = [_row(setting) for table in tables for setting in table.values()]
     return "\n".join([*HEADER, *rows, *EXTRA]) + "\n"

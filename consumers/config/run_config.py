@@ -16,7 +16,8 @@ Layout::
     health_host = "0.0.0.0"               # in a container; the default 127.0.0.1 is this machine only
 
 plus the engine tables of :mod:`consumers.config.engine_settings` (``[engine]``, ``[detector]``,
-``[[rule]]``, ``[[suppress]]``). Every setting, its type, default, range and variable is described
+``[[rule]]``, ``[[suppress]]``) and the alert sinks' ``[[alert]]`` tables (:mod:`consumers.alerts.settings`,
+no variables: their secrets name their own). Every setting, its type, default, range and variable is described
 once (:mod:`consumers.config.run_settings`, :mod:`consumers.config.engine_settings`); a value from a
 variable or a flag is typed by its setting, so ``TRAILPULSE_KAFKA_SASL_PLAIN_PASSWORD=1e5`` is the
 string ``"1e5"``. A later source replaces a key of an earlier one (``x_file`` and ``x`` included).
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consumers.alerts.settings import AlertSettings, alert_settings
 from consumers.config import engine_settings
 from consumers.config.engine_settings import DETECTOR, ENGINE
 from consumers.config.run_settings import FROM_FILE, KAFKA, RUN, kafka_setting
@@ -80,6 +82,7 @@ class RunConfig:
         default_factory=lambda: {"bootstrap_servers": KAFKA["bootstrap_servers"].default}
     )
     engine: EngineConfig = field(default_factory=EngineConfig)
+    alerts: list[AlertSettings] = field(default_factory=list)
 
     def effective(self) -> dict[str, Any]:
         """The configuration as plain data, secrets as ``"***"`` (for ``--check-config`` and logs)."""
@@ -102,6 +105,7 @@ class RunConfig:
                 }
                 for r in self.engine.rules
             ],
+            "alert": [alert.shown() for alert in self.alerts],
         }
 
 
@@ -158,7 +162,7 @@ def _given(
 ) -> tuple[dict[str, dict[str, Given]], dict[str, Any]]:
     """Every value by table and key, the later source replacing the earlier; and the parsed file."""
     data = engine_settings.read_toml(args.config) if args.config else {}
-    extra = set(data) - {*TABLES, "rule", "suppress"}
+    extra = set(data) - {*TABLES, "rule", "suppress", "alert"}
     if extra:
         raise SettingsError(f"{args.config}: unknown table(s) {', '.join(sorted(extra))}")
     given: dict[str, dict[str, Given]] = {table: {} for table in TABLES}
@@ -227,6 +231,7 @@ def load(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunC
             engine_settings.rules(data, args.config or "settings"),
             args.config or "settings",
         )
+        config.alerts = alert_settings(data, args.config or "settings", os.environ if env is None else env)
     except SettingsError as exc:
         raise ConfigError(str(exc)) from exc
     _check_client(config.client, {k: v for k, v in config.kafka.items() if k != "sasl_oauth_token"})

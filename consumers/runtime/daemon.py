@@ -28,7 +28,9 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
+from typing import Any
 
+from consumers.alerts.outbox import decode_outbox, encode_outbox
 from consumers.config.run_config import RunConfig
 from consumers.kafka.protocol import Consumer, KafkaClientError, Received, TopicPartitionKey
 from consumers.runtime.checkpoint import Checkpoint, offset_doc
@@ -38,7 +40,7 @@ from consumers.runtime.logs import JsonLog, RateLimited
 from consumers.runtime.partition_time import PartitionTime, input_id
 from consumers.runtime.recall import Recall
 from consumers.runtime.report import Report
-from consumers.sinks.base import Insight, Sinks
+from consumers.sinks.base import AlertOutbox, Insight, Sink, Sinks
 from consumers.sinks.dead_letters import DeadLetter
 from consumers.sinks.metered import MeteredSink
 from consumers.state.directory_store import State, StateStoreError, Store
@@ -72,10 +74,15 @@ class Daemon:
         self.config = config
         self.consumer = consumer
         self.sinks = sinks
-        self.sink_meters = [MeteredSink(label, sink) for label, sink in sinks.labelled()]
-        meter = {id(m.sink): m for m in self.sink_meters}
-        self.insight_sinks = [meter[id(sink)] for sink in sinks.for_insights()]
-        self.dead_letters = None if sinks.dead_letters is None else meter[id(sinks.dead_letters)]
+        # In the order a checkpoint flushes them; alert sinks count their own posts, the others are
+        # counted per flush.
+        output = MeteredSink("output_topic", sinks.output)
+        dead_letters = sinks.dead_letters
+        self.dead_letters = None if dead_letters is None else MeteredSink("dead_letter_topic", dead_letters)
+        self.insight_sinks: list[Sink[Insight]] = [output, *sinks.alerts]
+        self.sink_meters: list[MeteredSink[Any] | AlertOutbox] = [output, *sinks.alerts]
+        if self.dead_letters is not None:
+            self.sink_meters.append(self.dead_letters)
         self.store = store
         self.log = log
         self.record_log = RateLimited(log)
@@ -121,6 +128,7 @@ class Daemon:
         self.polled = dict(state.offsets)
         self.checkpoint.persisted = dict(state.offsets)
         self.recall.outputs_since = state.outputs_since
+        self._restore_outbox(state.outbox)
         self.log.info("state_restored", state=self.store.location, offsets=offset_doc(self.offsets))
         self.recall.start(self.consumer, self.offsets, self.config.input_topics, self.config.input_pattern)
 
@@ -218,9 +226,23 @@ class Daemon:
                 newest=minute_to_iso(newest),
             )
 
+    def _restore_outbox(self, blob: bytes) -> None:
+        """Hand each alert sink what it had not delivered at the checkpoint (see ``alerts.sink``)."""
+        outbox = decode_outbox(blob)
+        for sink in self.sinks.alerts:
+            queued, active = outbox.pop(sink.label, ([], []))
+            sink.restore(queued, active)
+            if queued or active:
+                self.log.info("alerts_restored", sink=sink.label, queued=len(queued), active=len(active))
+        for name, (queued, _) in outbox.items():
+            self.log.warning("alerts_unconfigured", sink=name, queued=len(queued))
+
     def state(self) -> State:
         return State(
-            dict(self.offsets), self.engine.snapshot(), self.recall.since_for_checkpoint(time.time())
+            dict(self.offsets),
+            self.engine.snapshot(),
+            self.recall.since_for_checkpoint(time.time()),
+            encode_outbox({sink.label: sink.snapshot() for sink in self.sinks.alerts}),
         )
 
     def summary(self) -> dict[str, object]:

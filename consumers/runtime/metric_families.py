@@ -202,19 +202,28 @@ def runtime_families(f: Figures, now: float) -> Iterator[Metric]:
         ),
         CounterMetricFamily(
             "trailpulse_sink_failures_total",
-            "flushes of a sink that did not get everything acknowledged in time, or failed",
+            "flushes of a sink that did not get everything acknowledged in time, or failed (alert"
+            " sinks: posts that failed)",
             labels=("sink",),
         ),
         CounterMetricFamily(
             "trailpulse_sink_retries_total",
-            "flushes of a sink that tried again items an earlier flush did not get acknowledged",
+            "flushes of a sink that tried again items an earlier flush did not get acknowledged (alert"
+            " sinks: posts that tried an alert again)",
             labels=("sink",),
         ),
         GaugeMetricFamily(
             "trailpulse_sink_queue_depth", "items handed to a sink, not acknowledged yet", labels=("sink",)
         ),
+        CounterMetricFamily(
+            "trailpulse_sink_dead_letters_total",
+            "items a sink gave up on (retries exhausted, refused, queue full) and dead-lettered",
+            labels=("sink",),
+        ),
     )
     for s in f.sinks:
-        for family, value in zip(sink_families, (s.delivered, s.failures, s.retries, s.queued), strict=True):
+        for family, value in zip(
+            sink_families, (s.delivered, s.failures, s.retries, s.queued, s.dead_lettered), strict=True
+        ):
             family.add_metric((s.sink,), value)
     yield from sink_families

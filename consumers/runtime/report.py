@@ -26,6 +26,7 @@ from consumers.runtime.figures import (
     PartitionFigures,
 )
 from consumers.runtime.partition_time import PartitionTime, input_id
+from consumers.sinks.base import AlertOutbox
 from consumers.sinks.metered import MeteredSink
 from insights.census import KeyFigures, open_insights, top_keys, tracked_keys
 from insights.engine import Engine
@@ -68,7 +69,7 @@ class Report:
         consumer: Consumer,
         partition_time: PartitionTime,
         checkpoint: Checkpoint,
-        sinks: Sequence[MeteredSink[Any]],
+        sinks: Sequence[MeteredSink[Any] | AlertOutbox],
     ) -> None:
         """Copy the figures as they are now into :attr:`figures` (on the loop's thread)."""
         self.published_at = self.clock()

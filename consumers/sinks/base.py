@@ -19,6 +19,7 @@ from insights.transition import InsightTransition
 
 if TYPE_CHECKING:
     from consumers.sinks.dead_letters import DeadLetter
+    from consumers.sinks.metered import SinkFigures
     from consumers.sinks.output_topic import OutputTopicSink
 
 Item = TypeVar("Item", contravariant=True)
@@ -68,6 +69,27 @@ class Insight:
         return str(self.record["sharedEventID"])
 
 
+class AlertOutbox(Sink[Insight], Protocol):
+    """An alert sink (:class:`consumers.alerts.sink.AlertSink`): it counts its own deliveries, and
+    what it has not delivered at a checkpoint is persisted with the state (its outbox) and handed
+    back after a restart, so a slow endpoint never holds a checkpoint up."""
+
+    @property
+    def label(self) -> str:
+        """Its name in the metrics and in the persisted outbox."""
+        ...
+
+    def snapshot(self) -> tuple[list[Insight], list[Insight]]:
+        """(queued, active) Insights, as they are now."""
+        ...
+
+    def restore(self, queued: list[Insight], active: list[Insight]) -> None:
+        """Take back what :meth:`snapshot` gave, ahead of anything added since."""
+        ...
+
+    def figures(self) -> SinkFigures: ...
+
+
 @dataclass(frozen=True)
 class Sinks:
     """Every sink of one daemon.
@@ -79,17 +101,10 @@ class Sinks:
 
     output: OutputTopicSink
     dead_letters: Sink[DeadLetter] | None = None
-    alerts: Sequence[Sink[Insight]] = ()
-
-    def for_insights(self) -> list[Sink[Insight]]:
-        return [self.output, *self.alerts]
-
-    def labelled(self) -> list[tuple[str, Sink[Any]]]:
-        """Every sink with the name the metrics give it (alerts: their own), in the order a checkpoint
-        flushes them."""
-        dead_letters = [] if self.dead_letters is None else [("dead_letter_topic", self.dead_letters)]
-        return [("output_topic", self.output), *((a.name, a) for a in self.alerts), *dead_letters]
+    alerts: Sequence[AlertOutbox] = ()
 
     def all(self) -> list[Sink[Any]]:
-        """Every sink, in the order a checkpoint flushes them."""
-        return [sink for _, sink in self.labelled()]
+        """Every sink, in the order a checkpoint flushes them (dead letters last: alert sinks hand
+        theirs over when flushed)."""
+        dead_letters = [] if self.dead_letters is None else [self.dead_letters]
+        return [self.output, *self.alerts, *dead_letters]

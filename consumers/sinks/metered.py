@@ -32,13 +32,16 @@ Item = TypeVar("Item")
 class SinkFigures:
     """One sink's counts: items ``delivered`` (acknowledged), flushes that did not get everything
     acknowledged or raised (``failures``), flushes that tried again what an earlier one could not
-    deliver (``retries``), and items handed over and not acknowledged yet (``queued``)."""
+    deliver (``retries``), items handed over and not acknowledged yet (``queued``), and items given
+    up on and dead-lettered (``dead_lettered``: alert sinks, whose failures and retries count
+    attempts to post rather than flushes)."""
 
     sink: str
     delivered: int
     failures: int
     retries: int
     queued: int
+    dead_lettered: int = 0
 
 
 class MeteredSink(Generic[Item]):

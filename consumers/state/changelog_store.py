@@ -57,6 +57,9 @@ class Manifest(msgspec.Struct, frozen=True):
     sha256: str
     offsets: dict[str, int]
     outputs_since: float
+    # The chunks hold the engine snapshot followed by the alert outbox; this many bytes are the outbox
+    # (0 in manifests written before alert sinks existed).
+    outbox_size: int = 0
 
 
 def chunk_key(group_id: str, generation: int, index: int) -> str:
@@ -126,13 +129,14 @@ class _Scan:
                 f"{location}: generation {manifest.generation} lacks {len(missing)} of its "
                 f"{manifest.chunks} chunks (the first: {chunk_key(self.group_id, *missing[0])})"
             )
-        engine = b"".join(self.values[chunk] for chunk in ids)
-        if len(engine) != manifest.size or hashlib.sha256(engine).hexdigest() != manifest.sha256:
+        blob = b"".join(self.values[chunk] for chunk in ids)
+        if len(blob) != manifest.size or hashlib.sha256(blob).hexdigest() != manifest.sha256:
             raise StateStoreError(
                 f"{location}: generation {manifest.generation} is corrupt: its chunks do not match "
                 "the manifest's size and SHA-256"
             )
-        return State(decode_offsets(manifest.offsets), engine, manifest.outputs_since)
+        split = len(blob) - manifest.outbox_size
+        return State(decode_offsets(manifest.offsets), blob[:split], manifest.outputs_since, blob[split:])
 
 
 class ChangelogStore:
@@ -182,20 +186,21 @@ class ChangelogStore:
         live = self._scan().live if self._live is None else self._live
         self._top_generation += 1
         generation = self._top_generation
-        engine = state.engine
-        pieces = [engine[start : start + CHUNK_BYTES] for start in range(0, len(engine), CHUNK_BYTES)]
+        blob = state.engine + state.outbox
+        pieces = [blob[start : start + CHUNK_BYTES] for start in range(0, len(blob), CHUNK_BYTES)]
         written = {(generation, index) for index in range(len(pieces))}
         self._live = live | written  # should a send below fail, the next save tombstones what it left
         chunks = [(chunk_key(self.group_id, generation, i), piece) for i, piece in enumerate(pieces)]
-        digest = hashlib.sha256(engine).hexdigest()
+        digest = hashlib.sha256(blob).hexdigest()
         manifest = Manifest(
             MANIFEST_VERSION,
             generation,
             len(pieces),
-            len(engine),
+            len(blob),
             digest,
             encode_offsets(state.offsets),
             state.outputs_since,
+            len(state.outbox),
         )
         manifest_record = (manifest_key(self.group_id), msgspec.msgpack.encode(manifest))
         for what, records in (("a chunk", chunks), ("the manifest", [manifest_record])):

@@ -1,7 +1,9 @@
 """The daemon's state store: one file in a local directory, written atomically.
 
-The file is MessagePack of ``{"version", "offsets": {"topic:partition": next_offset}, "engine": bytes}``:
-the engine's snapshot together with the input offsets it reflects. A write goes to a temporary file,
+The file is MessagePack of ``{"version", "offsets": {"topic:partition": next_offset}, "engine": bytes,
+"outputs_since", "outbox": bytes}``: the engine's snapshot together with the input offsets it reflects,
+and the alerts not delivered yet (:mod:`consumers.alerts.outbox`; absent in files written before
+alert sinks existed). A write goes to a temporary file,
 is fsynced, renamed over the old file and the directory fsynced, so a crash leaves the old or the new
 state, never a mix. The store belongs to one consumer group and one process (see ``daemon``).
 
@@ -14,7 +16,7 @@ is the other one, on a compacted Kafka topic, for containers that keep no disk.
 True
 >>> store.save(State({("in", 0): 7}, b"engine"))
 >>> store.load()
-State(offsets={('in', 0): 7}, engine=b'engine', outputs_since=0.0)
+State(offsets={('in', 0): 7}, engine=b'engine', outputs_since=0.0, outbox=b'')
 >>> store.location.endswith("state.msgpack")
 True
 """
@@ -38,12 +40,14 @@ class StateStoreError(RuntimeError):
 
 @dataclass(frozen=True)
 class State:
-    """The engine snapshot, the input offsets it reflects, and since when (wall clock, seconds) the
-    output topic may hold insights sent after it was taken (see ``daemon``)."""
+    """The engine snapshot, the input offsets it reflects, since when (wall clock, seconds) the
+    output topic may hold insights sent after it was taken (see ``daemon``), and the alert sinks'
+    outbox (:mod:`consumers.alerts.outbox`)."""
 
     offsets: dict[tuple[str, int], int]
     engine: bytes
     outputs_since: float = 0.0
+    outbox: bytes = b""
 
 
 class Store(Protocol):
@@ -118,9 +122,12 @@ class StateStore:
             outputs_since = doc["outputs_since"]
             if not isinstance(outputs_since, float | int) or isinstance(outputs_since, bool):
                 raise ValueError("outputs_since is not a time")
+            outbox = doc.get("outbox", b"")
+            if not isinstance(outbox, bytes):
+                raise ValueError("the alert outbox is not bytes")
         except (msgspec.DecodeError, KeyError, ValueError) as exc:
             raise StateStoreError(f"state file {self.path} is corrupt: {exc}") from exc
-        return State(offsets, engine, float(outputs_since))
+        return State(offsets, engine, float(outputs_since), outbox)
 
     def save(self, state: State) -> None:
         """Replace the stored state atomically; ``StateStoreError`` if it cannot be written."""
@@ -129,6 +136,7 @@ class StateStore:
             "offsets": encode_offsets(state.offsets),
             "engine": state.engine,
             "outputs_since": state.outputs_since,
+            "outbox": state.outbox,
         }
         temp = self.path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
         try:
