@@ -66,7 +66,7 @@ def test_prometheus_scrapes_the_daemon_and_runs_the_rules_and_every_dashboard_qu
     dead, group = unique_topic("prom-dead"), unique_topic("group")
     create_topic(bootstrap, source, partitions=2)
     sent = traffic(bootstrap, source)
-    args = ("--input-topic", source, "--output-topic", output, "--group-id", group)
+    args: tuple[str, ...] = ("--input-topic", source, "--output-topic", output, "--group-id", group)
     args += ("--dead-letter-topic", dead, "--state-dir", str(tmp_path / "state"), "--metrics-top-apis", "3")
     # Minutes close 2 minutes behind the newest (not 35): the per-API series have a closed minute.
     daemon = Daemon(tmp_path, bootstrap, *args, env={"TRAILPULSE_ENGINE_ALLOWED_LATENESS_MINUTES": "2"})
