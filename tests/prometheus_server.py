@@ -54,12 +54,20 @@ class PrometheusServer:
             )
 
     def __enter__(self) -> PrometheusServer:
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:  # pytest.fail included: the process must not outlive the test
+            self.stop()
+            raise
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s."""
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
