@@ -50,10 +50,7 @@ def _row(setting: Setting) -> str:
         limits.append("one of " + ", ".join(setting.choices))
     meaning = setting.meaning + (f" ({'; '.join(limits)})" if limits else "")
     flag = f"`{setting.flag}`" if setting.flag else ""
-    return (
-        f"| {key} | {_default(setting)} | {env} | {flag}"
-        f" | {meaning.replace('|', '/')} |"
-    )
+    return f"| {key} | {_default(setting)} | {env} | {flag} | {meaning.replace('|', '/')} |"
 
 
 def reference(tables: Iterable[dict[str, Setting]] = (KAFKA, RUN, ENGINE, DETECTOR, ALERT)) -> str:

@@ -12,10 +12,10 @@ delivered when the flush that covers it succeeds, and as queued until then.
 >>> producer.away = True  # the broker does not acknowledge
 >>> sink.add(DeadLetter(b"x", "invalid_json", "", "in:0:0"))
 >>> sink.flush(0.1), sink.figures()
-(False, SinkFigures(sink='dead_letter_topic', delivered=0, failures=1, retries=0, queued=1))
+(False, SinkFigures(sink='dead_letter_topic', delivered=0, failures=1, retries=0, queued=1, dead_lettered=0))
 >>> producer.away = False
 >>> sink.flush(0.1), sink.figures()
-(True, SinkFigures(sink='dead_letter_topic', delivered=1, failures=1, retries=1, queued=0))
+(True, SinkFigures(sink='dead_letter_topic', delivered=1, failures=1, retries=1, queued=0, dead_lettered=0))
 """
 
 from __future__ import annotations
