@@ -38,6 +38,10 @@ per run), then whether they are the replay's (the same set of eventIDs) and both
 bench exits with 1, after printing everything, if a run's late share is above ``--max-late-share``
 (0.1 %) or its insights differ from the replay's; ``--no-check`` only reports.
 
+``--operated`` adds a third run per round, (c): the daemon as an operator runs it, every alert sink
+posting to a local receiver, the dead-letter topic, ``/metrics`` with the per-API top-K scraped every
+second (``bench/throughput/operated.py``); goal (issue 9): c >= 0.9 b, best of each.
+
 ``--envelopes`` takes one or more mixes (each ``all`` or a comma list of ``raw,s3,s3gz,eventbridge,
 cloudwatch,jsonl``); each mix gets a topic of its own and its own figures. ``--breakdown`` adds a pass
 of (b) under cProfile and prints where its time goes (own time by area: engine, daemon loop, Kafka
@@ -120,6 +124,7 @@ def measure(args: argparse.Namespace, setup: Setup) -> int:
         "ratio": first["ratio"],
         "goal_ratio": GOAL_RATIO,
         "goal_met": first["goal_met"],
+        **{k: first[k] for k in ("c_records_per_s", "operated_ratio", "operated_goal_met") if k in first},
         "max_late_share": args.max_late_share,
         "check_failures": failures,
         "mixes": results,
@@ -168,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--breakdown", action="store_true", help="add a pass of (b) under cProfile: where its time goes"
+    )
+    p.add_argument(
+        "--operated",
+        action="store_true",
+        help="add (c): every alert sink, dead letters, /metrics scraped each second (goal c >= 0.9 b)",
     )
     p.add_argument("--profile", type=int, default=0, metavar="N", help="add a cProfile pass of (b): top N")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds allowed for each step")

@@ -22,6 +22,7 @@ from typing import Any
 from bench.throughput.child import Child, Doc
 from bench.throughput.fill import Fill
 from bench.throughput.insight_reads import TRAILPULSE, read_topic
+from bench.throughput.operated import Operated, Scraper
 from bench.throughput.outcome import Outcome, from_checkpoint
 from tests.kafka_broker import create_topic, unique_topic
 
@@ -128,9 +129,16 @@ def run_bare(setup: Setup, fill: Fill) -> Run:
     )
 
 
-def run_daemon(setup: Setup, fill: Fill, state_dir: Path, prefix: list[str] | None = None) -> tuple[Run, Doc]:
+def run_daemon(
+    setup: Setup,
+    fill: Fill,
+    state_dir: Path,
+    prefix: list[str] | None = None,
+    operated: Operated | None = None,
+) -> tuple[Run, Doc]:
     """``trailpulse run`` (or ``prefix`` + its arguments) over the topic, to the final checkpoint;
-    then its outcome, with the events of its output topic (one of its own)."""
+    then its outcome, with the events of its output topic (one of its own). ``operated``: (c), with
+    every alert sink, the dead-letter topic and the metrics scraped (see ``operated``)."""
     bootstrap, timeout_s = setup.bootstrap, setup.timeout_s
     shutil.rmtree(state_dir, ignore_errors=True)
     output_topic = unique_topic(f"{fill.topic}-insights")
@@ -147,8 +155,13 @@ def run_daemon(setup: Setup, fill: Fill, state_dir: Path, prefix: list[str] | No
         f"bench-b-{uuid.uuid4().hex[:12]}",
         "--state-dir",
         str(state_dir),
-        *(["--config", str(setup.engine_config)] if setup.engine_config else []),
     ]
+    if operated is not None:  # its configuration file carries the engine settings too
+        dead_letters = unique_topic(f"{fill.topic}-rejects")
+        create_topic(bootstrap, dead_letters, 1)
+        args += operated.args(dead_letters)
+    elif setup.engine_config:
+        args += ["--config", str(setup.engine_config)]
     argv = [*(prefix or [str(TRAILPULSE)]), *args]
     env = {
         f"TRAILPULSE_KAFKA_{k.upper()}": v if isinstance(v, str) else json.dumps(v)
@@ -156,7 +169,14 @@ def run_daemon(setup: Setup, fill: Fill, state_dir: Path, prefix: list[str] | No
     }
     broker_cpu = setup.broker_cpu()
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENGINE_ENV)}
-    child = Child(argv, env={**inherited, "TRAILPULSE_RUN_HEALTH_PORT": "-1", **env, **setup.daemon_env})
+    own = {
+        "TRAILPULSE_RUN_HEALTH_PORT": "-1",
+        **env,
+        **setup.daemon_env,
+        **(operated.env if operated else {}),
+    }
+    child = Child(argv, env={**inherited, **own})
+    scraper: Scraper | None = None
 
     def event(name: str) -> Callable[[Doc], bool]:
         return lambda d: d.get("event") == name
@@ -165,7 +185,9 @@ def run_daemon(setup: Setup, fill: Fill, state_dir: Path, prefix: list[str] | No
         return lambda d: d.get("event") == name and reached(d.get("offsets", {}), fill.ends)
 
     try:
-        started, _ = child.wait_for("started", event("started"), timeout_s)
+        started, started_doc = child.wait_for("started", event("started"), timeout_s)
+        if operated is not None:
+            scraper = Scraper(int(started_doc["health_port"]))
         caught_up, doc = child.wait_for("caught_up at the end offsets", at_end("caught_up"), timeout_s)
         broker_cpu = None if broker_cpu is None else round((setup.broker_cpu() or 0.0) - broker_cpu, 2)
         # a periodic checkpoint may have taken the last records before the empty poll: then SIGTERM
@@ -182,6 +204,9 @@ def run_daemon(setup: Setup, fill: Fill, state_dir: Path, prefix: list[str] | No
     except BaseException:
         child.kill()
         raise
+    finally:
+        if scraper is not None:
+            scraper.stop()
     status, cpu = child.finish()
     if status != 0:
         raise RuntimeError(f"trailpulse run exited with {status}:\n{child.tail()}")
@@ -192,8 +217,17 @@ def run_daemon(setup: Setup, fill: Fill, state_dir: Path, prefix: list[str] | No
     outcome = from_checkpoint(final, f"(b) trailpulse run -> {output_topic}")
     outcome.take_events(read_topic(bootstrap, output_topic))
     done = caught_up - setup.poll_timeout_s  # the empty poll that reveals the end lasts the whole timeout
+    if operated is not None and scraper is not None:
+        operations = {
+            "scrapes": scraper.scrapes,
+            "scrape_failures": scraper.failures,
+            "samples_per_scrape": scraper.samples_last,
+            "alerts_delivered": operated.delivered(),
+        }
+    else:
+        operations = {}
     run = Run(
-        "b trailpulse run",
+        "c operated" if operated is not None else "b trailpulse run",
         fill.records,
         done - child.spawned,
         done - started,
@@ -206,6 +240,7 @@ def run_daemon(setup: Setup, fill: Fill, state_dir: Path, prefix: list[str] | No
             "broker_cpu_s": broker_cpu,
             "insights": {k: v for k, v in counts.items() if k.startswith("insights.")},
             "rejected": sum(v for k, v in counts.items() if k.startswith("rejected.")),
+            **operations,
         },
         outcome=outcome,
     )

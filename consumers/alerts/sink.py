@@ -171,7 +171,7 @@ class AlertSink:
             if not self.queue and self.active and resend is not None and self._resend_due <= now:
                 self._resend_due = now + resend
                 return list(self.active.values())
-            waits = [q.due - now for q in list(self.queue)[:1]]
+            waits = [self.queue[0].due - now] if self.queue else []
             if not self.queue and self.active and resend is not None:
                 waits.append(self._resend_due - now)
             self._changed.wait(min(waits, default=60.0))
@@ -184,8 +184,12 @@ class AlertSink:
                 if insights is None:
                     return
             now = time.time()
-            request = self.channel.request(insights, now)
-            outcome = self.send(self.channel.endpoint, request.body, request.headers)
+            try:
+                request = self.channel.request(insights, now)
+            except Exception as exc:  # a body that cannot be built: no endpoint will take it
+                outcome = Outcome(False, detail=f"cannot build the alert: {exc!r}")
+            else:
+                outcome = self.send(self.channel.endpoint, request.body, request.headers)
             with self._changed:
                 if len(insights) == 1 and self.queue and self.queue[0].insight is insights[0]:
                     self._settle(self.queue[0], outcome, now)

@@ -188,3 +188,29 @@ def test_private_addresses_need_the_opt_in(receiver: AlertReceiver) -> None:
     assert [d.reason for d in dead] == ["refused"] and "plain http" in dead[0].detail
     assert "secret-token" not in dead[0].detail
     sink.close()
+
+
+@dataclass
+class PickyChannel(RecordChannel):
+    """Cannot build a body for one API (as a formatter bug would): the worker must go on."""
+
+    def request(self, insights: list[Insight], now: float) -> Request:
+        if insights[0].transition.event_name == "Unbuildable":
+            raise KeyError("insightDetails")
+        return super().request(insights, now)
+
+
+def test_an_alert_whose_body_cannot_be_built_is_dead_lettered_and_the_rest_go_on(
+    receiver: AlertReceiver,
+) -> None:
+    dead: list[DeadAlert] = []
+    endpoint = Endpoint(receiver.url, allow_private=True, timeout_s=2.0)
+    sink = AlertSink("test", PickyChannel(endpoint), dead.extend, FAST)
+    sink.add(insight("Unbuildable"))
+    sink.add(insight("B"))
+    assert names(receiver.wait_for(1)) == ["B:Start"]
+    sink.flush(0.1)
+    assert [(d.reason, d.detail) for d in dead] == [
+        ("refused", "cannot build the alert: KeyError('insightDetails')")
+    ]
+    sink.close()

@@ -132,17 +132,17 @@ def test_before_the_first_publication_only_build_info_is_shown() -> None:
 
 
 def invented_names(n: int, minute: int) -> list[CloudTrailRecord]:
-    return [record(minute, name=f"Junk{i:05d}") for i in range(n)]
+    return [record(minute, name=f"Junk{i:06d}") for i in range(n)]
 
 
 def test_per_api_series_stay_bounded_whatever_names_the_input_invents() -> None:
-    engine = Engine(EngineConfig(warmup_minutes=0, allowed_lateness_minutes=0, max_keys=20_000))
+    engine = Engine(EngineConfig(warmup_minutes=0, allowed_lateness_minutes=0, max_keys=200_000))
     busy = [record(START, name="RunInstances") for _ in range(50)]
     busy += [record(START, name="StopInstances") for _ in range(30)]
-    engine.process([*busy, *invented_names(10_000, START)])
+    engine.process([*busy, *invented_names(100_000, START)])
     report = Report(top_apis=20)
     report.engine_ran(engine, engine.process([record(START + 1, name="RunInstances")]))  # closes START
-    assert engine.closed_through == START and len(engine.track.keys) > 10_000
+    assert engine.closed_through == START and len(engine.track.keys) > 100_000
     f = figures(top=report.top)
 
     found = samples(registry(lambda: f, "kafka-python", top_apis=True))
