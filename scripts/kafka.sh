@@ -142,8 +142,12 @@ set_java_opts() {
 
 format_storage() {
   local dir=$1 cluster_id
-  # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding.
-  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding; drawn again while it starts with
+  # "-" (1 in 64), which the storage tool would read as an option (Kafka's Uuid.randomUuid does the same).
+  cluster_id=-
+  while [[ $cluster_id == -* ]]; do
+    cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  done
   set_java_opts "$dir"
   "$JAVA" "${JAVA_OPTS[@]}" -cp "$LIB/*" "$(storage_tool_class)" format -t "$cluster_id" \
     -c "$dir/server.properties" >"$dir/format.log" 2>&1 \
