@@ -132,3 +132,55 @@ def test_every_alert_kind_gets_every_insight(kafka_broker: KafkaBroker, tmp_path
     assert {(d["sink"], d["reason"]) for d in dead} == {("refusing", "refused")}
     log = daemon.log_path.read_text()
     assert "R0UT1NG" not in log and secrets[0] not in log and "/slack" not in log
+
+
+def test_alerts_undelivered_when_the_daemon_is_killed_are_delivered_after_the_restart(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    """The endpoint answers 503 until the daemon has checkpointed all the input (its insights are in
+    the persisted outbox, their input committed), then the daemon is killed with SIGKILL; restarted
+    with the endpoint answering, it posts every one of them."""
+    bootstrap = kafka_broker.bootstrap
+    source, output, group = unique_topic("killed-in"), unique_topic("killed-out"), unique_topic("group")
+    create_topic(bootstrap, source)
+    messages = trace_messages(SMALL)
+    produce(bootstrap, source, messages)
+    want = reference_ids(messages, dataclasses.replace(EngineConfig(), warmup_minutes=360))
+    receiver = AlertReceiver()
+    receiver.answers = [(503, {})] * 1_000_000
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'[[alert]]\nkind = "webhook"\nname = "siem"\nurl = "{receiver.url}"\nallow_private = true\n'
+        "retry_first_s = 0.05\nretry_cap_s = 0.2\n"
+    )
+    args = ("--config", str(config), "--input-topic", source, "--output-topic", output, "--group-id", group)
+    args += ("--state-dir", str(tmp_path / "state"))
+    env = {"TRAILPULSE_ENGINE_WARMUP_MINUTES": "360"}
+    try:
+        first = Daemon(tmp_path, bootstrap, *args, env=env)
+        try:
+            until_committed(first, bootstrap, group, source)
+            assert receiver.posts() == [] and receiver.posts(503)
+            first.proc.kill()
+            first.proc.wait(timeout=10)
+        finally:
+            first.kill()
+        receiver.answers = []
+        again = Daemon(tmp_path, bootstrap, *args, env=env)
+        try:
+            wait_for(
+                "the outbox to be delivered",
+                lambda: len(receiver.posts()) >= len(want["Start"]) + len(want["End"]),
+                again,
+                timeout_s=60,
+            )
+            code, _ = again.stop()
+        finally:
+            again.kill()
+    finally:
+        receiver.close()
+    assert code == 0
+    [restored] = [e for e in again.events() if e["event"] == "alerts_restored"]
+    assert restored["queued"] == len(want["Start"]) + len(want["End"])
+    delivered = [r.json()["eventID"] for r in receiver.posts()]
+    assert sorted(delivered) == sorted(want["Start"] | want["End"])  # each once, none lost
