@@ -174,6 +174,13 @@ def test_alerts_undelivered_when_the_daemon_is_killed_are_delivered_after_the_re
                 again,
                 timeout_s=60,
             )
+            # The killed member stays in the group until its session expires: stop once joined.
+            wait_for(
+                "the partition to be assigned again",
+                lambda: any(e["event"] == "partitions_assigned" and e["partitions"] for e in again.events()),
+                again,
+                timeout_s=90,
+            )
             code, _ = again.stop()
         finally:
             again.kill()
