@@ -16,7 +16,7 @@ from consumers.alerts.sink import AlertSink, DeadAlert
 from consumers.kafka.memory import ABORT, EOF, AbortError
 from tests.alert_receiver import AlertReceiver
 from tests.runtime_harness import FIRST_SPIKE, SECOND_SPIKE, SOURCE, Harness, expected_event_ids, traffic
-from tests.unit.test_alert_sink import RecordChannel
+from tests.unit.test_alert_sink import RecordChannel, settled
 
 CRASH = 250  # after the first spike's Start and End, before the second spike
 assert FIRST_SPIKE[0] < CRASH < SECOND_SPIKE[0]
@@ -53,6 +53,7 @@ def test_alerts_undelivered_at_a_checkpoint_are_delivered_after_a_crash() -> Non
         posts = receiver.wait_for(4)
         delivered = [e["eventID"] for p in posts for e in p.json()]
         assert delivered == expected_event_ids(traffic())
+        settled(up, delivered=4)
         assert dead == [] and up.figures().delivered == 4
         up.close()
     finally:
