@@ -8,7 +8,6 @@ so a test sees both within seconds. Stopped (SIGTERM, then killed) when the test
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,19 +16,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tests.prometheus_server import free_port
+
 BINARY = "prometheus-alertmanager"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class AlertmanagerServer:
     def __init__(self, workdir: Path, webhook_url: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         config = {
             "route": {
                 "receiver": "hook",
