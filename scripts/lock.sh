@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the lock files that scripts/setup-venv.sh installs from, after a change to the
 # dependencies in pyproject.toml; with --upgrade, every pin moves to the newest release allowed.
-#   requirements/runtime.lock  what `trailpulse` needs to run (scripts/demo.sh, the Dockerfile)
+#   requirements/runtime.lock  what `trailpulse` needs to run, `plot` included (scripts/demo.sh, the Dockerfile)
 #   requirements/dev.lock      the same pins plus the test and lint tools (scripts/test.sh, CI)
 # Both pin every package, transitive ones included, with the sha256 of each of its files on PyPI, for
 # any OS and any Python from the project's minimum up (uv's universal resolution): one lock for
@@ -29,7 +29,7 @@ compile=("$tools/bin/uv" pip compile pyproject.toml --universal --python-version
   --quiet --custom-compile-command scripts/lock.sh
   --index-url https://pypi.org/simple "${upgrade[@]}")
 mkdir -p requirements
-"${compile[@]}" --output-file requirements/runtime.lock
+"${compile[@]}" --extra plot --output-file requirements/runtime.lock
 "${compile[@]}" --extra dev --constraint requirements/runtime.lock --output-file requirements/dev.lock
 echo "requirements/runtime.lock: $(grep -c '^[a-z0-9]' requirements/runtime.lock) packages;" \
   "requirements/dev.lock: $(grep -c '^[a-z0-9]' requirements/dev.lock) packages" >&2

@@ -68,10 +68,10 @@ class Operated:
         ]
 
     def delivered(self) -> dict[str, int]:
-        """Posts answered 200, by kind."""
+        """Posts answered 200, by kind (the first segment of the path each kind posts to)."""
         counts = dict.fromkeys(KINDS, 0)
         for post in self.receiver.posts():
-            counts[post.path.strip("/")] += 1
+            counts[post.path.strip("/").split("/", 1)[0]] += 1
         return counts
 
     def close(self) -> None:

@@ -108,6 +108,7 @@ class Comparison:
     only_in_replay: int
     run_late_share: float
     replay_late_share: float
+    differing: tuple[str, ...] = ()  # the first few events in one only, described
 
     @property
     def same_insights(self) -> bool:
@@ -133,7 +134,7 @@ class Comparison:
             f"  vs replay: same insight eventIDs: {same} (only in run {self.only_in_run:,},"
             f" only in replay {self.only_in_replay:,}); late share run {100 * self.run_late_share:.3f} %,"
             f" replay {100 * self.replay_late_share:.3f} %"
-        )
+        ) + "".join(f"\n    {event}" for event in self.differing)
 
     def doc(self) -> dict[str, Any]:
         return {
@@ -142,13 +143,30 @@ class Comparison:
             "only_in_replay": self.only_in_replay,
             "run_late_share": round(self.run_late_share, 6),
             "replay_late_share": round(self.replay_late_share, 6),
+            "differing": list(self.differing),
         }
 
 
+SHOWN_DIFFERENCES = 6
+
+
+def describe(where: str, event: dict[str, Any]) -> str:
+    """One Insight event as a line: which output holds it, its state, time and API."""
+    details = event.get("insightDetails", {})
+    fields = [details.get("state"), event.get("eventTime"), details.get("insightType")]
+    fields += [event.get("recipientAccountId"), event.get("awsRegion"), details.get("eventSource")]
+    fields += [details.get("eventName"), details.get("errorCode")]
+    return f"only in {where}: " + " ".join(str(f) for f in fields if f)
+
+
 def compare(run: Outcome, replay: Outcome) -> Comparison:
+    only_run, only_replay = run.event_ids - replay.event_ids, replay.event_ids - run.event_ids
+    differing = [describe("run", run.bodies[i]) for i in sorted(only_run)]
+    differing += [describe("replay", replay.bodies[i]) for i in sorted(only_replay)]
     return Comparison(
-        len(run.event_ids - replay.event_ids),
-        len(replay.event_ids - run.event_ids),
+        len(only_run),
+        len(only_replay),
         run.late_share,
         replay.late_share,
+        tuple(differing[:SHOWN_DIFFERENCES]),
     )

@@ -12,6 +12,7 @@ from typing import IO, TextIO
 
 from consumers.config import engine_settings
 from consumers.files.discover import InputError, discover
+from consumers.files.metrics_file import write_metrics_file
 from consumers.files.replay import replay, warmup_note
 from consumers.files.report import InputReport
 from insights.config import EngineConfig
@@ -100,6 +101,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--rejects", metavar="FILE", help="write every rejected record as a JSON line (file, place, reason)"
     )
+    p.add_argument(
+        "--metrics-file",
+        metavar="FILE",
+        help="at the end, write the replay's figures in the Prometheus text format (e.g. FILE.prom in"
+        " node_exporter's textfile directory)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
@@ -163,6 +170,12 @@ def run(args: argparse.Namespace) -> int:
         if rejects is not None:
             rejects.close()
     print(summary.line(engine), file=sys.stderr)
+    if args.metrics_file:
+        try:
+            write_metrics_file(args.metrics_file, summary, engine)
+        except OSError as exc:
+            print(f"trailpulse replay: cannot write the metrics file: {exc}", file=sys.stderr)
+            return 2
     note = warmup_note(summary, config.warmup_minutes)
     if note is not None:
         print(f"trailpulse replay: {note}", file=sys.stderr)

@@ -57,6 +57,7 @@ class ReplaySummary:
     last_minute: int | None = None
     starts: int = 0
     ends: int = 0
+    emitted: Counter[tuple[str, str]] = field(default_factory=Counter)  # by (insight type, state)
     seconds: float = 0.0
 
     @property
@@ -118,6 +119,7 @@ def replay(
     def handle(transitions: list[InsightTransition]) -> None:
         summary.starts += sum(t.state == "Start" for t in transitions)
         summary.ends += sum(t.state == "End" for t in transitions)
+        summary.emitted.update((t.insight_type, t.state) for t in transitions)
         if transitions:
             emit(transitions)
 

@@ -43,12 +43,17 @@ def input_families(f: Figures) -> Iterator[Metric]:
         "Kafka messages taken from the input topics and processed",
         value=counts.get("messages", 0),
     )
+    rejected = {k.removeprefix(REJECTED): v for k, v in counts.items() if k.startswith(REJECTED)}
+    yield from record_families(counts.get("records", 0), rejected)
+
+
+def record_families(decoded: int, rejected: Mapping[str, int]) -> Iterator[Metric]:
+    """Records decoded, and input rejected by reason (the daemon's messages, or replay's files)."""
     yield CounterMetricFamily(
         "trailpulse_records_decoded_total",
         "CloudTrail records decoded from those messages",
-        value=counts.get("records", 0),
+        value=decoded,
     )
-    rejected = {k.removeprefix(REJECTED): v for k, v in counts.items() if k.startswith(REJECTED)}
     yield by_label(
         CounterMetricFamily(
             "trailpulse_records_rejected_total",

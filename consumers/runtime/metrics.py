@@ -35,6 +35,18 @@ def build_version() -> str:
         return "unknown"
 
 
+def build_info(client: str) -> GaugeMetricFamily:
+    """``trailpulse_build_info``: value 1, the versions as labels (``client``: the Kafka client
+    library, ``none`` for replay)."""
+    info = GaugeMetricFamily(
+        "trailpulse_build_info",
+        "trailpulse's version, the Python version and the Kafka client library (value 1)",
+        labels=("version", "python_version", "client"),
+    )
+    info.add_metric((build_version(), platform.python_version(), client), 1)
+    return info
+
+
 class DaemonCollector(Collector):
     """Every family but the per-API ones, from the last published figures (none before the first)."""
 
@@ -44,13 +56,7 @@ class DaemonCollector(Collector):
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        info = GaugeMetricFamily(
-            "trailpulse_build_info",
-            "trailpulse's version, the Python version and the Kafka client library (value 1)",
-            labels=("version", "python_version", "client"),
-        )
-        info.add_metric((build_version(), platform.python_version(), self.client), 1)
-        yield info
+        yield build_info(self.client)
         f = self.figures()
         if f is None:
             return

@@ -83,7 +83,7 @@ class Report:
         self.figures = Figures(
             counts=dict(counts),
             emitted=dict(self.emitted),
-            engine=_engine_figures(engine),
+            engine=engine_figures(engine),
             checkpoints=CheckpointFigures(
                 checkpoint.done, checkpoint.durations.copy(), checkpoint.done_at, checkpoint.state_bytes
             ),
@@ -94,7 +94,8 @@ class Report:
         )
 
 
-def _engine_figures(engine: Engine) -> EngineFigures:
+def engine_figures(engine: Engine) -> EngineFigures:
+    """What ``engine`` holds and has counted, as the metrics show it (daemon and replay alike)."""
     keys = engine.track.keys
     sources, silent = engine.clocks.counts()
     return EngineFigures(
