@@ -31,6 +31,8 @@ from consumers.kafka.protocol import (
     build_pair,
 )
 
+LEAVE_GROUP_S = 5.0  # at most this long for the LeaveGroup answer at close (see KafkaPythonConsumer.close)
+
 
 class KafkaPythonConsumer:
     """:class:`Consumer` on ``kafka.KafkaConsumer`` with auto-commit off."""
@@ -138,7 +140,14 @@ class KafkaPythonConsumer:
         return max(int(end) - int(position.offset), 0)
 
     def close(self) -> None:
-        self._consumer.close(autocommit=False)
+        """Leave the group, waiting at most :data:`LEAVE_GROUP_S` for the coordinator.
+
+        Leaving is best effort (the group drops a member that left without a word once its session
+        expires) and must not hold a stopping daemon: a LeaveGroup sent while a join is pending is
+        answered only after that join, which waits for the members of a killed process to time out,
+        and kafka-python would wait the whole ``request_timeout_ms`` (30 s) for it.
+        """
+        self._consumer.close(autocommit=False, timeout_ms=int(LEAVE_GROUP_S * 1000))
         if self._reader is not None:
             self._reader.close()
 

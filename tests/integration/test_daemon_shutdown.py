@@ -72,3 +72,28 @@ def test_decode_workers_exit_when_the_daemon_is_killed(kafka_broker: KafkaBroker
     finally:
         daemon.kill()
     assert wait_until(lambda: not alive(workers), timeout_s=5), alive(workers)
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
+def test_a_signal_while_joining_a_group_a_killed_member_still_holds_stops_quickly(
+    kafka_broker: KafkaBroker, tmp_path: Path, client: str
+) -> None:
+    """After a kill -9 the group keeps the dead member until its session expires, and a new
+    member's join waits for that; a LeaveGroup sent meanwhile is answered only after the join. A
+    daemon stopped then must not wait the client's whole request timeout (30 s) for that answer."""
+    killed, source, group, _ = busy_daemon(kafka_broker, tmp_path, workers=1)
+    killed.proc.send_signal(signal.SIGKILL)
+    killed.proc.wait(timeout=10)
+    args = ("--input-topic", source, "--output-topic", unique_topic("shutdown-out"), "--group-id", group)
+    env = {"TRAILPULSE_RUN_CLIENT": client}
+    joining = Daemon(tmp_path, kafka_broker.bootstrap, *args, "--state-dir", str(tmp_path / "state"), env=env)
+    try:
+        wait_for("its start", lambda: any(e["event"] == "started" for e in joining.events()), joining)
+        time.sleep(2)
+        code, took = joining.stop(timeout_s=60)
+    finally:
+        joining.kill()
+    assigned = [e for e in joining.events() if e["event"] == "partitions_assigned" and e.get("partitions")]
+    assert not assigned, "the join ended before the signal: this test did not see what it is about"
+    assert code == 0 and took < 20, (took, joining.log_path.read_text()[-3000:])
+    assert [e["event"] for e in joining.events()][-1] == "stopped"
