@@ -122,8 +122,9 @@ def main() -> int:
     parser.add_argument(
         "--delivery",
         choices=DELIVERIES,
-        default="period",
-        help="how the traces' log files are named and delayed (trailpulse generate --delivery)",
+        default=GenerateOptions().delivery,
+        help="how the traces' log files are named and delayed (trailpulse generate --delivery;"
+        " default: its default, %(default)s)",
     )
     parser.add_argument(
         "--lateness", type=int, help="the engine's allowed_lateness_minutes (default: the engine's)"

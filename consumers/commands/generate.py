@@ -25,12 +25,12 @@ sync of CloudTrail holds them (OUT/AWSLogs/...), and OUT/labels.json naming each
 Insights a detector should find) and the APIs of the trace. With --bootstrap-servers the same trace is
 also sent to a Kafka topic. The same options always give byte-identical output.
 
---delivery period (the default) names each log file by the end of the 5-minute period it covers, so
-file names follow event time. --delivery realistic names it by the time it was delivered, as
-CloudTrail does: each account-region's files arrive 0-10 minutes after their period closes, a few up
-to 30, so names interleave out of event order across account-regions, and 2 % of records sit in a
-later file, up to 30 minutes after their period. Give replay --lateness 25 or more for such a trace
-until the engine keeps event time per account-region.
+--delivery realistic (the default) names each log file by the time it was delivered, as CloudTrail
+does: each account-region's files arrive 0-10 minutes after their period closes, a few up to 30, so
+names interleave out of event order across account-regions, and 2 % of records sit in a later file,
+up to 30 minutes after their period. --delivery period names each file by the end of the 5-minute
+period it covers, so names follow event time (1 % of records up to 20 minutes late): the in-order
+control. replay keeps event time per account-region, so neither loses records as late.
 
 To Kafka, messages go out in the order they would reach a real topic: EventBridge and raw records
 1-10 seconds after their eventTime, CloudWatch Logs batches 1-5 minutes after, S3 files (s3, s3gz,

@@ -45,9 +45,9 @@ class GenerateOptions:
     ``scale`` multiplies the rates of busy and medium APIs (throughput benchmarks), and
     ``anomalies_per_kind`` fixes the number of instances of each anomaly kind (default: 4 to 6).
 
-    ``delivery`` is ``"period"`` (each file named by the end of the 5-minute period it covers, the
-    default until the engine keeps event time per source) or ``"realistic"`` (named by its delivery
-    time, 0-10 minutes after the period with a tail to 30, as CloudTrail does). ``late_fraction`` and
+    ``delivery`` is ``"realistic"`` (the default: each file named by its delivery time, 0-10 minutes
+    after the period it covers with a tail to 30, as CloudTrail does) or ``"period"`` (named by the
+    end of that 5-minute period, so names follow event time: an in-order control). ``late_fraction`` and
     ``max_late_minutes`` default per delivery model (see ``late_share`` and ``max_late``).
     """
 
@@ -56,7 +56,7 @@ class GenerateOptions:
     start_minute: int = iso_to_minute(DEFAULT_START)
     anomalies: bool = True
     scale: float = 1.0
-    delivery: str = "period"
+    delivery: str = "realistic"
     late_fraction: float | None = None
     max_late_minutes: int | None = None
     duplicate_fraction: float = 0.001

@@ -18,10 +18,10 @@ from consumers.synth.s3_delivery import DeliveryStats, GeneratedFile, iter_log_f
 from consumers.synth.traffic_model import plan_traffic
 
 QUICK = GenerateOptions(
-    seed=11, days=0.5, api_factor=0.15, scale=0.2, warmup_minutes=240, anomalies_per_kind=1
+    seed=11, days=0.5, api_factor=0.15, scale=0.2, warmup_minutes=240, anomalies_per_kind=1, delivery="period"
 )
 REALISTIC = replace(QUICK, delivery="realistic")
-# iter_log_files(QUICK) before the delivery models existed (commit 4bdd277): the default must not move
+# iter_log_files(QUICK) before the delivery models existed (commit 4bdd277): period delivery must not move
 QUICK_DIGEST = "22c6c204cf80367a37cd5f18d1288fd8c03ab1b6ce6fd58c8424f6819264d0b2"
 
 
@@ -44,9 +44,10 @@ def realistic() -> tuple[list[GeneratedFile], DeliveryStats]:
     return list(iter_log_files(REALISTIC, stats=stats)), stats
 
 
-def test_default_delivery_is_unchanged() -> None:
+def test_period_delivery_is_unchanged_and_realistic_is_the_default() -> None:
     assert _digest(QUICK) == QUICK_DIGEST
-    assert _digest(replace(QUICK, delivery="period", late_fraction=0.01, max_late_minutes=20)) == QUICK_DIGEST
+    assert _digest(replace(QUICK, late_fraction=0.01, max_late_minutes=20)) == QUICK_DIGEST
+    assert GenerateOptions().delivery == "realistic"
 
 
 def test_realistic_names_carry_the_delivery_time(
@@ -127,7 +128,8 @@ def test_delivery_leaves_the_labels_alone() -> None:
 def test_delivery_options_are_checked() -> None:
     assert GenerateOptions(delivery="realistic").late_share == 0.02
     assert GenerateOptions(delivery="realistic").max_late == 30
-    assert GenerateOptions().late_share == 0.01 and GenerateOptions().max_late == 20
+    assert GenerateOptions(delivery="period").late_share == 0.01
+    assert GenerateOptions(delivery="period").max_late == 20
     for bad in (
         GenerateOptions(delivery="hourly"),
         GenerateOptions(max_late_minutes=3),
