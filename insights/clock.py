@@ -42,8 +42,8 @@ to ``max.task.idle.ms``) before it advances stream time.
 >>> clocks.frontier(), clocks.take_silent()
 (97, [('p1', '', '1', 'us-east-1', 103)])
 >>> clocks.observe("p0", "1", "eu-west-1", 80, channel="files")  # the same records' log files
->>> clocks.frontier(), clocks.reach()  # the files wait; both paths of "1"/eu-west-1 reach 100
-(77, 100)
+>>> clocks.frontier()
+77
 >>> clocks.counts()  # sources, silent ones
 (4, 1)
 """
@@ -109,27 +109,6 @@ class SourceClocks:
             if oldest is None or newest < oldest:
                 oldest = newest
         return None if oldest is None else oldest - self.lateness - 1
-
-    def reach(self) -> int | None:
-        """The oldest of the active account-regions' newest minutes, each taken on its most advanced
-        delivery path (None when an input is waited for, or nothing is active).
-
-        The frontier waits for every path: an account-region's log files, a quarter of an hour
-        behind its EventBridge events, hold minutes open that the files may still fill. How far
-        ahead a minute may be judged early (:mod:`insights.early`) asks something else: whether the
-        account-region has *reached* it at all, so that the keys' baselines have learnt the time
-        before it. Replay reads every record on one path, where the two are the same; a daemon
-        reading both paths judges then the same minutes early, not fewer because its files lag.
-        """
-        if self._waiting:
-            return None
-        best: dict[tuple[str, str, str], int] = {}
-        for source, newest in self._newest.items():
-            if source[0] in self._idle or source in self._silent:
-                continue
-            scope = (source[0], source[2], source[3])
-            best[scope] = max(newest, best.get(scope, NEVER))
-        return min(best.values()) if best else None
 
     def silent_scopes(self) -> frozenset[tuple[str, str]]:
         """Account-regions every source of which is silent (as of the last :meth:`frontier`): their

@@ -13,10 +13,8 @@ The references are those of the moment; minutes closing in between change them v
 lifecycle keeps the announced insight whatever the final count, so a Start is never taken back. That
 holds only near the closed minutes: a source far ahead of the others (a partition read from hours
 later than another) has open minutes whose baseline has not learnt the hours before them, so only
-minutes within ``allowed_lateness_minutes + 1`` of the last closed one, or up to the newest minute
-every account-region has reached on one of its delivery paths (:meth:`SourceClocks.reach
-<insights.clock.SourceClocks.reach>`: log files lagging their events do not shorten it), may start
-early; the others are judged when they close.
+minutes within ``allowed_lateness_minutes + 1`` of the last closed one may start early; the others
+are judged when they close.
 """
 
 from __future__ import annotations

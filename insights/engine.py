@@ -99,10 +99,6 @@ class Engine:
         closed = self.closed_through
         if self.config.early_starts and closed is not None:
             latest = closed + self.config.allowed_lateness_minutes + 1
-            # Where a delivery path lags (log files behind events), every account-region may have
-            # reached further than the frontier says: as far as replay, on one path, would judge.
-            reach = self.clocks.reach()
-            latest = latest if reach is None else max(latest, reach)
             # A minute is judged when its records arrive within reach of the closed minutes, or when
             # the closed minutes come within reach of it (a partition read hours ahead of the others):
             # judging it only on arrival would depend on whether records happened to arrive after.

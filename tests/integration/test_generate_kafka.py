@@ -83,7 +83,7 @@ def test_cli_rate_and_span(
     first, end = "2026-01-05T00:10:00Z", "2026-01-05T00:25:00Z"
     options = GenerateOptions(days=0.05, anomalies=False)
     expected = expected_ids(options, iso_to_minute(first), iso_to_minute(end))
-    assert 1500 < expected.total() < 3000
+    assert 1000 < expected.total() < 3000
     argv = ["generate", "--days", "0.05", "--no-anomalies", "--bootstrap-servers", kafka_broker.bootstrap]
     argv += ["--topic", topic, "--from", first, "--to", end, "--rate", "2000", "--envelopes", "raw,s3gz"]
     argv += ["--out", str(tmp_path)]  # files too: the whole trace
