@@ -5,8 +5,8 @@ scraped, so its figures go to a file that node_exporter's textfile collector ser
 Prometheus suggests for batch jobs. The families are the daemon's (see the README's metrics
 reference) where they mean the same thing, so one dashboard and one set of rules read both:
 records decoded and rejected, skipped and late records, Insight events emitted and active, keys,
-event-time sources. Three are replay's own: files read and skipped, the run's duration, and when it
-last succeeded (for an alert on a job that stopped running). ``build_info`` says ``client="none"``.
+event-time sources. Four are replay's own: files read, paths skipped, the run's duration, and when
+it last succeeded (for an alert on a job that stopped running). ``build_info`` says ``client="none"``.
 
 The file is written whole to a temporary name and renamed, so a scrape never reads half of it.
 """

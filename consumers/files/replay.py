@@ -55,10 +55,16 @@ class ReplaySummary:
     skipped: Counter[str] = field(default_factory=Counter)
     first_minute: int | None = None
     last_minute: int | None = None
-    starts: int = 0
-    ends: int = 0
     emitted: Counter[tuple[str, str]] = field(default_factory=Counter)  # by (insight type, state)
     seconds: float = 0.0
+
+    @property
+    def starts(self) -> int:
+        return sum(n for (_, state), n in self.emitted.items() if state == "Start")
+
+    @property
+    def ends(self) -> int:
+        return sum(n for (_, state), n in self.emitted.items() if state == "End")
 
     @property
     def minutes(self) -> int:
@@ -117,8 +123,6 @@ def replay(
     pending = 0
 
     def handle(transitions: list[InsightTransition]) -> None:
-        summary.starts += sum(t.state == "Start" for t in transitions)
-        summary.ends += sum(t.state == "End" for t in transitions)
         summary.emitted.update((t.insight_type, t.state) for t in transitions)
         if transitions:
             emit(transitions)

@@ -52,8 +52,7 @@ def test_the_replay_summary_line_is_read_back_by_reason() -> None:
         records=1000,
         rejected=Counter(invalid_json=2),
         skipped=Counter(late=7, other_files=1),
-        starts=4,
-        ends=3,
+        emitted=Counter({("ApiCallRateInsight", "Start"): 4, ("ApiCallRateInsight", "End"): 3}),
     )
     replay = replay_outcome(summary.line(Engine(EngineConfig())), "replay")
     assert (replay.records, replay.rejected) == (1000, {"invalid_json": 2})
