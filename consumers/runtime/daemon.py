@@ -246,11 +246,13 @@ class Daemon:
         )
 
     def summary(self) -> dict[str, object]:
-        normaliser = self.engine.normaliser
+        normaliser, closed = self.engine.normaliser, self.engine.closed_through
         return {
             "counts": dict(self.counts),
             "skipped": dict(normaliser.skipped),
             "amended": normaliser.amended,
+            # Every minute up to this one is judged; later ones wait for their slowest source.
+            "closed_through": None if closed is None else minute_to_iso(closed),
         }
 
     def start(self) -> None:

@@ -63,12 +63,12 @@ def test_the_replay_summary_line_is_read_back_by_reason() -> None:
         replay_outcome("trailpulse replay: stopped by SIGTERM", "replay")
 
 
-def event(event_id: str, state: str) -> bytes:
-    return json.dumps({"eventID": event_id, "insightDetails": {"state": state}}).encode()
+def event(event_id: str, state: str, minute: str = "2026-01-07T11:15:00Z") -> bytes:
+    return json.dumps({"eventID": event_id, "eventTime": minute, "insightDetails": {"state": state}}).encode()
 
 
-def outcome(late: int, ids: list[tuple[str, str]]) -> Outcome:
-    result = Outcome("x", 100_000, {"late": late}, {})
+def outcome(late: int, ids: list[tuple[str, str]], closed_through: str | None = None) -> Outcome:
+    result = Outcome("x", 100_000, {"late": late}, {}, closed_through=closed_through)
     result.take_events(event(i, s) for i, s in ids)
     return result
 
@@ -81,6 +81,31 @@ def test_insights_differ_by_eventid_and_count_each_side() -> None:
     assert comparison.failures() == ["insights differ: 2 only in the run, 2 only in the replay"]
     assert compare(replay, replay).same_insights
     assert compare(outcome(0, []), outcome(0, [])).failures() == []
+
+
+def test_replay_events_after_the_runs_last_closed_minute_are_pending_not_missing() -> None:
+    replay = outcome(0, [("a", "Start")])
+    replay.take_events([event("late-edge", "Start", "2026-01-07T11:16:00Z")])
+    assert compare(outcome(0, [("a", "Start")], "2026-01-07T11:15:00Z"), replay).failures() == []
+    comparison = compare(outcome(0, [("a", "Start")], "2026-01-07T11:15:00Z"), replay)
+    assert (comparison.only_in_replay, comparison.pending_in_run) == (0, 1)
+    pending = "pending in the run (closed through 2026-01-07T11:15:00Z): Start 2026-01-07T11:16"
+    assert pending in comparison.line()
+    judged = compare(outcome(0, [("a", "Start")], "2026-01-07T11:16:00Z"), replay)
+    assert (judged.only_in_replay, judged.pending_in_run) == (1, 0)  # its minute was closed: missing
+    assert compare(outcome(0, [("a", "Start")]), replay).only_in_replay == 1  # closed minute unknown
+
+
+def test_the_checkpoint_line_names_the_last_closed_minute() -> None:
+    harness = Harness()
+    harness.cluster.produce(SOURCE, [*traffic(), EOF])
+    harness.start().run_to_eof()
+    last = harness.events("checkpoint")[-1]
+    run = from_checkpoint(last, "run")
+    run.take_events(value or b"" for value in harness.cluster.values(OUTPUT))
+    assert run.closed_through is not None and run.closed_through.endswith(":00Z")
+    ends = [body["eventTime"] for body in run.bodies.values() if body["insightDetails"]["state"] == "End"]
+    assert ends and max(ends) <= run.closed_through  # an End is decided on closed minutes only
 
 
 def test_a_late_share_above_the_limit_fails_even_with_the_same_insights() -> None:
