@@ -58,6 +58,12 @@ class References:
     peak: F64
     burst: F64
     phi: F64
+    # The windowed evidence's references (:mod:`insights.evidence`): the seasonal ones once a key
+    # has a day of history. The recent level follows a rise or a drop within the hour, which is
+    # right for one minute but takes away the evidence of a change lasting hours; before a day,
+    # the recent level is all a new key has (its seasonal references are still zero).
+    evidence_up: F64 | None = None
+    evidence_down: F64 | None = None
 
 
 @dataclass(frozen=True)
@@ -278,12 +284,17 @@ class Baseline:
         """The references of the keys in ``index`` (a slice of slots, or slots)."""
         c = self.cols
         ewma = c["ewma"][index].astype(np.float64)
+        seasonal_up, seasonal_down = c["ref_up"][index].astype(np.float64), c["ref_down"][index]
+        mu_up, mu_down = np.maximum(ewma, seasonal_up), np.minimum(ewma, seasonal_down)
+        a_day = self.minutes(index) >= self.layout.block * self.layout.per_day
         return References(
-            mu_up=np.maximum(ewma, c["ref_up"][index]),
-            mu_down=np.minimum(ewma, c["ref_down"][index]),
+            mu_up=mu_up,
+            mu_down=mu_down,
             peak=np.maximum(c["ref_peak"][index], c["cur_max"][index]).astype(np.float64),
             burst=c["ref_burst"][index].astype(np.float64),
             phi=c["dispersion"][index].astype(np.float64),
+            evidence_up=np.where(a_day, seasonal_up, mu_up),
+            evidence_down=np.where(a_day, seasonal_down, mu_down),
         )
 
     def accept_level(self, slot: int, level: float) -> None:

@@ -80,9 +80,13 @@ class Columns:
         """The first ``rows`` slots of every column (for snapshots)."""
         return {name: array[:rows].copy() for name, array in self._arrays.items()}
 
-    def load_state(self, state: dict[str, npt.NDArray[Any]], rows: int) -> None:
-        """Restore columns saved by :meth:`to_state`."""
+    def load_state(
+        self, state: dict[str, npt.NDArray[Any]], rows: int, added: frozenset[str] = frozenset()
+    ) -> None:
+        """Restore columns saved by :meth:`to_state`; the fields in ``added`` (columns newer than some
+        saved states) keep their fresh value when the state has none."""
         self.ensure(max(rows, 1))
         for name, array in self._arrays.items():
             array[:] = self.fields[name].fill
-            array[:rows] = state[name]
+            if name in state or name not in added:
+                array[:rows] = state[name]

@@ -103,6 +103,26 @@ class DetectorParams:
     )
     drop_ratio: float = knob(0.3, "a dropping minute is at most this fraction of the baseline", FRACTION)
     drop_minutes: int = knob(2, "minutes in a row below the drop ratio that start a drop", AT_LEAST_1)
+    evidence_surprise: float = knob(
+        0.0,
+        "-log10 scale of the windowed evidence (a CUSUM) that starts a rise or drop of any length;"
+        " 0 switches it off",
+        AT_LEAST_0,
+    )
+    evidence_rise_ratio: float = knob(
+        1.5,
+        "the windowed evidence weighs a rise to this many times the reference",
+        Bounds(low=1, low_open=True),
+    )
+    evidence_drop_ratio: float = knob(
+        0.1, "the windowed evidence weighs a drop to this fraction of the reference", FRACTION
+    )
+    evidence_min_ratio: float = knob(
+        1.3, "a rise found by the windowed evidence is at least this many times the reference", AT_LEAST_1
+    )
+    evidence_max_minutes: int = knob(
+        480, "the windowed evidence weighs at most this many minutes (then starts afresh)", AT_LEAST_1
+    )
     end_quiet_minutes: int = knob(3, "ordinary minutes in a row that end an insight", AT_LEAST_1)
     max_insight_minutes: int = knob(360, "after this long the level is taken as the new normal", AT_LEAST_1)
 

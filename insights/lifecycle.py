@@ -19,10 +19,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from insights import start_rules
+from insights import evidence, start_rules
 from insights.baseline import References
 from insights.columns import Columns, Field
 from insights.detector import lower_surprise, upper_surprise
+from insights.evidence import (
+    EVIDENCE_FIELDS,
+    LN10,
+    Excursion,
+    accumulate,
+    evidence_references,
+    ratios,
+)
 from insights.snapshot import pack_array, unpack_array
 from insights.transition import InsightFigures
 
@@ -35,6 +43,7 @@ KEEP_RATIO_DOWN = 0.6
 
 LIFECYCLE_FIELDS: dict[str, Field] = {
     "open_dir": Field("int8"),
+    "open_ev": Field("bool"),  # opened by windowed evidence: it ends on evidence too
     "early_min": Field("int64", fill=-1),
     "ins_start": Field("int64"),
     "ins_sum": Field("float64"),
@@ -49,7 +58,10 @@ LIFECYCLE_FIELDS: dict[str, Field] = {
     "dn_streak": Field("int32"),
     "dn_sum": Field("float64"),
     "dn_mu": Field("float64"),
+    **EVIDENCE_FIELDS,
 }
+#: Columns a state saved before the windowed evidence lacks: it restores with none accumulated.
+SINCE_EVIDENCE = frozenset({"open_ev", *EVIDENCE_FIELDS})
 RESET_AT_START = ("quiet", "quiet_sum", "up_streak", "up_sum", "up_mu", "dn_streak", "dn_sum", "dn_mu")
 
 
@@ -76,6 +88,7 @@ class Decisions:
     start_first: I64
     start_sum: F64
     start_n: I64
+    start_evidence: Bool
     surprise: F64
     end_slots: I64
     end_forced: Bool
@@ -121,7 +134,7 @@ class Lifecycle:
         c = self.cols
         busy: Bool = (
             (c["open_dir"][slots] != 0) | (c["early_min"][slots] >= 0) | (c["up_streak"][slots] > 0)
-        ) | (c["dn_streak"][slots] > 0)
+        ) | ((c["dn_streak"][slots] > 0) | (c["ev_dn"][slots] > 0))
         return busy
 
     def direction(self, slot: int) -> int:
@@ -193,10 +206,22 @@ class Lifecycle:
         start_single = spiking | started_early
         start_sus = ~start_single & sustained & (s_sus >= threshold)
         start_drop = ~start_single & ~start_sus & (s_drop >= threshold)
-        at = np.flatnonzero(start_single | start_sus | start_drop)
-        dirs = np.where(start_drop[at], DOWN, UP)
-        n = np.where(start_single[at], 1, np.where(start_sus[at], streak[at], drop_streak[at]))
-        total = np.where(start_single[at], c[at], np.where(start_sus[at], rise_sum[at], drop_sum[at]))
+        rise, fall, ev_up, ev_dn = self._evidence(view, free)
+        classic = start_single | start_sus | start_drop
+        ev_up &= ~classic
+        ev_dn &= ~classic & ~ev_up
+        at = np.flatnonzero(classic | ev_up | ev_dn)
+        dirs = np.where((start_drop | ev_dn)[at], DOWN, UP)
+        n = np.select(
+            [start_single[at], start_sus[at], start_drop[at], ev_up[at]],
+            [1, streak[at], drop_streak[at], view.minute - rise.first[at] + 1],
+            view.minute - fall.first[at] + 1,
+        )
+        total = np.select(
+            [start_single[at], start_sus[at], start_drop[at], ev_up[at]],
+            [c[at], rise_sum[at], drop_sum[at], rise.observed[at]],
+            fall.observed[at],
+        )
         ends, forced = self._advance_open(view, is_open)
         return Decisions(
             start_slots=hot[at].astype(np.int64),
@@ -204,10 +229,31 @@ class Lifecycle:
             start_first=(view.minute - n + 1).astype(np.int64),
             start_sum=total.astype(np.float64),
             start_n=n.astype(np.int64),
-            surprise=np.maximum(np.maximum(surprise, s_sus), s_drop),
+            start_evidence=(ev_up | ev_dn)[at],
+            surprise=np.maximum.reduce([surprise, s_sus, s_drop, rise.sum / LN10, fall.sum / LN10]),
             end_slots=ends,
             end_forced=forced,
         )
+
+    def _evidence(self, view: MinuteView, free: Bool) -> tuple[Excursion, Excursion, Bool, Bool]:
+        """Advance the windowed evidence of the judged keys (:mod:`insights.evidence`) and say whose
+        rise or drop it starts: a sum past ``evidence_surprise``, over at least twice ``min_count``
+        calls more than expected (rises, which also need ``evidence_min_ratio`` times the reference)
+        or missing (drops, down to ``KEEP_RATIO_DOWN`` of the reference or lower)."""
+        cols, c, p, refs, hot = self.cols, view.counts, view.params, view.refs, view.slots
+        on = free & (p["evidence_surprise"] > 0)
+        minute = view.minute
+        longest = p["evidence_max_minutes"]
+        (up_ref, down_ref), (up_ratio, down_ratio) = evidence_references(refs), ratios(p)
+        rise = accumulate(cols, "up", hot, minute, c, up_ref, refs.phi, up_ratio, on, longest)
+        fall = accumulate(cols, "dn", hot, minute, c, down_ref, refs.phi, down_ratio, on, longest)
+        evidence.judged(cols, hot, minute)
+        h, least = p["evidence_surprise"] * LN10, 2 * p["min_count"]
+        up = on & (rise.sum >= h) & (rise.observed - rise.expected >= least)
+        up &= rise.observed >= p["evidence_min_ratio"] * rise.expected
+        down = on & (fall.sum >= h) & (fall.expected - fall.observed >= least)
+        down &= fall.observed <= KEEP_RATIO_DOWN * fall.expected
+        return rise, fall, up, down
 
     def _streak(self, prefix: str, hot: I64, extend: Bool, counts: F64, mu: F64) -> None:
         """Extend or reset one kind of streak (count, observed sum, expected sum) of the ``hot`` keys."""
@@ -235,6 +281,21 @@ class Lifecycle:
         unusual_up = (c >= KEEP_RATIO_UP * mu_up) & (upper_surprise(c, mu_up, phi) >= keep)
         unusual_down = (c <= KEEP_RATIO_DOWN * mu_down) & (lower_surprise(c, mu_down, phi) >= keep)
         unusual = np.where(up, unusual_up, unusual_down)
+        by_evidence = cols["open_ev"][slots]
+        if by_evidence.any():
+            # Evidence opened it, evidence ends it: minute by minute a rise of 0.4 to 1.2 calls a
+            # minute looks ordinary as often as not, so quiet minutes in a row would end it at once.
+            p = view.params
+            up_ratio, down_ratio = ratios(p)
+            rho = np.where(up, up_ratio[at], down_ratio[at])
+            up_ref, down_ref = evidence_references(view.refs)
+            mu = np.where(up, up_ref[at], down_ref[at])
+            back = evidence.back_to_normal(cols["ev_back"][slots].astype(np.float64), c, mu, phi, rho)
+            cols["ev_back"][slots] = np.where(by_evidence, back, 0.0)
+            unusual = np.where(by_evidence, back <= 0, unusual)
+            over = by_evidence & (back >= keep * LN10)
+        else:
+            over = np.zeros(len(slots), dtype=bool)
 
         quiet, quiet_sum = cols["quiet"], cols["quiet_sum"]
         cols["ins_sum"][slots] += np.where(unusual, quiet_sum[slots] + c, 0.0)
@@ -242,7 +303,7 @@ class Lifecycle:
         quiet_sum[slots] = np.where(unusual, 0.0, quiet_sum[slots] + c)
         quiet[slots] = np.where(unusual, 0, quiet[slots] + 1)
 
-        ended = quiet[slots] >= view.params["end_quiet_minutes"][at]
+        ended = np.where(by_evidence, over, quiet[slots] >= view.params["end_quiet_minutes"][at])
         age = view.minute - cols["ins_start"][slots] + 1
         forced = ~ended & (age >= view.params["max_insight_minutes"][at])
         if forced.any():
@@ -265,6 +326,9 @@ class Lifecycle:
         announced: Bool = c["early_min"][starts] == minute
         if len(starts):
             c["open_dir"][starts] = d.start_dirs
+            c["open_ev"][starts] = d.start_evidence
+            c["ev_back"][starts] = 0.0
+            evidence.reset(c, starts)
             c["ins_start"][starts] = d.start_first
             c["ins_sum"][starts] = d.start_sum
             c["ins_n"][starts] = d.start_n
@@ -285,9 +349,10 @@ class Lifecycle:
 
     def close(self, slot: int) -> None:
         self.cols["open_dir"][slot] = 0
+        self.cols["open_ev"][slot] = False
 
     def to_state(self, rows: int) -> dict[str, Any]:
         return {name: pack_array(a) for name, a in self.cols.to_state(rows).items()}
 
     def load_state(self, state: dict[str, Any], rows: int) -> None:
-        self.cols.load_state({n: unpack_array(a) for n, a in state.items()}, rows)
+        self.cols.load_state({n: unpack_array(a) for n, a in state.items()}, rows, SINCE_EVIDENCE)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from insights import evidence
 from insights.activity import Activity
 from insights.attribution import Attributions, top_observed
 from insights.baseline import Baseline, References
@@ -234,8 +235,10 @@ class Track:
     def _watch(self, slots: I64) -> None:
         """Put ``slots`` on drop watch when a minute without calls could extend a drop."""
         params, _ = self.keys.key_params(slots)
-        mu_down = self.baseline.references(slots).mu_down
-        self.activity.set_watch(slots, self.keys.live(slots) & (mu_down >= params["drop_min_level"]))
+        refs = self.baseline.references(slots)
+        could_drop = refs.mu_down >= params["drop_min_level"]
+        could_drop |= evidence.watch(refs, params)
+        self.activity.set_watch(slots, self.keys.live(slots) & could_drop)
 
     def _view(self, minute: int, counts: F64, hot: I64, silent: frozenset[tuple[str, str]]) -> MinuteView:
         params, enabled = self.keys.key_params(hot)

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from insights.config import EngineConfig
+from insights.config import DetectorParams, EngineConfig
 from insights.engine import Engine
 from insights.events import insight_event
 from insights.record import CloudTrailRecord
@@ -49,6 +49,7 @@ class Trace:
     lateness: int
     early_starts: bool
     amend_late_records: bool = True
+    evidence: bool = False  # the windowed evidence on, at a low threshold so it fires in short traces
 
     @property
     def config(self) -> EngineConfig:
@@ -58,6 +59,7 @@ class Trace:
             allowed_lateness_minutes=self.lateness,
             early_starts=self.early_starts,
             amend_late_records=self.amend_late_records,
+            detector=DetectorParams(evidence_surprise=3.0 if self.evidence else 0.0),
         )
 
     @property
@@ -113,7 +115,13 @@ def _arrival(
 def traces(early_starts: bool | None = None) -> st.SearchStrategy[Trace]:
     """Random traces, with early Starts as given (on or off at random for None)."""
     early = st.booleans() if early_starts is None else st.just(early_starts)
-    return st.builds(Trace, seed=st.integers(0, 2**32 - 1), lateness=st.integers(0, 6), early_starts=early)
+    return st.builds(
+        Trace,
+        seed=st.integers(0, 2**32 - 1),
+        lateness=st.integers(0, 6),
+        early_starts=early,
+        evidence=st.booleans(),
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,217 @@
+"""Windowed evidence: a CUSUM of the log-likelihood ratio per key, upwards and downwards.
+
+The single-minute rules of :mod:`insights.start_rules` see a key going from 0.4 to 1.2 calls a
+minute no differently from any other minute with one or two calls, yet over an hour the evidence is
+overwhelming. A CUSUM (Page, 1954) accumulates, minute by minute, the log-likelihood ratio of "the
+rate is ``rho`` times the reference" against "it is the reference", and restarts from zero whenever
+the sum would fall below it::
+
+    S_t = max(0, S_(t-1) + (x_t ln(rho) - mu_t (rho - 1)) / phi_t)
+
+It is quasi-Poisson: divided by the key's dispersion ``phi`` (variance over mean; for ``phi == 1``
+it is the Poisson likelihood ratio itself). It finds a shift of unknown start and length as soon as
+its evidence suffices, whatever the window (Lorden, 1971), with one number of state per direction.
+The first minute of the run in which the sum stays above one unit of evidence estimates where the
+change began (see :func:`accumulate`): it becomes the Start's ``eventTime``, the first unusual
+minute, as AWS reports it.
+
+Upwards ``rho`` is ``evidence_rise_ratio`` (1.5) against the rising reference; downwards
+``evidence_drop_ratio`` (0.1) against the falling one. A true rate of ``r`` times the reference adds
+``mu (r ln(rho) - rho + 1)`` a minute on average, negative while ``r < (rho - 1) / ln(rho)``
+(1.23 for 1.5; a drop sum grows only below 0.39 of the falling reference), so references that are
+somewhat off do not accumulate. A sum fires at ``evidence_surprise * ln(10)``: without a change,
+a CUSUM crosses ``h`` about once in ``e^h`` steps or fewer (Siegmund, 1985), so the knob reads on the
+``-log10`` scale of the other surprise knobs.
+
+Keys are judged only when hot (:mod:`insights.activity`); the minutes in between had no calls and are
+applied in one step: for the upward sum each of them takes the same amount away, so flooring once
+equals flooring each minute; the downward sum grows by the same amount each silent minute.
+
+>>> from insights.columns import Columns
+>>> cols = Columns(EVIDENCE_FIELDS)
+>>> cols.ensure(1)
+>>> slots, on = np.array([0]), np.array([True])
+>>> one = lambda v: np.array([float(v)])
+>>> for minute in range(100, 160):  # 1.2 calls a minute against a reference of 0.4
+...     up = accumulate(cols, "up", slots, minute, one(1.2), one(0.4), one(1.0), one(1.5), on, one(480))
+>>> round(float(up.sum[0]), 1), int(up.first[0]), round(float(up.observed[0]), 1)
+(17.2, 101, 70.8)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from insights.baseline import References
+from insights.columns import Columns, Field
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+Bool = npt.NDArray[np.bool_]
+LN10 = float(np.log(10.0))
+#: An upward reference below this many calls a minute counts as this. A key the baseline saw (almost)
+#: never call is not evidence of a rise with each call it makes; with ``evidence_max_minutes``
+#: bounding an excursion, a rare key must make many calls within hours to start one.
+MIN_RATE = 1e-3
+NOT_STARTED = -1
+SLACK = 1e-6  # relative: sums are stored as float32, and one unit stored is one unit still
+
+#: Per key and direction: the sum, the first minute of its excursion, what was observed and
+#: expected since then; and the last minute the key was judged (the silent minutes after it are
+#: applied when it is judged next).
+EVIDENCE_FIELDS: dict[str, Field] = {
+    "ev_at": Field("int32", fill=NOT_STARTED),
+    "ev_back": Field("float32"),  # an insight the evidence opened: evidence that it is over
+    **{
+        f"ev_{side}{part}": Field(dtype, fill=fill)
+        for side in ("up", "dn")
+        for part, dtype, fill in (
+            ("", "float32", 0.0),
+            ("_first", "int32", NOT_STARTED),
+            ("_obs", "float32", 0.0),
+            ("_exp", "float32", 0.0),
+        )
+    },
+}
+EVIDENCE_SIDES = ("up", "dn")
+
+
+@dataclass(frozen=True, slots=True)
+class Excursion:
+    """One direction's evidence of the judged keys after a minute: the sum (nats), the first minute
+    of its excursion (:data:`NOT_STARTED` when the sum is zero), and the calls observed and expected
+    over the excursion."""
+
+    sum: F64
+    first: I64
+    observed: F64
+    expected: F64
+
+
+def step(counts: F64, mu: F64, phi: F64, rho: F64) -> F64:
+    """The log-likelihood ratio one minute adds: rate ``rho * mu`` against ``mu``, quasi-Poisson.
+
+    >>> float(np.round(step(np.array([0.0]), np.array([2.0]), np.array([1.0]), np.array([0.1]))[0], 2))
+    1.8
+    """
+    return (counts * np.log(rho) - mu * (rho - 1.0)) / phi
+
+
+def accumulate(
+    cols: Columns,
+    side: str,
+    slots: I64,
+    minute: int,
+    counts: F64,
+    mu: F64,
+    phi: F64,
+    rho: F64,
+    on: Bool,
+    longest: F64,
+) -> Excursion:
+    """Advance one direction's sums of ``slots`` through ``minute`` (silent minutes since each was
+    last judged first); keys not ``on`` (not free to start, or evidence off) restart from zero, and
+    so does an excursion that began ``longest`` minutes ago or more (see :data:`MIN_RATE`).
+
+    The excursion is the run of minutes whose sum is at least one *unit* of evidence (what one call adds
+    upwards, what one silent minute adds downwards). The last zero of the sum, the textbook change
+    point, comes too early on quiet keys: a few stray calls keep their sum just above zero for
+    long stretches before a change.
+
+    Call once per minute and side; :func:`judged` then records ``minute`` as judged."""
+    if side == "up":
+        mu = np.maximum(mu, MIN_RATE)
+    phi = np.maximum(phi, 1.0)
+    at = cols["ev_at"][slots].astype(np.int64)
+    silent = np.where(on & (at != NOT_STARTED), np.maximum(minute - at - 1, 0), 0)
+    total = cols[f"ev_{side}"][slots].astype(np.float64)
+    first = cols[f"ev_{side}_first"][slots].astype(np.int64)
+    observed = cols[f"ev_{side}_obs"][slots].astype(np.float64)
+    expected = cols[f"ev_{side}_exp"][slots].astype(np.float64)
+    quiet_step = step(np.zeros_like(mu), mu, phi, rho)  # what a minute without calls adds
+    unit = np.where(rho > 1, np.log(rho) / phi, quiet_step)
+
+    # The silent minutes since the key was last judged, in one step.
+    ongoing = first != NOT_STARTED
+    rising = quiet_step > 0  # downwards: each silent minute adds the same
+    # how many silent minutes take a downward sum to one unit
+    crossing = np.ceil((unit - total) / np.where(rising, quiet_step, 1.0))
+    starts = rising & ~ongoing & (silent > 0) & (np.maximum(crossing, 1) <= silent)
+    crossing = np.maximum(crossing, 1).astype(np.int64)
+    total = np.maximum(total + silent * quiet_step, 0.0)
+    first = np.where(starts, minute - silent - 1 + crossing, first)
+    expected = np.where(ongoing, expected + silent * mu, expected)
+    expected = np.where(starts, (silent - crossing + 1) * mu, expected)
+    ongoing = (ongoing | starts) & (total >= unit * (1 - SLACK)) & (total > 0)
+    expired = ongoing & (minute - first >= longest)
+    total = np.where(expired, 0.0, total)
+
+    # This minute.
+    total = np.where(on, np.maximum(total + step(counts, mu, phi, rho), 0.0), 0.0)
+    above = (total >= unit * (1 - SLACK)) & (total > 0)
+    kept = above & ongoing & ~expired
+    first = np.where(kept, first, np.where(above, minute, NOT_STARTED))
+    observed = np.where(kept, observed, 0.0) + np.where(above, counts, 0.0)
+    expected = np.where(kept, expected, 0.0) + np.where(above, mu, 0.0)
+
+    cols[f"ev_{side}"][slots] = total
+    cols[f"ev_{side}_first"][slots] = first
+    cols[f"ev_{side}_obs"][slots] = observed
+    cols[f"ev_{side}_exp"][slots] = expected
+    return Excursion(total, first, observed, expected)
+
+
+def evidence_references(refs: References) -> tuple[F64, F64]:
+    """The rising and falling references the evidence weighs counts against (see
+    :class:`~insights.baseline.References`)."""
+    up = refs.mu_up if refs.evidence_up is None else refs.evidence_up
+    down = refs.mu_down if refs.evidence_down is None else refs.evidence_down
+    return up, down
+
+
+def ratios(params: dict[str, F64]) -> tuple[F64, F64]:
+    """The rise and drop ratios the evidence weighs (``evidence_rise_ratio``, ``evidence_drop_ratio``)."""
+    return params["evidence_rise_ratio"], params["evidence_drop_ratio"]
+
+
+def judged(cols: Columns, slots: I64, minute: int) -> None:
+    """``slots`` have been judged through ``minute``."""
+    cols["ev_at"][slots] = minute
+
+
+def back_to_normal(total: F64, counts: F64, mu: F64, phi: F64, rho: F64) -> F64:
+    """The sum of evidence that an open insight's rate is back at its reference: the CUSUM of the
+    reverse test (the reference against ``rho`` times it), one minute on.
+
+    >>> one = lambda v: np.array([float(v)])
+    >>> float(np.round(back_to_normal(one(0.0), one(1.0), one(1.0), one(1.0), one(0.1)), 2)[0])
+    1.4
+    """
+    mu = np.maximum(mu, MIN_RATE)
+    back: F64 = np.maximum(total - step(counts, mu, np.maximum(phi, 1.0), rho), 0.0)
+    return back
+
+
+WATCH_MINUTES = 60.0
+
+
+def watch(refs: References, params: dict[str, F64]) -> Bool:
+    """Keys an hour without calls could start dropping (their silent minutes must be judged as they
+    pass, not when the next call comes)."""
+    mu_down, phi = evidence_references(refs)[1], refs.phi
+    h = params["evidence_surprise"] * LN10
+    silent_minute = step(np.zeros_like(mu_down), mu_down, np.maximum(phi, 1.0), params["evidence_drop_ratio"])
+    watched: Bool = (h > 0) & (silent_minute * WATCH_MINUTES >= h)
+    return watched
+
+
+def reset(cols: Columns, slots: I64) -> None:
+    """Forget ``slots``' evidence (an insight opened: its End is judged on fresh sums)."""
+    for side in EVIDENCE_SIDES:
+        cols[f"ev_{side}"][slots] = 0.0
+        cols[f"ev_{side}_first"][slots] = NOT_STARTED
+        cols[f"ev_{side}_obs"][slots] = 0.0
+        cols[f"ev_{side}_exp"][slots] = 0.0
