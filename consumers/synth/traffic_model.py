@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from consumers.synth.anomalies import KINDS, Anomaly, place_anomalies
+from consumers.synth.anomalies import ERROR_KINDS, KINDS, Anomaly, place_anomalies
 from consumers.synth.api_roster import REGIONS, TIMEZONES, Api, build_apis, rate_curve
 from consumers.synth.identities import Actor, account_roster, anomaly_actor
 from consumers.synth.labels import Labels, build_labels
@@ -144,33 +144,18 @@ def simulate_counts(plan: TrafficPlan) -> Cells:
     """Draw per-minute counts for the whole trace: base traffic, background errors, then anomalies."""
     rng = np.random.default_rng(plan.seeds[3])
     arng = np.random.default_rng(plan.seeds[4])
-    n = plan.lam.shape[1]
     streams = _Streams()
     by_api: dict[int, list[Anomaly]] = {}
     for an in plan.anomalies:
         by_api.setdefault(an.api, []).append(an)
     for api in plan.apis:
-        lam = plan.lam[api.index]
-        if api.dispersion > 0:
-            lam = lam * rng.gamma(api.dispersion, 1.0 / api.dispersion, n)
-        if api.bursty:
-            events = rng.poisson(lam / 1.5)
-            calls = events + rng.binomial(events, 0.35) + rng.binomial(events, 0.15)
-        else:
-            calls = rng.poisson(lam)
+        calls = draw_calls(api, plan.lam[api.index], rng)
         for an in by_api.get(api.index, []):
             if an.mode == "thin":
                 calls[an.start : an.end] = arng.binomial(calls[an.start : an.end], an.magnitude)
-        remaining, share_left = calls, 1.0
-        for err in api.errors:
-            failed: np.ndarray = np.zeros(n, dtype=np.int64)
-            if err.fraction > 0:
-                failed = rng.binomial(remaining, min(1.0, err.fraction / share_left))
-                share_left -= err.fraction
-                remaining = remaining - failed
-            if err.steady > 0:  # a misconfigured caller: extra failing calls
-                failed = failed + rng.poisson(err.steady, n)
-            streams.add(api.index, err.code, None, failed)
+        remaining, failures = split_failures(api, calls, rng)
+        for code, failed in failures:
+            streams.add(api.index, code, None, failed)
         for an in by_api.get(api.index, []):
             _anomaly_stream(an, api, plan.lam[api.index], remaining, streams, arng)
         streams.add(api.index, None, None, remaining)
@@ -187,22 +172,54 @@ def simulate_counts(plan: TrafficPlan) -> Cells:
     )
 
 
+def draw_calls(api: Api, lam: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Calls per minute of ``api`` at expected rate ``lam``: Poisson, gamma-mixed or in bursts of 1-3."""
+    if api.dispersion > 0:
+        lam = lam * rng.gamma(api.dispersion, 1.0 / api.dispersion, lam.size)
+    if api.bursty:
+        events = rng.poisson(lam / 1.5)
+        calls: np.ndarray = events + rng.binomial(events, 0.35) + rng.binomial(events, 0.15)
+        return calls
+    return rng.poisson(lam)
+
+
+def split_failures(
+    api: Api, calls: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+    """The successful calls and, per background error code, its failures (a share of ``calls`` + steady)."""
+    remaining, share_left = calls, 1.0
+    failures = []
+    for err in api.errors:
+        failed: np.ndarray = np.zeros(calls.size, dtype=np.int64)
+        if err.fraction > 0:
+            failed = rng.binomial(remaining, min(1.0, err.fraction / share_left))
+            share_left -= err.fraction
+            remaining = remaining - failed
+        if err.steady > 0:  # a misconfigured caller: extra failing calls
+            failed = failed + rng.poisson(err.steady, calls.size)
+        failures.append((err.code, failed))
+    return remaining, failures
+
+
 def _anomaly_stream(
     an: Anomaly, api: Api, lam: np.ndarray, remaining: np.ndarray, streams: _Streams, rng: np.random.Generator
 ) -> None:
     """Add the calls of one anomaly; ``convert`` takes them from ``remaining`` successes in place."""
     window = lam[an.start : an.end]
-    if an.kind in ("spike", "step"):
+    if an.kind in ("spike", "step", "low_rate_rise"):
         extra = rng.poisson((an.magnitude - 1.0) * window)
     elif an.kind == "rare_hammered" or an.kind == "error_new_code":
         extra = rng.poisson(an.rate, window.size)
     elif an.kind == "error_surge":
         spec = next(e for e in api.errors if e.code == an.code)
         extra = rng.poisson(np.maximum(an.rate - (spec.fraction * window + spec.steady), 0.0))
+    elif an.kind == "known_code_surge":
+        spec = next(e for e in api.errors if e.code == an.code)
+        extra = rng.poisson((an.magnitude - 1.0) * (spec.fraction * window + spec.steady))
     else:
         return
     if an.mode == "convert":
         extra = np.minimum(extra, remaining[an.start : an.end])
         remaining[an.start : an.end] -= extra
-    code = an.code if an.kind.startswith("error") else None
+    code = an.code if an.kind in ERROR_KINDS else None
     streams.add(api.index, code, an.actor, extra, an.start)
