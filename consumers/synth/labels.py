@@ -58,8 +58,22 @@ class AnomalyLabel(TypedDict):
     tier: str
 
 
+class DecoyLabel(TypedDict):
+    kind: str
+    account: str
+    region: str
+    eventSource: str
+    eventName: str
+    start_minute: int
+    end_minute: int
+    start: str
+    end: str
+    detail: dict[str, float]
+
+
 class Labels(TypedDict):
     seed: int
+    anomaly_suite: str
     start: str
     start_minute: int
     minutes: int
@@ -70,6 +84,7 @@ class Labels(TypedDict):
     regions: list[str]
     apis: list[ApiLabel]
     anomalies: list[AnomalyLabel]
+    decoys: list[DecoyLabel]
 
 
 def build_labels(plan: TrafficPlan) -> Labels:
@@ -122,8 +137,24 @@ def build_labels(plan: TrafficPlan) -> Labels:
                 tier=tier_of(z),
             )
         )
+    decoys = [
+        DecoyLabel(
+            kind=d.kind,
+            account=plan.apis[d.api].account,
+            region=plan.apis[d.api].region,
+            eventSource=plan.apis[d.api].source,
+            eventName=plan.apis[d.api].spec.name,
+            start_minute=s + d.start,
+            end_minute=s + d.end,
+            start=minute_to_iso(s + d.start),
+            end=minute_to_iso(s + d.end),
+            detail={k: round(v, 4) for k, v in d.detail.items()},
+        )
+        for d in plan.decoys
+    ]
     return Labels(
         seed=o.seed,
+        anomaly_suite=o.anomaly_suite,
         start=minute_to_iso(s),
         start_minute=s,
         minutes=o.minutes,
@@ -134,4 +165,5 @@ def build_labels(plan: TrafficPlan) -> Labels:
         regions=plan.regions,
         apis=apis,
         anomalies=anomalies,
+        decoys=decoys,
     )

@@ -18,9 +18,11 @@ import numpy as np
 
 from consumers.synth.anomalies import ERROR_KINDS, KINDS, Anomaly, place_anomalies
 from consumers.synth.api_roster import REGIONS, TIMEZONES, Api, build_apis, rate_curve
+from consumers.synth.decoys import Decoy, add_decoys
 from consumers.synth.identities import Actor, account_roster, anomaly_actor
 from consumers.synth.labels import Labels, build_labels
 from consumers.synth.options import GenerateOptions, minute_to_iso
+from consumers.synth.tiered import place_tiered
 
 __all__ = ["KINDS", "Cells", "GenerateOptions", "Labels", "TrafficPlan", "plan_traffic", "simulate_counts"]
 
@@ -39,6 +41,7 @@ class TrafficPlan:
     pools: list[tuple[np.ndarray, np.ndarray]]  # per API: actor indices, cumulative weights
     anomalies: list[Anomaly]
     seeds: list[np.random.SeedSequence]
+    decoys: list[Decoy]  # the tiered suite's quiet cases, part of the base traffic
 
     @property
     def start_minute(self) -> int:
@@ -58,7 +61,7 @@ class TrafficPlan:
 def plan_traffic(options: GenerateOptions) -> TrafficPlan:
     """Draw the whole traffic plan (no per-minute counts yet) deterministically from ``options.seed``."""
     options.validate()
-    seeds = np.random.SeedSequence(options.seed).spawn(8)
+    seeds = np.random.SeedSequence(options.seed).spawn(9)  # the first 8 as before decoys had the 9th
     rng = np.random.default_rng(seeds[0])
     accounts = [str(int(x)) for x in rng.integers(10**11, 10**12, options.accounts)]
     regions = list(REGIONS[: options.regions])
@@ -82,6 +85,17 @@ def plan_traffic(options: GenerateOptions) -> TrafficPlan:
         )
         api.mean_rate, api.max_rate = float(lam[api.index].mean()), float(lam[api.index].max())
 
+    decoys: list[Decoy] = []
+    if options.anomaly_suite == "tiered":
+        drng = np.random.default_rng(seeds[8])
+        lam, decoys = add_decoys(
+            apis,
+            lam,
+            options.start_minute,
+            options.warmup_minutes,
+            drng,
+            lambda api: pools.append(_pool(rosters[api.account], drng)),
+        )
     anomalies: list[Anomaly] = []
     if options.anomalies:
         arng = np.random.default_rng(seeds[2])
@@ -92,10 +106,23 @@ def plan_traffic(options: GenerateOptions) -> TrafficPlan:
             actors.append(anomaly_actor(api.account, kind, created, arng))
             return len(actors) - 1
 
-        anomalies = place_anomalies(
-            apis, lam, options.warmup_minutes, options.anomalies_per_kind, arng, new_actor
-        )
-    return TrafficPlan(options, accounts, tz, regions, apis, lam, actors, pools, anomalies, seeds)
+        if options.anomaly_suite == "tiered":
+            anomalies = place_tiered(
+                apis, lam, options.warmup_minutes, options.anomalies_per_kind, arng, new_actor, _spans(decoys)
+            )
+        else:
+            anomalies = place_anomalies(
+                apis, lam, options.warmup_minutes, options.anomalies_per_kind, arng, new_actor
+            )
+    return TrafficPlan(options, accounts, tz, regions, apis, lam, actors, pools, anomalies, seeds, decoys)
+
+
+def _spans(decoys: list[Decoy]) -> dict[int, list[tuple[int, int]]]:
+    """Per API, the decoys' spans: anomalies keep clear of them."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for d in decoys:
+        spans.setdefault(d.api, []).append((d.start, d.end))
+    return spans
 
 
 def _pool(roster: list[int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -148,12 +175,19 @@ def simulate_counts(plan: TrafficPlan) -> Cells:
     by_api: dict[int, list[Anomaly]] = {}
     for an in plan.anomalies:
         by_api.setdefault(an.api, []).append(an)
+    # The classic suite thins a drop's calls before drawing their failures. That makes the draws of
+    # every later API depend on the drop (a binomial uses a varying number of random values), so the
+    # tiered suite thins after the base draws: its anomaly-free twin shares every base count.
+    thin_first = plan.options.anomaly_suite == "classic"
     for api in plan.apis:
+        thins = [an for an in by_api.get(api.index, []) if an.mode == "thin"]
         calls = draw_calls(api, plan.lam[api.index], rng)
-        for an in by_api.get(api.index, []):
-            if an.mode == "thin":
-                calls[an.start : an.end] = arng.binomial(calls[an.start : an.end], an.magnitude)
+        if thin_first:
+            calls = _thin(calls, thins, arng)
         remaining, failures = split_failures(api, calls, rng)
+        if not thin_first:
+            remaining = _thin(remaining, thins, arng)
+            failures = [(code, _thin(failed, thins, arng)) for code, failed in failures]
         for code, failed in failures:
             streams.add(api.index, code, None, failed)
         for an in by_api.get(api.index, []):
@@ -170,6 +204,13 @@ def simulate_counts(plan: TrafficPlan) -> Cells:
         count=np.concatenate([p[4] for p in streams.parts])[order].astype(np.int32),
         codes=list(streams.codes),
     )
+
+
+def _thin(counts: np.ndarray, thins: list[Anomaly], rng: np.random.Generator) -> np.ndarray:
+    """Keep each count of a drop's minutes with the probability its magnitude says."""
+    for an in thins:
+        counts[an.start : an.end] = rng.binomial(counts[an.start : an.end], an.magnitude)
+    return counts
 
 
 def draw_calls(api: Api, lam: np.ndarray, rng: np.random.Generator) -> np.ndarray:
