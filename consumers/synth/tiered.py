@@ -110,7 +110,7 @@ class TieredPlacer:
             return None
         effect = magnitude if kind in _RATE_KINDS else magnitude - 1.0
         per_minute = effect * unit[:length]
-        base = unit[:length] if kind == "known_code_surge" else (0 * level if kind in _RATE_KINDS else level)
+        base = {"known_code_surge": unit[:length], "error_new_code": np.zeros_like(level)}.get(kind, level)
         mode = _mode(kind, api)
         if mode == "convert" and level.min() < 2.0 * float(np.max(base + per_minute)):
             return None
