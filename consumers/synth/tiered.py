@@ -116,7 +116,8 @@ class TieredPlacer:
             return None
         may_reuse = kind not in ("rare_hammered", "error_new_code") or "Throttl" in str(code)
         actor = self.new_actor(api, kind, may_reuse) if mode == "extra" else None
-        rate = float((base + per_minute).mean())
+        # a rate kind's ``rate`` is its own calls (the stream draws them from it), as in the classic suite
+        rate = float((per_minute if kind in _RATE_KINDS else base + per_minute).mean())
         digits = 4 if kind in ("drop", "low_rate_drop") else 3
         return Anomaly(
             kind,
