@@ -1,26 +1,29 @@
-"""Detection quality over seeded synthetic traffic: recall, precision, false Starts, delay.
+"""Detection quality over seeded synthetic traffic (issue 10): recall by kind and tier, precision, false
+Starts, decoy trips, delay.
 
-For each seed it generates a week and a half of traffic with labelled anomalies and the same
-traffic without anomalies, replays both through the engine, and scores:
+For each seed it generates a trace with labelled anomalies (``--suite tiered``, the default: nine kinds,
+each labelled with its window z under the generator's true model, in tiers *clear* (z >= 8) and *edge*
+(4-6), plus quiet decoys; ``--suite classic``: the six far-beyond-normal kinds) and the same traffic
+without anomalies (decoys included), replays both through the engine, and reports
+(``bench/quality_parts/score.py`` has the matching rules):
 
-* recall: labelled anomalies with a Start of the labelled insight type (and error code) on the
-  labelled API whose first unusual minute falls in ``[start - SLACK, end]``;
-* precision: Starts that fall on an API during (or within ``TAIL`` minutes after) one of its
-  labelled anomalies, of any insight type — an error storm on a write API also raises its call rate;
-* false Starts per API-day on the anomaly-free traffic, after warm-up;
+* recall by kind x tier, and over the clear and the edge tier;
+* precision: true Starts over all Starts of the anomalous trace (decoy trips count against it);
+* false Starts per API-day on the anomaly-free twin, after warm-up, decoy trips apart;
+* decoy trips: Starts on a decoy's API within its window, in either trace;
 * detection delay: the minute whose close decided the Start minus the anomaly's first minute (the
-  AWS ``eventTime`` of a Start is the first unusual minute, which would hide the waiting; both are
-  printed).
+  AWS ``eventTime`` of a Start is the first unusual minute, which would hide the waiting; its median
+  is printed too), median and p90, overall and by kind.
 
 Seeds 0-2 are the ones the detector defaults were tuned on; the default seeds here are others.
-Run: ``.venv/bin/python bench/quality.py [--seeds 100 101 102] [--workdir DIR]``.
+Run: ``.venv/bin/python bench/quality.py [--seeds 100 101 102] [--scale 0.1] [--workdir DIR]``.
+The last line printed is JSON with every figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -28,71 +31,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.quality_parts.report import summary
+from bench.quality_parts.score import TraceScore, score
 from consumers.files.discover import discover
 from consumers.files.replay import replay
-from consumers.synth.options import DELIVERIES, GenerateOptions
+from consumers.synth.options import ANOMALY_SUITES, DELIVERIES, GenerateOptions
 from consumers.synth.write_files import generate_to_dir
 from insights.config import EngineConfig
 from insights.engine import Engine
 from insights.transition import InsightTransition
-
-SLACK = 2
-TAIL = 15
 
 
 def run_trace(directory: Path, workers: int, config: EngineConfig) -> list[InsightTransition]:
     found: list[InsightTransition] = []
     replay(discover([str(directory / "AWSLogs")]), Engine(config), found.extend, workers=workers)
     return found
-
-
-def api_of(item: Any) -> tuple[str, str, str, str]:
-    if isinstance(item, InsightTransition):
-        return (item.account_id, item.region, item.event_source, item.event_name)
-    return (item["account"], item["region"], item["eventSource"], item["eventName"])
-
-
-def score(labels: dict[str, Any], found: list[InsightTransition]) -> dict[str, Any]:
-    starts = [t for t in found if t.state == "Start"]
-    anomalies = labels["anomalies"]
-    detected, delays, time_delays, missed = 0, [], [], []
-    for a in anomalies:
-        hits = [
-            t
-            for t in starts
-            if api_of(t) == api_of(a)
-            and t.insight_type == a["insightType"]
-            and (a["errorCode"] is None or t.error_code == a["errorCode"])
-            and a["start_minute"] - SLACK <= t.start_minute < a["end_minute"]
-        ]
-        if hits:
-            first = min(hits, key=lambda t: t.decided_minute)
-            detected += 1
-            delays.append(first.decided_minute - a["start_minute"])
-            time_delays.append(first.start_minute - a["start_minute"])
-        else:
-            missed.append(f"{a['kind']}:{a['eventName']}:{a['errorCode']}@{a['start']}")
-    true_starts, false_starts = 0, []
-    for t in starts:
-        if any(
-            api_of(t) == api_of(a) and a["start_minute"] - SLACK <= t.start_minute < a["end_minute"] + TAIL
-            for a in anomalies
-        ):
-            true_starts += 1
-        else:
-            false_starts.append(
-                f"{t.insight_type}:{t.event_name}:{t.error_code}:{t.direction}@{t.start_minute}"
-            )
-    return {
-        "anomalies": len(anomalies),
-        "detected": detected,
-        "starts": len(starts),
-        "true_starts": true_starts,
-        "delays": delays,
-        "time_delays": time_delays,
-        "missed": missed,
-        "false": false_starts,
-    }
 
 
 def generated(directory: Path, options: GenerateOptions, reuse: bool) -> dict[str, Any]:
@@ -106,7 +59,7 @@ def generated(directory: Path, options: GenerateOptions, reuse: bool) -> dict[st
 
 def api_days(labels: dict[str, Any]) -> float:
     analysed_days = (labels["minutes"] - labels["warmup_minutes"]) / 1440
-    return len(labels["apis"]) * analysed_days
+    return float(len(labels["apis"]) * analysed_days)
 
 
 def main() -> int:
@@ -115,9 +68,17 @@ def main() -> int:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102])
     parser.add_argument("--days", type=float, default=10.5)
+    parser.add_argument(
+        "--suite", choices=ANOMALY_SUITES, default="tiered", help="anomaly suite (default %(default)s)"
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="trailpulse generate --scale (default %(default)s)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--verbose", action="store_true", help="list missed anomalies, false Starts, decoy trips"
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse traces already in --workdir")
     parser.add_argument(
         "--delivery",
@@ -132,60 +93,50 @@ def main() -> int:
     args = parser.parse_args()
     config = EngineConfig() if args.lateness is None else EngineConfig(allowed_lateness_minutes=args.lateness)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="trailpulse-quality-"))
-    totals = {
-        "anomalies": 0,
-        "detected": 0,
-        "starts": 0,
-        "true_starts": 0,
-        "clean_starts": 0,
-        "api_days": 0.0,
-    }
-    delays: list[int] = []
-    time_delays: list[int] = []
+    anomalous, clean = TraceScore(), TraceScore()
+    api_day_total, decoy_total = 0.0, 0
     for seed in args.seeds:
         began = time.perf_counter()
-        trace = f"seed{seed}" if args.delivery == "period" else f"seed{seed}-{args.delivery}"
-        anomalous, clean = workdir / trace, workdir / f"{trace}-clean"
-        options = GenerateOptions(seed=seed, days=args.days, delivery=args.delivery)
-        labels = generated(anomalous, options, args.reuse)
-        result = score(labels, run_trace(anomalous, args.workers, config))
-        clean_labels = generated(clean, replace(options, anomalies=False), args.reuse)
-        clean_found = [t for t in run_trace(clean, args.workers, config) if t.state == "Start"]
+        trace = workdir / f"seed{seed}-{args.suite}-x{args.scale:g}-{args.delivery}-{args.days:g}d"
+        options = GenerateOptions(
+            seed=seed, days=args.days, delivery=args.delivery, scale=args.scale, anomaly_suite=args.suite
+        )
+        labels = generated(trace, options, args.reuse)
+        result = score(labels, run_trace(trace, args.workers, config))
+        clean_labels = generated(
+            trace.with_name(trace.name + "-clean"), replace(options, anomalies=False), args.reuse
+        )
+        twin = score(clean_labels, run_trace(trace.with_name(trace.name + "-clean"), args.workers, config))
         days = api_days(clean_labels)
-        for key in ("anomalies", "detected", "starts", "true_starts"):
-            totals[key] += result[key]
-        totals["clean_starts"] += len(clean_found)
-        totals["api_days"] += days
-        delays += result["delays"]
-        time_delays += result["time_delays"]
+        anomalous.add(result)
+        clean.add(twin)
+        api_day_total += days
+        decoy_total += len(labels["decoys"])
+        detected = sum(hit for hit, _ in result.found.values())
         print(
-            f"seed {seed}: recall {result['detected']}/{result['anomalies']}"
-            f" precision {result['true_starts']}/{result['starts']}"
-            f" clean-traffic Starts {len(clean_found)} over {days:.0f} API-days"
+            f"seed {seed}: recall {detected}/{len(labels['anomalies'])}"
+            f" precision {result.true_starts}/{result.starts}"
+            f" clean-traffic false Starts {len(twin.false)} over {days:.0f} API-days"
+            f" decoy trips {len(result.decoy_trips) + len(twin.decoy_trips)} ({len(labels['decoys'])} decoys)"
             f" ({time.perf_counter() - began:.0f} s)"
         )
         if args.verbose:
-            for line in result["missed"]:
-                print("  missed", line)
-            for line in result["false"]:
-                print("  false ", line)
-            for t in clean_found:
-                print(
-                    f"  clean  {t.insight_type}:{t.event_name}:{t.error_code}:{t.direction}@{t.start_minute}"
-                )
-    recall = totals["detected"] / max(totals["anomalies"], 1)
-    precision = totals["true_starts"] / max(totals["starts"], 1)
-    false_rate = totals["clean_starts"] / max(totals["api_days"], 1e-9)
-    summary = {
-        "seeds": args.seeds,
-        "recall": round(recall, 4),
-        "precision": round(precision, 4),
-        "false_starts_per_api_day": round(false_rate, 5),
-        "median_delay_minutes": statistics.median(delays) if delays else None,
-        "p90_delay_minutes": sorted(delays)[int(0.9 * (len(delays) - 1))] if delays else None,
-        "median_eventtime_delay_minutes": statistics.median(time_delays) if time_delays else None,
-    }
-    print(json.dumps(summary))
+            for prefix, lines in (
+                ("missed", result.missed),
+                ("false ", result.false),
+                ("decoy ", result.decoy_trips),
+                ("clean ", twin.false),
+                ("cdecoy", twin.decoy_trips),
+            ):
+                for line in lines:
+                    print(f"  {prefix} {line}")
+    figures = summary(anomalous, clean, api_day_total, decoy_total)
+    print(
+        json.dumps(
+            {"seeds": args.seeds, "suite": args.suite, "scale": args.scale, "delivery": args.delivery}
+            | figures
+        )
+    )
     return 0
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from consumers.synth import kafka_writer
 from consumers.synth.kafka_arrival import ArrivalModel, horizon_minutes
-from consumers.synth.options import DEFAULT_START, DELIVERIES, GenerateOptions, iso_to_minute
+from consumers.synth.options import ANOMALY_SUITES, DEFAULT_START, DELIVERIES, GenerateOptions, iso_to_minute
 from consumers.synth.s3_delivery import iter_log_files
 from consumers.synth.write_files import generate_with_stats
 
@@ -93,6 +93,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--regions", type=int, default=d.regions, help="regions per account, 1..4 (default %(default)s)"
     )
     p.add_argument(
+        "--anomaly-suite",
+        choices=ANOMALY_SUITES,
+        default=d.anomaly_suite,
+        help="classic: six kinds far beyond normal; tiered: issue 10's nine kinds, each at a chosen"
+        " window z (clear or edge), and quiet decoys in the normal traffic (default %(default)s)",
+    )
+    p.add_argument(
         "--gzip-level",
         type=int,
         default=d.gzip_level,
@@ -128,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             accounts=args.accounts,
             regions=args.regions,
             gzip_level=args.gzip_level,
+            anomaly_suite=args.anomaly_suite,
         )
         options.validate()
     except ValueError as exc:

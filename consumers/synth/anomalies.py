@@ -23,6 +23,8 @@ from consumers.synth.api_roster import Api, ErrorSpec
 from consumers.synth.aws_catalog import plausible_errors
 
 KINDS = ("spike", "step", "rare_hammered", "error_new_code", "error_surge", "drop")
+ERROR_KINDS = ("error_new_code", "error_surge", "known_code_surge")  # reported by error-rate insights
+DOWN_KINDS = ("drop", "low_rate_drop")
 GAP_MINUTES = 240  # minimum quiet time between two anomalies on the same API
 
 
@@ -44,7 +46,7 @@ class Anomaly:
     @property
     def insight_type(self) -> str:
         """The insight type that should report the anomaly."""
-        return "ApiErrorRateInsight" if self.kind.startswith("error") else "ApiCallRateInsight"
+        return "ApiErrorRateInsight" if self.kind in ERROR_KINDS else "ApiCallRateInsight"
 
 
 ActorFactory = Callable[[Api, str, bool], int]  # (api, kind, may reuse a usual caller) -> actor index

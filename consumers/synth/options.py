@@ -17,6 +17,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 DEFAULT_START = "2026-01-05T00:00:00Z"  # a Monday, 00:00 UTC
 DELIVERIES = ("period", "realistic")
+ANOMALY_SUITES = ("classic", "tiered")
 # per delivery model: share of records put in a later file, and how many minutes later at most
 _LATE_DEFAULTS = {"period": (0.01, 20), "realistic": (0.02, 30)}
 
@@ -45,6 +46,10 @@ class GenerateOptions:
     ``scale`` multiplies the rates of busy and medium APIs (throughput benchmarks), and
     ``anomalies_per_kind`` fixes the number of instances of each anomaly kind (default: 4 to 6).
 
+    ``anomaly_suite`` is ``"classic"`` (the default: six kinds, each far beyond normal) or ``"tiered"``
+    (issue 10: nine kinds placed at a chosen window z, clear or edge, plus quiet decoys in the normal
+    traffic; there ``anomalies_per_kind`` counts per tier, default 3).
+
     ``delivery`` is ``"realistic"`` (the default: each file named by its delivery time, 0-10 minutes
     after the period it covers with a tail to 30, as CloudTrail does) or ``"period"`` (named by the
     end of that 5-minute period, so names follow event time: an in-order control). ``late_fraction`` and
@@ -65,6 +70,7 @@ class GenerateOptions:
     api_factor: float = 1.0
     warmup_minutes: int = 2 * 1440
     anomalies_per_kind: int | None = None
+    anomaly_suite: str = "classic"
     gzip_level: int = 3
     max_records_per_file: int = 500
 
@@ -90,6 +96,8 @@ class GenerateOptions:
             raise ValueError("days must cover at least one hour")
         if not 1 <= self.accounts <= 8 or not 1 <= self.regions <= 4:
             raise ValueError("accounts must be 1..8 and regions 1..4")
+        if self.anomaly_suite not in ANOMALY_SUITES:
+            raise ValueError(f"anomaly_suite must be one of {', '.join(ANOMALY_SUITES)}")
         if self.delivery not in DELIVERIES:
             raise ValueError(f"delivery must be one of {', '.join(DELIVERIES)}")
         if not 0.0 <= self.late_share <= 0.5 or not 0.0 <= self.duplicate_fraction <= 0.5:

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from consumers.synth.anomalies import KINDS, Anomaly, place_anomalies
+from consumers.synth.anomalies import ERROR_KINDS, KINDS, Anomaly, place_anomalies
 from consumers.synth.api_roster import REGIONS, TIMEZONES, Api, build_apis, rate_curve
+from consumers.synth.decoys import Decoy, add_decoys
 from consumers.synth.identities import Actor, account_roster, anomaly_actor
 from consumers.synth.labels import Labels, build_labels
 from consumers.synth.options import GenerateOptions, minute_to_iso
+from consumers.synth.tiered import place_tiered
 
 __all__ = ["KINDS", "Cells", "GenerateOptions", "Labels", "TrafficPlan", "plan_traffic", "simulate_counts"]
 
@@ -39,6 +41,7 @@ class TrafficPlan:
     pools: list[tuple[np.ndarray, np.ndarray]]  # per API: actor indices, cumulative weights
     anomalies: list[Anomaly]
     seeds: list[np.random.SeedSequence]
+    decoys: list[Decoy]  # the tiered suite's quiet cases, part of the base traffic
 
     @property
     def start_minute(self) -> int:
@@ -58,7 +61,7 @@ class TrafficPlan:
 def plan_traffic(options: GenerateOptions) -> TrafficPlan:
     """Draw the whole traffic plan (no per-minute counts yet) deterministically from ``options.seed``."""
     options.validate()
-    seeds = np.random.SeedSequence(options.seed).spawn(8)
+    seeds = np.random.SeedSequence(options.seed).spawn(9)  # the first 8 as before decoys had the 9th
     rng = np.random.default_rng(seeds[0])
     accounts = [str(int(x)) for x in rng.integers(10**11, 10**12, options.accounts)]
     regions = list(REGIONS[: options.regions])
@@ -82,6 +85,17 @@ def plan_traffic(options: GenerateOptions) -> TrafficPlan:
         )
         api.mean_rate, api.max_rate = float(lam[api.index].mean()), float(lam[api.index].max())
 
+    decoys: list[Decoy] = []
+    if options.anomaly_suite == "tiered":
+        drng = np.random.default_rng(seeds[8])
+        lam, decoys = add_decoys(
+            apis,
+            lam,
+            options.start_minute,
+            options.warmup_minutes,
+            drng,
+            lambda api: pools.append(_pool(rosters[api.account], drng)),
+        )
     anomalies: list[Anomaly] = []
     if options.anomalies:
         arng = np.random.default_rng(seeds[2])
@@ -92,10 +106,23 @@ def plan_traffic(options: GenerateOptions) -> TrafficPlan:
             actors.append(anomaly_actor(api.account, kind, created, arng))
             return len(actors) - 1
 
-        anomalies = place_anomalies(
-            apis, lam, options.warmup_minutes, options.anomalies_per_kind, arng, new_actor
-        )
-    return TrafficPlan(options, accounts, tz, regions, apis, lam, actors, pools, anomalies, seeds)
+        if options.anomaly_suite == "tiered":
+            anomalies = place_tiered(
+                apis, lam, options.warmup_minutes, options.anomalies_per_kind, arng, new_actor, _spans(decoys)
+            )
+        else:
+            anomalies = place_anomalies(
+                apis, lam, options.warmup_minutes, options.anomalies_per_kind, arng, new_actor
+            )
+    return TrafficPlan(options, accounts, tz, regions, apis, lam, actors, pools, anomalies, seeds, decoys)
+
+
+def _spans(decoys: list[Decoy]) -> dict[int, list[tuple[int, int]]]:
+    """Per API, the decoys' spans: anomalies keep clear of them."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for d in decoys:
+        spans.setdefault(d.api, []).append((d.start, d.end))
+    return spans
 
 
 def _pool(roster: list[int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -144,33 +171,25 @@ def simulate_counts(plan: TrafficPlan) -> Cells:
     """Draw per-minute counts for the whole trace: base traffic, background errors, then anomalies."""
     rng = np.random.default_rng(plan.seeds[3])
     arng = np.random.default_rng(plan.seeds[4])
-    n = plan.lam.shape[1]
     streams = _Streams()
     by_api: dict[int, list[Anomaly]] = {}
     for an in plan.anomalies:
         by_api.setdefault(an.api, []).append(an)
+    # The classic suite thins a drop's calls before drawing their failures. That makes the draws of
+    # every later API depend on the drop (a binomial uses a varying number of random values), so the
+    # tiered suite thins after the base draws: its anomaly-free twin shares every base count.
+    thin_first = plan.options.anomaly_suite == "classic"
     for api in plan.apis:
-        lam = plan.lam[api.index]
-        if api.dispersion > 0:
-            lam = lam * rng.gamma(api.dispersion, 1.0 / api.dispersion, n)
-        if api.bursty:
-            events = rng.poisson(lam / 1.5)
-            calls = events + rng.binomial(events, 0.35) + rng.binomial(events, 0.15)
-        else:
-            calls = rng.poisson(lam)
-        for an in by_api.get(api.index, []):
-            if an.mode == "thin":
-                calls[an.start : an.end] = arng.binomial(calls[an.start : an.end], an.magnitude)
-        remaining, share_left = calls, 1.0
-        for err in api.errors:
-            failed: np.ndarray = np.zeros(n, dtype=np.int64)
-            if err.fraction > 0:
-                failed = rng.binomial(remaining, min(1.0, err.fraction / share_left))
-                share_left -= err.fraction
-                remaining = remaining - failed
-            if err.steady > 0:  # a misconfigured caller: extra failing calls
-                failed = failed + rng.poisson(err.steady, n)
-            streams.add(api.index, err.code, None, failed)
+        thins = [an for an in by_api.get(api.index, []) if an.mode == "thin"]
+        calls = draw_calls(api, plan.lam[api.index], rng)
+        if thin_first:
+            calls = _thin(calls, thins, arng)
+        remaining, failures = split_failures(api, calls, rng)
+        if not thin_first:
+            remaining = _thin(remaining, thins, arng)
+            failures = [(code, _thin(failed, thins, arng)) for code, failed in failures]
+        for code, failed in failures:
+            streams.add(api.index, code, None, failed)
         for an in by_api.get(api.index, []):
             _anomaly_stream(an, api, plan.lam[api.index], remaining, streams, arng)
         streams.add(api.index, None, None, remaining)
@@ -187,22 +206,61 @@ def simulate_counts(plan: TrafficPlan) -> Cells:
     )
 
 
+def _thin(counts: np.ndarray, thins: list[Anomaly], rng: np.random.Generator) -> np.ndarray:
+    """Keep each count of a drop's minutes with the probability its magnitude says."""
+    for an in thins:
+        counts[an.start : an.end] = rng.binomial(counts[an.start : an.end], an.magnitude)
+    return counts
+
+
+def draw_calls(api: Api, lam: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Calls per minute of ``api`` at expected rate ``lam``: Poisson, gamma-mixed or in bursts of 1-3."""
+    if api.dispersion > 0:
+        lam = lam * rng.gamma(api.dispersion, 1.0 / api.dispersion, lam.size)
+    if api.bursty:
+        events = rng.poisson(lam / 1.5)
+        calls: np.ndarray = events + rng.binomial(events, 0.35) + rng.binomial(events, 0.15)
+        return calls
+    return rng.poisson(lam)
+
+
+def split_failures(
+    api: Api, calls: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+    """The successful calls and, per background error code, its failures (a share of ``calls`` + steady)."""
+    remaining, share_left = calls, 1.0
+    failures = []
+    for err in api.errors:
+        failed: np.ndarray = np.zeros(calls.size, dtype=np.int64)
+        if err.fraction > 0:
+            failed = rng.binomial(remaining, min(1.0, err.fraction / share_left))
+            share_left -= err.fraction
+            remaining = remaining - failed
+        if err.steady > 0:  # a misconfigured caller: extra failing calls
+            failed = failed + rng.poisson(err.steady, calls.size)
+        failures.append((err.code, failed))
+    return remaining, failures
+
+
 def _anomaly_stream(
     an: Anomaly, api: Api, lam: np.ndarray, remaining: np.ndarray, streams: _Streams, rng: np.random.Generator
 ) -> None:
     """Add the calls of one anomaly; ``convert`` takes them from ``remaining`` successes in place."""
     window = lam[an.start : an.end]
-    if an.kind in ("spike", "step"):
+    if an.kind in ("spike", "step", "low_rate_rise"):
         extra = rng.poisson((an.magnitude - 1.0) * window)
     elif an.kind == "rare_hammered" or an.kind == "error_new_code":
         extra = rng.poisson(an.rate, window.size)
     elif an.kind == "error_surge":
         spec = next(e for e in api.errors if e.code == an.code)
         extra = rng.poisson(np.maximum(an.rate - (spec.fraction * window + spec.steady), 0.0))
+    elif an.kind == "known_code_surge":
+        spec = next(e for e in api.errors if e.code == an.code)
+        extra = rng.poisson((an.magnitude - 1.0) * (spec.fraction * window + spec.steady))
     else:
         return
     if an.mode == "convert":
         extra = np.minimum(extra, remaining[an.start : an.end])
         remaining[an.start : an.end] -= extra
-    code = an.code if an.kind.startswith("error") else None
+    code = an.code if an.kind in ERROR_KINDS else None
     streams.add(api.index, code, an.actor, extra, an.start)

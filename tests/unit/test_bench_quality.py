@@ -1,0 +1,109 @@
+"""The quality bench's scoring (bench/quality_parts) on hand-built labels and transitions: recall by kind
+and tier, true and false Starts, decoy trips kept apart, delays from the deciding minute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.quality_parts.report import summary
+from bench.quality_parts.score import SLACK, TAIL, TraceScore, score
+from insights.transition import InsightTransition
+
+API = {"account": "111122223333", "region": "us-east-1", "eventSource": "ec2.amazonaws.com"}
+
+
+def _anomaly(
+    kind: str, tier: str, name: str, start: int, end: int, code: str | None = None
+) -> dict[str, Any]:
+    insight = "ApiErrorRateInsight" if code else "ApiCallRateInsight"
+    return API | {
+        "kind": kind,
+        "tier": tier,
+        "z": 9.0 if tier == "clear" else 5.0,
+        "eventName": name,
+        "insightType": insight,
+        "errorCode": code,
+        "start_minute": start,
+        "end_minute": end,
+        "start": str(start),
+    }
+
+
+def _start(name: str, start: int, decided: int, code: str | None = None) -> InsightTransition:
+    return InsightTransition(
+        state="Start",
+        insight_type="ApiErrorRateInsight" if code else "ApiCallRateInsight",
+        account_id=API["account"],
+        region=API["region"],
+        event_source=API["eventSource"],
+        event_name=name,
+        error_code=code,
+        source_event_category="Management",
+        direction="up",
+        start_minute=start,
+        event_minute=start,
+        decided_minute=decided,
+        baseline_average=1.0,
+        baseline_duration=10080,
+        insight_average=5.0,
+        insight_duration=1,
+        attributions=(),
+    )
+
+
+LABELS: dict[str, Any] = {
+    "anomalies": [
+        _anomaly("low_rate_rise", "clear", "RunInstances", 1000, 1060),
+        _anomaly("low_rate_rise", "edge", "RunInstances", 2000, 2030),
+        _anomaly("known_code_surge", "clear", "DescribeVolumes", 1000, 1020, "Throttling"),
+        _anomaly("spike", "edge", "CreateTags", 3000, 3002),
+    ],
+    "decoys": [API | {"kind": "trend", "eventName": "CreateVolume", "start_minute": 500, "end_minute": 4000}],
+}
+
+
+def test_recall_by_kind_and_tier_with_precision_and_decoy_trips() -> None:
+    found = [
+        _start("RunInstances", 1000 - SLACK, 1003),  # detected, 3 minutes after the start
+        _start("RunInstances", 1060 + TAIL - 1, 1080),  # later in the tail: true, not a second detection
+        _start("DescribeVolumes", 1005, 1010),  # wrong insight type: true (tail rule), not a detection
+        _start("DescribeVolumes", 1005, 1009, "Throttling"),  # detected, delay 9
+        _start("CreateVolume", 3999, 4000),  # decoy trip
+        _start("CreateTags", 5000, 5001),  # false
+    ]
+    result = score(LABELS, found)
+    assert dict(result.found) == {
+        ("low_rate_rise", "clear"): [1, 1],
+        ("low_rate_rise", "edge"): [0, 1],
+        ("known_code_surge", "clear"): [1, 1],
+        ("spike", "edge"): [0, 1],
+    }
+    assert (result.starts, result.true_starts, len(result.false), len(result.decoy_trips)) == (6, 4, 1, 1)
+    assert result.decoy_trips[0].startswith("trend:") and dict(result.delays) == {
+        "low_rate_rise": [3],
+        "known_code_surge": [9],
+    }
+    clean = score({"anomalies": [], "decoys": LABELS["decoys"]}, [_start("CreateVolume", 600, 601)])
+    figures = summary(result, clean, api_days=100.0, decoys=1)
+    assert figures["recall_clear"] == 1.0 and figures["recall_edge"] == 0.0 and figures["recall"] == 0.5
+    assert figures["recall_by_kind_tier"]["low_rate_rise/edge"] == "0/1"
+    assert figures["precision"] == 0.6667 and figures["decoy_trips"] == 2
+    assert figures["false_starts_per_api_day"] == 0.0  # a decoy trip is not a false Start
+    assert figures["delay_minutes"] == {"median": 6.0, "p90": 3}
+
+
+def test_starts_before_the_slack_or_after_the_tail_are_false() -> None:
+    found = [_start("RunInstances", 1000 - SLACK - 1, 999), _start("RunInstances", 1060 + TAIL, 1076)]
+    result = score(LABELS, found)
+    assert (
+        result.true_starts == 0
+        and len(result.false) == 2
+        and result.found["low_rate_rise", "clear"] == [0, 1]
+    )
+
+
+def test_scores_add_up_across_seeds() -> None:
+    total = TraceScore()
+    for _ in range(2):
+        total.add(score(LABELS, [_start("CreateTags", 3000, 3001)]))
+    assert total.found["spike", "edge"] == [2, 2] and total.delays["spike"] == [1, 1] and total.starts == 2
