@@ -37,7 +37,7 @@ from consumers.files.discover import discover
 from consumers.files.replay import replay
 from consumers.synth.options import ANOMALY_SUITES, DELIVERIES, GenerateOptions
 from consumers.synth.write_files import generate_to_dir
-from insights.config import EngineConfig
+from insights.config import DetectorParams, EngineConfig
 from insights.engine import Engine
 from insights.transition import InsightTransition
 
@@ -74,6 +74,12 @@ def main() -> int:
     parser.add_argument(
         "--scale", type=float, default=1.0, help="trailpulse generate --scale (default %(default)s)"
     )
+    parser.add_argument(
+        "--evidence-surprise",
+        type=float,
+        default=DetectorParams().evidence_surprise,
+        help="the detector's evidence_surprise (0: windowed evidence off; default %(default)s)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument(
@@ -91,7 +97,9 @@ def main() -> int:
         "--lateness", type=int, help="the engine's allowed_lateness_minutes (default: the engine's)"
     )
     args = parser.parse_args()
-    config = EngineConfig() if args.lateness is None else EngineConfig(allowed_lateness_minutes=args.lateness)
+    config = EngineConfig(detector=DetectorParams(evidence_surprise=args.evidence_surprise))
+    if args.lateness is not None:
+        config = replace(config, allowed_lateness_minutes=args.lateness)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="trailpulse-quality-"))
     anomalous, clean = TraceScore(), TraceScore()
     api_day_total, decoy_total = 0.0, 0
