@@ -19,6 +19,7 @@ from insights.evidence import (
     back_to_normal,
     judged,
 )
+from insights.lifecycle import SINCE_EVIDENCE, Lifecycle
 
 F64 = npt.NDArray[np.float64]
 ONE_KEY = np.array([0])
@@ -133,3 +134,18 @@ def test_back_to_normal_grows_while_calls_are_at_the_reference_and_resets_while_
     assert float(at_reference[0]) > 2  # a drop to 0.1 of 2 calls a minute: one ordinary minute says a lot
     still_low = back_to_normal(one(1.5), one(0.0), one(2.0), one(1.0), one(0.1))
     assert float(still_low[0]) == 0.0  # a silent minute takes 1.8 away
+
+
+def test_a_lifecycle_state_saved_before_the_evidence_restores_with_none_accumulated() -> None:
+    saved = Lifecycle()
+    saved.cols.ensure(2)
+    saved.cols["open_dir"][1] = 1
+    state = {k: v for k, v in saved.to_state(2).items() if k not in SINCE_EVIDENCE}
+    restored = Lifecycle()
+    restored.load_state(state, 2)
+    assert restored.direction(1) == 1
+    assert restored.cols["ev_up_first"][:2].tolist() == [NOT_STARTED, NOT_STARTED]
+    assert restored.cols["ev_at"][:2].tolist() == [NOT_STARTED, NOT_STARTED]
+    del state["open_dir"]
+    with pytest.raises(KeyError):  # only the evidence's columns may be missing
+        Lifecycle().load_state(state, 2)
