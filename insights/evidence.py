@@ -91,6 +91,12 @@ class Excursion:
     expected: F64
 
 
+def nothing(keys: int) -> Excursion:
+    """No evidence for ``keys`` keys (the windowed evidence is off for them)."""
+    zeros = np.zeros(keys)
+    return Excursion(zeros, np.full(keys, NOT_STARTED, np.int64), zeros, zeros)
+
+
 def step(counts: F64, mu: F64, phi: F64, rho: F64) -> F64:
     """The log-likelihood ratio one minute adds: rate ``rho * mu`` against ``mu``, quasi-Poisson.
 

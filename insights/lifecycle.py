@@ -241,7 +241,11 @@ class Lifecycle:
         calls more than expected (rises, which also need ``evidence_min_ratio`` times the reference)
         or missing (drops, down to ``KEEP_RATIO_DOWN`` of the reference or lower)."""
         cols, c, p, refs, hot = self.cols, view.counts, view.params, view.refs, view.slots
-        on = free & (p["evidence_surprise"] > 0)
+        weighed = p["evidence_surprise"] > 0
+        if not weighed.any():  # set per key when tracked: these keys never had evidence to forget
+            none = evidence.nothing(len(hot))
+            return none, none, np.zeros(len(hot), bool), np.zeros(len(hot), bool)
+        on = free & weighed
         minute = view.minute
         longest = p["evidence_max_minutes"]
         (up_ref, down_ref), (up_ratio, down_ratio) = evidence_references(refs), ratios(p)
