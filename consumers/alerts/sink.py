@@ -190,9 +190,10 @@ class AlertSink:
                 outcome = Outcome(False, detail=f"cannot build the alert: {exc!r}")
             else:
                 outcome = self.send(self.channel.endpoint, request.body, request.headers)
+            answered = time.time()  # a Retry-After counts from the answer, not from the sending
             with self._changed:
                 if len(insights) == 1 and self.queue and self.queue[0].insight is insights[0]:
-                    self._settle(self.queue[0], outcome, now)
+                    self._settle(self.queue[0], outcome, answered)
                 elif outcome.delivered:
                     self.delivered += len(insights)
                 else:
