@@ -58,12 +58,14 @@ class References:
     peak: F64
     burst: F64
     phi: F64
-    # The windowed evidence's references (:mod:`insights.evidence`): the seasonal ones once a key
-    # has a day of history. The recent level follows a rise or a drop within the hour, which is
-    # right for one minute but takes away the evidence of a change lasting hours; before a day,
-    # the recent level is all a new key has (its seasonal references are still zero).
+    # The windowed evidence's rising reference (:mod:`insights.evidence`): the highest plain mean of
+    # the same hour (+/- one) on earlier days. Plain, because the evidence weighs sums over many
+    # minutes, an hourly job's busiest minute included; not the recent level, which follows a rise
+    # within the hour and takes away the evidence of one lasting hours. Only keys with a day of
+    # history (``seasoned``) have one: a new key's trickle is no rise. Drops are weighed against
+    # ``mu_down``: the recent level follows a business day's ramp into a quiet weekend.
     evidence_up: F64 | None = None
-    evidence_down: F64 | None = None
+    seasoned: npt.NDArray[np.bool_] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def baseline_fields(layout: RingLayout) -> dict[str, Field]:
         "disp_n": Field("float64"),
         "ewma": Field("float32"),
         "ref_up": Field("float32"),
+        "ref_mean": Field("float32"),
         "ref_down": Field("float32"),
         "ref_peak": Field("float32"),
         "ref_burst": Field("float32"),
@@ -252,16 +255,20 @@ class Baseline:
         peak = c["hour_max"][part][:, slots]
         usable = in_ring & (n >= max(self.layout.block // 2, 1))
         robust = np.where(usable, (total - peak) / np.maximum(n - 1, 1), np.nan)
+        plain = np.where(usable, total / np.maximum(n, 1), np.nan)
         has_day = ~np.all(np.isnan(robust), axis=2)
         has = has_day.any(axis=1)
         up = np.zeros(part.stop - part.start)
         down = np.zeros(part.stop - part.start)
+        mean = np.zeros(part.stop - part.start)
         with np.errstate(all="ignore"):
             up[has] = np.nanmax(robust[has], axis=(1, 2))
+            mean[has] = np.nanmax(plain[has], axis=(1, 2))
             day_low = np.full(has_day.shape, np.nan)
             day_low[has_day] = np.nanmin(robust[has_day], axis=1)
             down[has] = np.nanmedian(day_low[has], axis=1)
         c["ref_up"][part] = up
+        c["ref_mean"][part] = mean
         c["ref_down"][part] = down
         recent = np.array([(hour - 1 - i) % self.hours for i in range(min(per_day, self.hours))])
         maxima = c["hour_max"][part][:, recent].astype(np.float64)
@@ -284,17 +291,16 @@ class Baseline:
         """The references of the keys in ``index`` (a slice of slots, or slots)."""
         c = self.cols
         ewma = c["ewma"][index].astype(np.float64)
-        seasonal_up, seasonal_down = c["ref_up"][index].astype(np.float64), c["ref_down"][index]
-        mu_up, mu_down = np.maximum(ewma, seasonal_up), np.minimum(ewma, seasonal_down)
+        mu_up = np.maximum(ewma, c["ref_up"][index])
         a_day = self.minutes(index) >= self.layout.block * self.layout.per_day
         return References(
             mu_up=mu_up,
-            mu_down=mu_down,
+            mu_down=np.minimum(ewma, c["ref_down"][index]),
             peak=np.maximum(c["ref_peak"][index], c["cur_max"][index]).astype(np.float64),
             burst=c["ref_burst"][index].astype(np.float64),
             phi=c["dispersion"][index].astype(np.float64),
-            evidence_up=np.where(a_day, seasonal_up, mu_up),
-            evidence_down=np.where(a_day, seasonal_down, mu_down),
+            evidence_up=c["ref_mean"][index].astype(np.float64),
+            seasoned=a_day,
         )
 
     def accept_level(self, slot: int, level: float) -> None:
@@ -338,7 +344,9 @@ class Baseline:
         return {name: pack_array(a) for name, a in self.cols.to_state(rows).items()}
 
     def load_state(self, state: dict[str, Any], rows: int) -> None:
-        self.cols.load_state({n: unpack_array(a) for n, a in state.items()}, rows)
+        self.cols.load_state({n: unpack_array(a) for n, a in state.items()}, rows, frozenset({"ref_mean"}))
+        if "ref_mean" not in state:  # saved before the windowed evidence: the robust mean until the roll
+            self.cols["ref_mean"][:rows] = self.cols["ref_up"][:rows]
 
     def amend(self, slots: npt.NDArray[np.int64], minutes: npt.NDArray[np.int64], running_hour: int) -> int:
         """Add late records (a slot and minute each, minutes already learnt) to the call totals of

@@ -32,8 +32,9 @@ equals flooring each minute; the downward sum grows by the same amount each sile
 >>> cols.ensure(1)
 >>> slots, on = np.array([0]), np.array([True])
 >>> one = lambda v: np.array([float(v)])
+>>> rate, reference, phi, rho, longest, most = one(1.2), one(0.4), one(1.0), one(1.5), one(480), one(9)
 >>> for minute in range(100, 160):  # 1.2 calls a minute against a reference of 0.4
-...     up = accumulate(cols, "up", slots, minute, one(1.2), one(0.4), one(1.0), one(1.5), on, one(480))
+...     up = accumulate(cols, "up", slots, minute, rate, reference, phi, rho, on, longest, most)
 >>> round(float(up.sum[0]), 1), int(up.first[0]), round(float(up.observed[0]), 1)
 (17.2, 101, 70.8)
 """
@@ -117,10 +118,13 @@ def accumulate(
     rho: F64,
     on: Bool,
     longest: F64,
+    most: F64,
 ) -> Excursion:
     """Advance one direction's sums of ``slots`` through ``minute`` (silent minutes since each was
     last judged first); keys not ``on`` (not free to start, or evidence off) restart from zero, and
-    so does an excursion that began ``longest`` minutes ago or more (see :data:`MIN_RATE`).
+    so does an excursion that began ``longest`` minutes ago or more (see :data:`MIN_RATE`). One
+    minute adds at most ``most``: a single burst (an hourly job, a retry storm of a minute) is the
+    single-minute rules' to judge, and heavier-tailed than the quasi-Poisson ratio assumes.
 
     The excursion is the run of minutes whose sum is at least one *unit* of evidence (what one call adds
     upwards, what one silent minute adds downwards). The last zero of the sum, the textbook change
@@ -156,7 +160,7 @@ def accumulate(
     total = np.where(expired, 0.0, total)
 
     # This minute.
-    total = np.where(on, np.maximum(total + step(counts, mu, phi, rho), 0.0), 0.0)
+    total = np.where(on, np.maximum(total + np.minimum(step(counts, mu, phi, rho), most), 0.0), 0.0)
     above = (total >= unit * (1 - SLACK)) & (total > 0)
     kept = above & ongoing & ~expired
     first = np.where(kept, first, np.where(above, minute, NOT_STARTED))
@@ -173,9 +177,11 @@ def accumulate(
 def evidence_references(refs: References) -> tuple[F64, F64]:
     """The rising and falling references the evidence weighs counts against (see
     :class:`~insights.baseline.References`)."""
-    up = refs.mu_up if refs.evidence_up is None else refs.evidence_up
-    down = refs.mu_down if refs.evidence_down is None else refs.evidence_down
-    return up, down
+    return (refs.mu_up if refs.evidence_up is None else refs.evidence_up), refs.mu_down
+
+
+#: The share of the threshold one minute may add (see :func:`accumulate`).
+MINUTE_SHARE = 0.25
 
 
 def ratios(params: dict[str, F64]) -> tuple[F64, F64]:

@@ -26,6 +26,7 @@ from insights.detector import lower_surprise, upper_surprise
 from insights.evidence import (
     EVIDENCE_FIELDS,
     LN10,
+    MINUTE_SHARE,
     Excursion,
     accumulate,
     evidence_references,
@@ -245,14 +246,15 @@ class Lifecycle:
         if not weighed.any():  # set per key when tracked: these keys never had evidence to forget
             none = evidence.nothing(len(hot))
             return none, none, np.zeros(len(hot), bool), np.zeros(len(hot), bool)
-        on = free & weighed
+        on = free & weighed & (True if refs.seasoned is None else refs.seasoned)
         minute = view.minute
         longest = p["evidence_max_minutes"]
         (up_ref, down_ref), (up_ratio, down_ratio) = evidence_references(refs), ratios(p)
-        rise = accumulate(cols, "up", hot, minute, c, up_ref, refs.phi, up_ratio, on, longest)
-        fall = accumulate(cols, "dn", hot, minute, c, down_ref, refs.phi, down_ratio, on, longest)
-        evidence.judged(cols, hot, minute)
         h, least = p["evidence_surprise"] * LN10, 2 * p["min_count"]
+        most = h * MINUTE_SHARE
+        rise = accumulate(cols, "up", hot, minute, c, up_ref, refs.phi, up_ratio, on, longest, most)
+        fall = accumulate(cols, "dn", hot, minute, c, down_ref, refs.phi, down_ratio, on, longest, most)
+        evidence.judged(cols, hot, minute)
         up = on & (rise.sum >= h) & (rise.observed - rise.expected >= least)
         up &= rise.observed >= p["evidence_min_ratio"] * rise.expected
         down = on & (fall.sum >= h) & (fall.expected - fall.observed >= least)

@@ -40,7 +40,17 @@ def judge(
     cols: Columns, side: str, minute: int, count: float, mu: float, rho: float, longest: float = 1e9
 ) -> Excursion:
     out = accumulate(
-        cols, side, ONE_KEY, minute, one(count), one(mu), one(1.0), one(rho), np.array([True]), one(longest)
+        cols,
+        side,
+        ONE_KEY,
+        minute,
+        one(count),
+        one(mu),
+        one(1.0),
+        one(rho),
+        np.array([True]),
+        one(longest),
+        one(1e9),
     )
     judged(cols, ONE_KEY, minute)
     return out
@@ -124,7 +134,7 @@ def test_keys_not_on_forget_their_evidence() -> None:
     cols = fresh()
     judge(cols, "up", 0, 9.0, 1.0, 1.5)
     off = accumulate(
-        cols, "up", ONE_KEY, 1, one(9.0), one(1.0), one(1.0), one(1.5), np.array([False]), one(480)
+        cols, "up", ONE_KEY, 1, one(9.0), one(1.0), one(1.0), one(1.5), np.array([False]), one(480), one(1e9)
     )
     assert as_tuple(off) == (0.0, NOT_STARTED, 0.0, 0.0)
 
