@@ -138,12 +138,6 @@ def test_backlog_restart_half_way(kafka_broker: KafkaBroker, tmp_path: Path) -> 
     assert_state_at_end(state, source, backlog)
 
 
-@pytest.mark.xfail(
-    reason="open: once in 3 runs (2026-12-05) the group never completed the rebalance after the revoke"
-    " (no partitions_assigned within the timeout, kafka-python 3.0.12, partitions paused at the revoke);"
-    " not seen in 13 runs since revoked partitions keep their clocks until the assignment",
-    strict=False,
-)
 def test_backlog_rebalance_half_way(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
     """A topic that starts matching the input pattern half way: every partition is revoked (a
     checkpoint) and assigned again within the one process, which keeps their clocks meanwhile.

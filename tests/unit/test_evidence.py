@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from insights.baseline import Baseline, RingLayout
 from insights.columns import Columns
 from insights.evidence import (
     EVIDENCE_FIELDS,
@@ -159,3 +160,13 @@ def test_a_lifecycle_state_saved_before_the_evidence_restores_with_none_accumula
     del state["open_dir"]
     with pytest.raises(KeyError):  # only the evidence's columns may be missing
         Lifecycle().load_state(state, 2)
+
+
+def test_a_baseline_saved_before_the_plain_seasonal_mean_restores_it_from_the_robust_one() -> None:
+    saved = Baseline(RingLayout())
+    saved.cols.ensure(2)
+    saved.cols["ref_up"][:2] = [0.5, 3.0]
+    state = {k: v for k, v in saved.to_state(2).items() if k != "ref_mean"}
+    restored = Baseline(RingLayout())
+    restored.load_state(state, 2)
+    assert restored.cols["ref_mean"][:2].tolist() == [0.5, 3.0]
