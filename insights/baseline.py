@@ -22,7 +22,7 @@ inside an open insight are not learnt: they are unusual by definition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -287,21 +287,22 @@ class Baseline:
         ratio = np.where(mean > 1e-3, var / np.maximum(mean, 1e-9), 1.0)
         c["dispersion"][part] = np.clip(ratio, 1.0, MAX_DISPERSION)
 
-    def references(self, index: slice | npt.NDArray[np.int64]) -> References:
-        """The references of the keys in ``index`` (a slice of slots, or slots)."""
+    def references(self, index: slice | npt.NDArray[np.int64], evidence: bool = False) -> References:
+        """The references of the keys in ``index`` (a slice of slots, or slots); with ``evidence``,
+        the windowed evidence's too (left out when no key weighs it: the close is a hot path)."""
         c = self.cols
         ewma = c["ewma"][index].astype(np.float64)
-        mu_up = np.maximum(ewma, c["ref_up"][index])
-        a_day = self.minutes(index) >= self.layout.block * self.layout.per_day
-        return References(
-            mu_up=mu_up,
+        refs = References(
+            mu_up=np.maximum(ewma, c["ref_up"][index]),
             mu_down=np.minimum(ewma, c["ref_down"][index]),
             peak=np.maximum(c["ref_peak"][index], c["cur_max"][index]).astype(np.float64),
             burst=c["ref_burst"][index].astype(np.float64),
             phi=c["dispersion"][index].astype(np.float64),
-            evidence_up=c["ref_mean"][index].astype(np.float64),
-            seasoned=a_day,
         )
+        if not evidence:
+            return refs
+        a_day = self.minutes(index) >= self.layout.block * self.layout.per_day
+        return replace(refs, evidence_up=c["ref_mean"][index].astype(np.float64), seasoned=a_day)
 
     def accept_level(self, slot: int, level: float) -> None:
         """Take ``level`` as the key's recent level (an insight too long to stay one is the new normal)."""

@@ -177,7 +177,9 @@ def accumulate(
 def evidence_references(refs: References) -> tuple[F64, F64]:
     """The rising and falling references the evidence weighs counts against (see
     :class:`~insights.baseline.References`)."""
-    return (refs.mu_up if refs.evidence_up is None else refs.evidence_up), refs.mu_down
+    if refs.evidence_up is None:
+        raise ValueError("references built without the evidence's (Baseline.references(evidence=True))")
+    return refs.evidence_up, refs.mu_down
 
 
 #: The share of the threshold one minute may add (see :func:`accumulate`).
@@ -213,9 +215,11 @@ WATCH_MINUTES = 60.0
 def watch(refs: References, params: dict[str, F64]) -> Bool:
     """Keys an hour without calls could start dropping (their silent minutes must be judged as they
     pass, not when the next call comes)."""
-    mu_down, phi = evidence_references(refs)[1], refs.phi
     h = params["evidence_surprise"] * LN10
-    silent_minute = step(np.zeros_like(mu_down), mu_down, np.maximum(phi, 1.0), params["evidence_drop_ratio"])
+    if not (h > 0).any():
+        return np.zeros(len(h), dtype=bool)
+    mu_down, phi = refs.mu_down, np.maximum(refs.phi, 1.0)
+    silent_minute = step(np.zeros_like(mu_down), mu_down, phi, params["evidence_drop_ratio"])
     watched: Bool = (h > 0) & (silent_minute * WATCH_MINUTES >= h)
     return watched
 

@@ -245,7 +245,8 @@ class Track:
         eligible = self.keys.live(hot) & self.keys.warm(minute, self.config.warmup_minutes, hot) & enabled
         if silent:
             eligible &= ~self.keys.in_scopes(silent, hot)
-        return MinuteView(minute, hot, counts, self.baseline.references(hot), eligible, params)
+        refs = self.baseline.references(hot, evidence=bool((params["evidence_surprise"] > 0).any()))
+        return MinuteView(minute, hot, counts, refs, eligible, params)
 
     def _apply(
         self, minute: int, view: MinuteView, d: Decisions, slots: I64, values: I64, late: F64 | None
