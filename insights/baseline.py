@@ -39,6 +39,7 @@ HOUR_SUMMARY = ("hour_sum", "hour_sumsq", "hour_max")
 #: Keys refreshed at a time (bounds the temporaries of an hour roll).
 CHUNK = 8192
 BURSTY = 1.5
+EVIDENCE_HOURS = 2
 
 
 def _expected_peak(mean: npt.NDArray[np.floating], dispersion: npt.NDArray[np.floating]) -> F64:
@@ -59,10 +60,11 @@ class References:
     burst: F64
     phi: F64
     # The windowed evidence's rising reference (:mod:`insights.evidence`): the highest plain mean of
-    # the same hour (+/- one) on earlier days. Plain, because the evidence weighs sums over many
-    # minutes, an hourly job's busiest minute included; not the recent level, which follows a rise
-    # within the hour and takes away the evidence of one lasting hours. Only keys with a day of
-    # history (``seasoned``) have one: a new key's trickle is no rise. Drops are weighed against
+    # the same hour (+/- two, see ``Baseline._plain_means``) on earlier days. Plain, because the
+    # evidence weighs sums over many minutes, an hourly job's busiest minute included; not the recent
+    # level, which follows a rise within the hour and takes away the evidence of one lasting hours.
+    # Only keys with a day of history (``seasoned``; the track also asks a call-rate key for a day
+    # of its own calls) have one: a new key's trickle is no rise. Drops are weighed against
     # ``mu_down``: the recent level follows a business day's ramp into a quiet weekend.
     evidence_up: F64 | None = None
     seasoned: npt.NDArray[np.bool_] | None = None
@@ -255,7 +257,7 @@ class Baseline:
         peak = c["hour_max"][part][:, slots]
         usable = in_ring & (n >= max(self.layout.block // 2, 1))
         robust = np.where(usable, (total - peak) / np.maximum(n - 1, 1), np.nan)
-        plain = np.where(usable, total / np.maximum(n, 1), np.nan)
+        plain = self._plain_means(hour, part)
         has_day = ~np.all(np.isnan(robust), axis=2)
         has = has_day.any(axis=1)
         up = np.zeros(part.stop - part.start)
@@ -263,7 +265,8 @@ class Baseline:
         mean = np.zeros(part.stop - part.start)
         with np.errstate(all="ignore"):
             up[has] = np.nanmax(robust[has], axis=(1, 2))
-            mean[has] = np.nanmax(plain[has], axis=(1, 2))
+            has_plain = ~np.all(np.isnan(plain), axis=1)
+            mean[has_plain] = np.nanmax(plain[has_plain], axis=1)
             day_low = np.full(has_day.shape, np.nan)
             day_low[has_day] = np.nanmin(robust[has_day], axis=1)
             down[has] = np.nanmedian(day_low[has], axis=1)
@@ -286,6 +289,27 @@ class Baseline:
         var = c["disp_num"][part] / np.maximum(c["disp_den"][part], 1.0)
         ratio = np.where(mean > 1e-3, var / np.maximum(mean, 1e-9), 1.0)
         c["dispersion"][part] = np.clip(ratio, 1.0, MAX_DISPERSION)
+
+    def _plain_means(self, hour: int, part: slice) -> F64:
+        """The plain hourly means the windowed evidence weighs rises against: the same hour of day
+        +/- :data:`EVIDENCE_HOURS` on each earlier day (NaN where not learnt).
+
+        Wider than the robust references' one hour: an hourly mean hides how the hour went, and a
+        schedule that moves by an hour (daylight saving) brings the busy start of an hour that
+        ramps down into the next one, well above that hour's mean for a quarter of an hour or more.
+        Two hours either side reach the busy hour before the ramp.
+        """
+        per_day = self.layout.per_day
+        days = max(self.hours // per_day, 1)
+        offsets = range(-EVIDENCE_HOURS, EVIDENCE_HOURS + 1)
+        grid = np.array([hour - per_day * day + offset for day in range(1, days + 1) for offset in offsets])
+        in_ring = (grid >= hour - self.hours) & (grid < hour)
+        slots = np.where(in_ring, grid, hour) % self.hours
+        c = self.cols
+        n = c["hour_n"][part][:, slots].astype(np.float64)
+        usable = in_ring & (n >= max(self.layout.block // 2, 1))
+        plain: F64 = np.where(usable, c["hour_sum"][part][:, slots] / np.maximum(n, 1), np.nan)
+        return plain
 
     def references(self, index: slice | npt.NDArray[np.int64], evidence: bool = False) -> References:
         """The references of the keys in ``index`` (a slice of slots, or slots); with ``evidence``,

@@ -114,6 +114,12 @@ class DetectorParams:
         "the windowed evidence weighs a rise to this many times the reference",
         Bounds(low=1, low_open=True),
     )
+    evidence_steep_ratio: float = knob(
+        8.0,
+        "the windowed evidence also weighs a steep rise to this many times the reference"
+        " (a rare count surging: a known error code, a seldom-called API)",
+        Bounds(low=1, low_open=True),
+    )
     evidence_drop_ratio: float = knob(
         0.1, "the windowed evidence weighs a drop to this fraction of the reference", FRACTION
     )

@@ -15,8 +15,12 @@ The first minute of the run in which the sum stays above one unit of evidence es
 change began (see :func:`accumulate`): it becomes the Start's ``eventTime``, the first unusual
 minute, as AWS reports it.
 
-Upwards ``rho`` is ``evidence_rise_ratio`` (1.5) against the rising reference; downwards
-``evidence_drop_ratio`` (0.1) against the falling one. A true rate of ``r`` times the reference adds
+Upwards ``rho`` is ``evidence_rise_ratio`` (1.5) against the rising reference, and beside it
+``evidence_steep_ratio`` (8): one sum cannot serve both a busy key rising by half and a rare count
+surging. With 1.5 each call adds ``ln 1.5 = 0.4`` nats, so an error code seen once in two hours
+that fails 19 times in two hours (``x17``) gathers 7 nats, too few; with 8 each call adds 2.1 and the
+same surge gathers 31, while a rise by half never grows the steep sum. Downwards ``rho`` is
+``evidence_drop_ratio`` (0.1) against the falling reference. A true rate of ``r`` times the reference adds
 ``mu (r ln(rho) - rho + 1)`` a minute on average, negative while ``r < (rho - 1) / ln(rho)``
 (1.23 for 1.5; a drop sum grows only below 0.39 of the falling reference), so references that are
 somewhat off do not accumulate. A sum fires at ``evidence_surprise * ln(10)``: without a change,
@@ -58,6 +62,9 @@ LN10 = float(np.log(10.0))
 #: bounding an excursion, a rare key must make many calls within hours to start one.
 MIN_RATE = 1e-3
 NOT_STARTED = -1
+#: The sums kept per key: a rise (``evidence_rise_ratio``), a steep rise (``evidence_steep_ratio``)
+#: and a drop (``evidence_drop_ratio``).
+EVIDENCE_SIDES = ("up", "ux", "dn")
 SLACK = 1e-6  # relative: sums are stored as float32, and one unit stored is one unit still
 
 #: Per key and direction: the sum, the first minute of its excursion, what was observed and
@@ -68,7 +75,7 @@ EVIDENCE_FIELDS: dict[str, Field] = {
     "ev_back": Field("float32"),  # an insight the evidence opened: evidence that it is over
     **{
         f"ev_{side}{part}": Field(dtype, fill=fill)
-        for side in ("up", "dn")
+        for side in EVIDENCE_SIDES
         for part, dtype, fill in (
             ("", "float32", 0.0),
             ("_first", "int32", NOT_STARTED),
@@ -77,7 +84,6 @@ EVIDENCE_FIELDS: dict[str, Field] = {
         )
     },
 }
-EVIDENCE_SIDES = ("up", "dn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +195,16 @@ MINUTE_SHARE = 0.25
 def ratios(params: dict[str, F64]) -> tuple[F64, F64]:
     """The rise and drop ratios the evidence weighs (``evidence_rise_ratio``, ``evidence_drop_ratio``)."""
     return params["evidence_rise_ratio"], params["evidence_drop_ratio"]
+
+
+def either(first: Excursion, second: Excursion, take_second: Bool) -> Excursion:
+    """Per key, ``second``'s excursion where ``take_second``, else ``first``'s."""
+    return Excursion(
+        np.where(take_second, second.sum, first.sum),
+        np.where(take_second, second.first, first.first),
+        np.where(take_second, second.observed, first.observed),
+        np.where(take_second, second.expected, first.expected),
+    )
 
 
 def judged(cols: Columns, slots: I64, minute: int) -> None:

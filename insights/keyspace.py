@@ -7,7 +7,8 @@ step keeps its per-key state in columns indexed by the slot handed out here.
 
 Besides the key table this owns, per slot: ``live``, ``scope_start`` (the first minute its account
 and region were observed: warm-up counts from there), ``last_active`` (newest minute with a record:
-idle keys are evicted) and the index of its resolved :class:`~insights.config.DetectorParams`.
+idle keys are evicted), ``known_since`` (see :meth:`KeySpace.known_for`) and the index of its
+resolved :class:`~insights.config.DetectorParams`.
 Keys refused for want of room (``dropped_full``) and keys released (``evicted``, by why: ``idle``
 after ``idle_evict_minutes`` without calls, ``room`` to admit a new key) are counted, for reports;
 ``evicted`` since this process started (the snapshot does not carry it).
@@ -36,7 +37,7 @@ from insights.columns import Columns, Field
 from insights.config import DetectorParams, EngineConfig
 from insights.keys import ApiKey, KeyTable
 from insights.snapshot import pack_array, unpack_array
-from insights.transition import insight_type_of
+from insights.transition import ERROR_RATE, insight_type_of
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -46,8 +47,11 @@ KEY_FIELDS: dict[str, Field] = {
     "live": Field("bool"),
     "scope_start": Field("int64"),
     "last_active": Field("int64"),
+    "known_since": Field("int64"),
     "param_idx": Field("int32"),
 }
+#: Columns a state saved before ``known_since`` lacks: those keys count as known since their scope.
+SINCE_KNOWN = frozenset({"known_since"})
 Eviction = Literal["idle", "room"]
 
 
@@ -106,6 +110,9 @@ class KeySpace:
         c["live"][slot] = True
         c["scope_start"][slot] = scope_start
         c["last_active"][slot] = minute
+        # A code an API never failed with is news from the API's first minute; an API never called
+        # is news from its own first call only.
+        c["known_since"][slot] = scope_start if insight_type_of(key) == ERROR_RATE else minute
         c["param_idx"][slot] = self._param_index(key)
         return slot
 
@@ -115,8 +122,10 @@ class KeySpace:
         self.cols.reset(slot)
 
     def touch(self, slots: I64, minutes: I64) -> None:
-        """Keys saw records at ``minutes``: move their ``last_active`` forward."""
+        """Keys saw records at ``minutes``: move their ``last_active`` forward (and a call-rate key's
+        ``known_since`` back to its earliest record, whatever order they came in)."""
         np.maximum.at(self.cols["last_active"], slots, minutes)
+        np.minimum.at(self.cols["known_since"], slots, minutes)
 
     def idle(self, before: int, rows: int) -> Bool:
         """Live keys with no record since before minute ``before``."""
@@ -139,6 +148,18 @@ class KeySpace:
         """Keys (of ``index``) whose account and region have been observed for ``warmup`` minutes."""
         warm: Bool = minute - self.cols["scope_start"][index] >= warmup
         return warm
+
+    def known_for(self, minute: int, span: int, index: slice | I64) -> Bool:
+        """Keys (of ``index``) known for ``span`` minutes at ``minute``: a call-rate key since its
+        first call, an error-rate key since its account and region were observed.
+
+        Why the difference: a new key's baseline counts the minutes before it as zeros (its true
+        history: no calls), which is right for an API failing with a code it never showed before, but
+        an API first called today at a steady trickle is new usage, not a rise; until it has a day of
+        its own calls, its seasonal reference is all zeros and says nothing of its normal level.
+        """
+        known: Bool = minute - self.cols["known_since"][index] >= span
+        return known
 
     def learning(self, minute: int, index: slice | I64) -> Bool:
         """Live keys (of ``index``) whose scope had started by ``minute`` (a closed minute they can
@@ -181,7 +202,10 @@ class KeySpace:
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`to_state`; detector parameters are re-resolved from the current config."""
         self.table.load_state(state["keys"])
-        self.cols.load_state({n: unpack_array(a) for n, a in state["columns"].items()}, self.high_water)
+        columns = {n: unpack_array(a) for n, a in state["columns"].items()}
+        self.cols.load_state(columns, self.high_water, SINCE_KNOWN)
+        if "known_since" not in columns:
+            self.cols["known_since"][: self.high_water] = self.cols["scope_start"][: self.high_water]
         self.dropped_full = int(state["dropped_full"])
         self.params = []
         self._params_cache = None

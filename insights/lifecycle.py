@@ -253,13 +253,19 @@ class Lifecycle:
         h, least = p["evidence_surprise"] * LN10, 2 * p["min_count"]
         most = h * MINUTE_SHARE
         rise = accumulate(cols, "up", hot, minute, c, up_ref, refs.phi, up_ratio, on, longest, most)
+        steep_ratio = p["evidence_steep_ratio"]
+        steep = accumulate(cols, "ux", hot, minute, c, up_ref, refs.phi, steep_ratio, on, longest, most)
         fall = accumulate(cols, "dn", hot, minute, c, down_ref, refs.phi, down_ratio, on, longest, most)
         evidence.judged(cols, hot, minute)
         up = on & (rise.sum >= h) & (rise.observed - rise.expected >= least)
         up &= rise.observed >= p["evidence_min_ratio"] * rise.expected
+        # A steep rise is far past the reference by construction; its calls need only clear the
+        # single-minute rules' least count once.
+        steep_up = on & ~up & (steep.sum >= h) & (steep.observed - steep.expected >= p["min_count"])
         down = on & (fall.sum >= h) & (fall.expected - fall.observed >= least)
         down &= fall.observed <= KEEP_RATIO_DOWN * fall.expected
-        return rise, fall, up, down
+        rising = evidence.either(rise, steep, steep_up | (~up & (steep.sum > rise.sum)))
+        return rising, fall, up | steep_up, down
 
     def _streak(self, prefix: str, hot: I64, extend: Bool, counts: F64, mu: F64) -> None:
         """Extend or reset one kind of streak (count, observed sum, expected sum) of the ``hot`` keys."""
@@ -291,10 +297,15 @@ class Lifecycle:
         if by_evidence.any():
             # Evidence opened it, evidence ends it: minute by minute a rise of 0.4 to 1.2 calls a
             # minute looks ordinary as often as not, so quiet minutes in a row would end it at once.
+            # A rise ends on evidence against the level it showed, within the two ratios weighed:
+            # a rare count surging x17 is over long before its rate is back within x1.5 for sure.
             p = view.params
             up_ratio, down_ratio = ratios(p)
-            rho = np.where(up, up_ratio[at], down_ratio[at])
             up_ref, down_ref = evidence_references(view.refs)
+            shown = cols["ins_sum"][slots] / np.maximum(cols["ins_n"][slots], 1)
+            steepness = shown / np.maximum(up_ref[at], evidence.MIN_RATE)
+            rise_ratio = np.clip(steepness, up_ratio[at], p["evidence_steep_ratio"][at])
+            rho = np.where(up, rise_ratio, down_ratio[at])
             mu = np.where(up, up_ref[at], down_ref[at])
             back = evidence.back_to_normal(cols["ev_back"][slots].astype(np.float64), c, mu, phi, rho)
             cols["ev_back"][slots] = np.where(by_evidence, back, 0.0)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from insights.config import DetectorParams, EngineConfig
-from tests.builders import DAY, HOUR, NAME, START, api, merge, run_engine, steady_with, stream
+from tests.builders import DAY, HOUR, NAME, START, api, merge, run_engine, starts, steady_with, stream
 from tests.pipeline.engine_scenarios import background, checked, of, one_insight
 
 ON = EngineConfig(
@@ -42,3 +44,55 @@ def test_a_key_at_two_calls_a_minute_going_silent_for_an_hour_starts_a_drop_with
 def test_steady_quiet_keys_start_nothing() -> None:
     quiet = {api(f"Api{i}"): steady_with(rate, N, 30 + i) for i, rate in enumerate((0.05, 0.3, 1.0, 4.0))}
     assert checked(run_engine(merge(background(N), stream(quiet)), ON)) == []
+
+
+def test_an_api_first_called_at_a_steady_trickle_starts_nothing_in_its_first_day() -> None:
+    """Its baseline counts the minutes before its first call as zeros, so every seasonal reference
+    of its first day is 0 and the trickle would look like a rise from nothing (and start again each
+    time ``max_insight_minutes`` closed the last one)."""
+    born = 10 * HOUR
+    trickle = steady_with(0.3, N, 23, {(0, born): 0})
+    transitions = checked(run_engine(merge(background(N), stream({api(): trickle})), ON))
+    assert not of(transitions, NAME)
+
+
+def test_a_known_error_code_surging_seventeen_fold_for_two_hours_starts_one_insight() -> None:
+    """A code the API fails with once in two hours, failing 19 times in two hours: the rise sum
+    (x1.5) gathers too little from so few calls, the steep one (x8) finds it."""
+    surge = (26 * HOUR, 28 * HOUR)
+    failing, minutes = api(error_code="AccessDenied"), N + 3 * HOUR
+    series = {api(): steady_with(2.0, minutes, 24), failing: steady_with(0.0095, minutes, 25, {surge: 0.16})}
+    records = merge(background(minutes), stream(series))
+    transitions = checked(run_engine(records, ON))
+    errors = [t for t in of(transitions, NAME) if t.error_code == "AccessDenied"]
+    assert [t.state for t in errors] == ["Start", "End"], errors
+    start, end = errors
+    assert START + surge[0] <= start.start_minute < START + surge[1]
+    assert start.decided_minute < START + surge[1]
+    assert end.event_minute <= START + surge[1] + 3 * HOUR
+    gentle = dataclasses.replace(ON, detector=DetectorParams(evidence_surprise=6.0, evidence_steep_ratio=1.5))
+    assert not [t for t in of(run_engine(records, gentle), NAME) if t.error_code]
+
+
+def business_day(days: int, shift_from_day: int, shift_minutes: int) -> list[int]:
+    """30 calls a minute from 09:00 to 17:00 UTC, falling to 2 over 17:00-18:30 and 2 all night;
+    from ``shift_from_day`` on the whole schedule runs ``shift_minutes`` later (daylight saving)."""
+    minute_of_day = np.arange(DAY)
+    ramp = np.clip((18 * 60 + 30 - minute_of_day) / 90, 0, 1)
+    day_rate = np.where(minute_of_day < 9 * 60, 2.0, np.where(minute_of_day < 17 * 60, 30.0, 2 + 28 * ramp))
+    rates = np.concatenate(
+        [np.roll(day_rate, shift_minutes if day >= shift_from_day else 0) for day in range(days)]
+    )
+    counts: list[int] = np.random.default_rng(26).poisson(rates).tolist()
+    return counts
+
+
+def test_a_business_day_moving_an_hour_later_starts_nothing_in_its_evening() -> None:
+    """The busy start of the ramp now falls after 18:00, whose hourly mean on earlier days
+    (ramping down) is well below it: the rise reference reaches two hours either side. (The first
+    mornings start insights: the schedule is new then.)"""
+    counts = business_day(3, 2, 60)
+    records = merge(background(len(counts)), stream({api(): counts}))
+    evening = range(START + 2 * DAY + 17 * HOUR, START + 2 * DAY + 22 * HOUR)
+    started = [t.start_minute for t in starts(checked(run_engine(records, ON))) if t.event_name == NAME]
+    assert started and not [minute for minute in started if minute in evening]

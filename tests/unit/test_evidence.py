@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from insights.baseline import Baseline, RingLayout
 from insights.columns import Columns
+from insights.config import EngineConfig
 from insights.evidence import (
     EVIDENCE_FIELDS,
     LN10,
@@ -20,6 +21,7 @@ from insights.evidence import (
     back_to_normal,
     judged,
 )
+from insights.keyspace import KeySpace
 from insights.lifecycle import SINCE_EVIDENCE, Lifecycle
 
 F64 = npt.NDArray[np.float64]
@@ -170,3 +172,24 @@ def test_a_baseline_saved_before_the_plain_seasonal_mean_restores_it_from_the_ro
     restored = Baseline(RingLayout())
     restored.load_state(state, 2)
     assert restored.cols["ref_mean"][:2].tolist() == [0.5, 3.0]
+
+
+def test_a_call_rate_key_is_known_from_its_first_call_and_an_error_key_from_its_scope() -> None:
+    keys = KeySpace(EngineConfig())
+    api = ("Management", "1", "us-east-1", "s3.amazonaws.com", "PutObject")
+    calls = keys.add(api, 900, 0, lambda: False)
+    errors = keys.add((*api, "AccessDenied"), 900, 0, lambda: False)
+    slots = np.array([calls, errors])
+    keys.touch(slots, np.array([880, 880]))  # an earlier record, delivered later
+    assert keys.known_for(880 + 1440, 1440, slots).tolist() == [True, True]
+    assert keys.known_for(880 + 1439, 1440, slots).tolist() == [False, True]
+
+
+def test_keys_saved_before_known_since_count_as_known_since_their_scope() -> None:
+    keys = KeySpace(EngineConfig())
+    keys.add(("Management", "1", "us-east-1", "s3.amazonaws.com", "PutObject"), 900, 10, lambda: False)
+    state = keys.to_state()
+    del state["columns"]["known_since"]
+    restored = KeySpace(EngineConfig())
+    restored.load_state(state)
+    assert restored.cols["known_since"][:1].tolist() == [10]
