@@ -72,6 +72,14 @@ class InsightTransition:
     attributions: tuple[Attribution, ...]
     reason: StartReason | None = None
 
+    @property
+    def why(self) -> str | None:
+        """Why this Start started, in words (:meth:`StartReason.words`, counting errors for error
+        rates); None without a reason."""
+        if self.reason is None:
+            return None
+        return self.reason.words("errors" if self.insight_type == ERROR_RATE else "calls")
+
 
 @dataclass(frozen=True, slots=True)
 class InsightFigures:
