@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
+import msgspec
+
+from consumers.alerts.outbox import decode_outbox, encode_outbox
 from consumers.kafka.memory import EOF
 from consumers.runtime.logs import JsonLog, RateLimited
+from consumers.sinks.base import Insight
+from insights.reason import StartReason
+from tests.insight_transitions import call_rate
 from tests.runtime_harness import OUTPUT, SOURCE, Harness, expected_event_ids, traffic
 
 
@@ -69,3 +76,14 @@ def test_a_flood_of_starts_is_logged_up_to_a_bound_per_rule_then_counted() -> No
         ("insight_started", "Z"),
     ]
     assert lines[0]["level"] == "info" and lines[4]["counts"] == {"drop": 7}
+
+
+def test_the_alert_outbox_keeps_a_starts_reason_and_reads_an_outbox_saved_without_one() -> None:
+    why = StartReason("spike", 1, 50.0, 5.0, 33.0, 7.0, "burst", 40.0)
+    start = call_rate(reason=why)
+    restored = decode_outbox(encode_outbox({"pager": ([Insight.of(start, True)], [])}), True)
+    assert restored == {"pager": ([Insight.of(start, True)], [])}
+    assert restored["pager"][0][0].record["trailpulse"] == {"reason": why.as_record()}
+    before = {k: v for k, v in msgspec.to_builtins(start).items() if k != "reason"}
+    older = decode_outbox(msgspec.msgpack.encode({"pager": {"queued": [before], "active": []}}))
+    assert older["pager"][0][0].transition == replace(start, reason=None)
