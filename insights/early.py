@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from insights import start_rules
 from insights.aggregate import MinuteBuffers
+from insights.reason import StartReason
 from insights.track import Track
 from insights.transition import InsightTransition
 
@@ -53,10 +54,12 @@ def early_starts(
         minute_slots = observed[minute][0] if minute in observed else no_slots
         counts = np.bincount(np.searchsorted(keys.slots, minute_slots), minlength=len(keys.slots))
         if minute in touched:
-            for i in keys.spiking(minute, counts.astype(np.float64)).tolist():
+            found, surprise = keys.spiking(minute, counts.astype(np.float64))
+            for i in found.tolist():
                 slot = int(keys.slots[i])
                 values = observed[minute][1][minute_slots == slot]
-                out.append(track.start_early(slot, minute, float(counts[i]), values))
+                reason = keys.reason(i, float(counts[i]), float(surprise[i]))
+                out.append(track.start_early(slot, minute, float(counts[i]), values, reason))
         keys.add(counts.astype(np.float64))
     return out
 
@@ -77,8 +80,9 @@ class _OpenKeys:
         self.streak, self.total = track.lifecycle.rise(slots)
         self.may_sustain = np.zeros(len(slots), dtype=bool)
 
-    def spiking(self, minute: int, counts: F64) -> I64:
-        """Indexes (into :attr:`slots`) whose count so far passes the spike rule.
+    def spiking(self, minute: int, counts: F64) -> tuple[I64, F64]:
+        """Indexes (into :attr:`slots`) whose count so far passes the spike rule, and the surprise of
+        every key's count (zero where a gate failed).
 
         Whether a key is free to start is asked of the lifecycle at every minute: a key announced
         at an earlier open minute of the same pass is not, so one insight gets one Start.
@@ -92,11 +96,19 @@ class _OpenKeys:
             & self.track.keys.warm(minute, warmup, self.slots)
             & start_rules.spike_gates(counts, refs.mu_up, peak, self.p)
         )
-        spiking, _ = start_rules.spike_starts(
+        spiking, surprise = start_rules.spike_starts(
             gates, counts, np.maximum(refs.mu_up, refs.burst), refs.phi, self.p
         )
         found: I64 = np.flatnonzero(spiking).astype(np.int64)
-        return found
+        return found, surprise
+
+    def reason(self, i: int, count: float, surprise: float) -> StartReason:
+        """Why key ``i``'s spike of ``count`` calls so far starts early (see :meth:`spiking`)."""
+        rising, burst = float(self.refs.mu_up[i]), float(self.refs.burst[i])
+        reference = self.track.spike_reference(int(self.slots[i]), rising, burst)
+        threshold = float(self.p["start_surprise"][i])
+        peak = max(float(self.refs.peak[i]), float(self.highest[i]))
+        return StartReason("early_spike", 1, count, max(rising, burst), surprise, threshold, reference, peak)
 
     def add(self, counts: F64) -> None:
         """Account for one more open minute (in order)."""

@@ -146,12 +146,16 @@ def _attribution(a: Attribution) -> dict[str, object]:
     return {"attribute": a.attribute, "insight": _values(a.insight), "baseline": _values(a.baseline)}
 
 
-def insight_event(t: InsightTransition) -> dict[str, object]:
+def insight_event(t: InsightTransition, reason: bool = False) -> dict[str, object]:
     """The AWS Insight record for one Start or End, keys in AWS's order.
 
     Durations are at least 1 minute (as in every AWS record); averages go through
     :func:`round_average`. An error-rate transition without an error code cannot be expressed in
     the AWS shape, so it raises ``ValueError``.
+
+    With ``reason``, a Start that knows why it started gets one more key, last:
+    ``"trailpulse": {"reason": {...}}`` (:meth:`~insights.reason.StartReason.as_record`). Off by
+    default, so the record keeps AWS's exact shape; the ids never depend on it.
     """
     error_rate = t.insight_type == "ApiErrorRateInsight"
     if error_rate and not t.error_code:
@@ -175,7 +179,7 @@ def insight_event(t: InsightTransition) -> dict[str, object]:
         },
         "attributions": _attributions(t),
     }
-    return {
+    record: dict[str, object] = {
         "eventVersion": EVENT_VERSION,
         "eventTime": _event_time(t.event_minute),
         "awsRegion": t.region,
@@ -186,6 +190,9 @@ def insight_event(t: InsightTransition) -> dict[str, object]:
         "insightDetails": details,
         "eventCategory": "Insight",
     }
+    if reason and t.state == "Start" and t.reason is not None:
+        record["trailpulse"] = {"reason": t.reason.as_record()}
+    return record
 
 
 def encode_event(record: Mapping[str, object]) -> bytes:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from insights import evidence, start_rules
+from insights import evidence, reason, start_rules
 from insights.baseline import References
 from insights.columns import Columns, Field
 from insights.detector import lower_surprise, upper_surprise
@@ -82,7 +82,12 @@ class MinuteView:
 @dataclass(frozen=True, slots=True)
 class Decisions:
     """Slots that start (with direction and first minute) or end during one minute; ``surprise`` is
-    aligned with the judged slots of the :class:`MinuteView`."""
+    aligned with the judged slots of the :class:`MinuteView`.
+
+    Why each starts, aligned with ``start_slots``: the rule (an index into
+    :data:`insights.reason.RULES`), the calls its reference expected over its ``start_n`` minutes
+    (``start_sum`` observed), the surprise it reached and the threshold that was.
+    """
 
     start_slots: I64
     start_dirs: I64
@@ -93,6 +98,10 @@ class Decisions:
     surprise: F64
     end_slots: I64
     end_forced: Bool
+    start_rule: I64
+    start_expected: F64
+    start_surprise: F64
+    start_threshold: F64
 
 
 class Lifecycle:
@@ -223,6 +232,25 @@ class Lifecycle:
             [c[at], rise_sum[at], drop_sum[at], rise.observed[at]],
             fall.observed[at],
         )
+        # Why each starts (see insights.reason): what its rule expected, and the surprise it reached.
+        rules = [start_single[at], start_sus[at], start_drop[at], ev_up[at]]
+        spike_ref = np.maximum(refs.mu_up[at], refs.burst[at])
+        expected = np.select(
+            rules,
+            [spike_ref, cols["up_mu"][hot[at]], cols["dn_mu"][hot[at]], rise.expected[at]],
+            fall.expected[at],
+        )
+        fired = np.select(
+            rules,
+            [surprise[at], s_sus[at], s_drop[at], rise.sum[at] / LN10],
+            fall.sum[at] / LN10,
+        )
+        rule = np.select(
+            rules,
+            [reason.SPIKE, reason.SUSTAINED_RISE, reason.DROP, reason.EVIDENCE_RISE],
+            reason.EVIDENCE_DROP,
+        )
+        by_evidence = (ev_up | ev_dn)[at]
         ends, forced = self._advance_open(view, is_open)
         return Decisions(
             start_slots=hot[at].astype(np.int64),
@@ -230,10 +258,14 @@ class Lifecycle:
             start_first=(view.minute - n + 1).astype(np.int64),
             start_sum=total.astype(np.float64),
             start_n=n.astype(np.int64),
-            start_evidence=(ev_up | ev_dn)[at],
+            start_evidence=by_evidence,
             surprise=np.maximum.reduce([surprise, s_sus, s_drop, rise.sum / LN10, fall.sum / LN10]),
             end_slots=ends,
             end_forced=forced,
+            start_rule=rule.astype(np.int64),
+            start_expected=expected.astype(np.float64),
+            start_surprise=fired.astype(np.float64),
+            start_threshold=np.where(by_evidence, p["evidence_surprise"][at], threshold[at]),
         )
 
     def _evidence(self, view: MinuteView, free: Bool) -> tuple[Excursion, Excursion, Bool, Bool]:

@@ -38,6 +38,7 @@ from insights.config import EngineConfig
 from insights.keys import ApiKey, StringTable
 from insights.keyspace import Eviction, KeySpace
 from insights.lifecycle import Decisions, Lifecycle, MinuteView
+from insights.reason import RULES, SUMMED_REFERENCE, Reference, StartReason, spike_reference
 from insights.transition import (
     CALL_RATE,
     InsightFigures,
@@ -274,13 +275,13 @@ class Track:
             return []
 
         self.attributions.flush()
-        started = [
-            self._transition("Start", s, self.lifecycle.figures(s, (f, f, minute, n)))
-            for s, f, n, early in zip(
-                starts.tolist(), d.start_first.tolist(), d.start_n.tolist(), announced.tolist(), strict=True
-            )
-            if not early  # an early Start is already out
-        ]
+        started = []
+        for i, (slot, first, n) in enumerate(
+            zip(starts.tolist(), d.start_first.tolist(), d.start_n.tolist(), strict=True)
+        ):
+            if not announced[i]:  # an early Start is already out
+                figures = self.lifecycle.figures(slot, (first, first, minute, n))
+                started.append(self._transition("Start", slot, figures, reason=self._reason(view, d, i)))
         ended = []
         for slot, forced in zip(d.end_slots.tolist(), d.end_forced.tolist(), strict=True):
             figures = self.lifecycle.ending(slot, minute, forced)
@@ -291,7 +292,26 @@ class Track:
             self.attributions.close(slot)
         return sorted(started, key=_by_key) + sorted(ended, key=_by_key)
 
-    def start_early(self, slot: int, minute: int, count: float, values: I64) -> InsightTransition:
+    def _reason(self, view: MinuteView, d: Decisions, i: int) -> StartReason:
+        """Why start ``i`` of ``d`` started; a spike's reference named as :func:`spike_reference` says."""
+        rule, slot, peak = RULES[int(d.start_rule[i])], int(d.start_slots[i]), None
+        if rule == "spike":
+            at, refs = int(np.searchsorted(view.slots, slot)), view.refs
+            reference = self.spike_reference(slot, float(refs.mu_up[at]), float(refs.burst[at]))
+            peak = float(refs.peak[at])
+        else:
+            reference = SUMMED_REFERENCE[rule]
+        figures = (float(d.start_sum[i]), float(d.start_expected[i]), float(d.start_surprise[i]))
+        return StartReason(rule, int(d.start_n[i]), *figures, float(d.start_threshold[i]), reference, peak)
+
+    def spike_reference(self, slot: int, rising: float, burst: float) -> Reference:
+        """Which reference a spike of ``slot`` was tested against (the seasonal one is read from the
+        baseline: the rising reference is the higher of it and the recent level)."""
+        return spike_reference(rising, burst, float(self.baseline.cols["ref_up"][slot]))
+
+    def start_early(
+        self, slot: int, minute: int, count: float, values: I64, reason: StartReason | None = None
+    ) -> InsightTransition:
         """Announce a spike of ``slot`` at open ``minute`` from its ``count`` and ``values`` so far."""
         insight_side = top_observed(values)
         one = np.array([slot], np.int64)
@@ -301,7 +321,7 @@ class Track:
         self.lifecycle.announce(slot, minute, float(base_avg[0]), int(base_n[0]))
         self.activity.busy = np.union1d(self.activity.busy, one)
         figures = self.lifecycle.figures(slot, (minute, minute, minute, 1), average=count)
-        return self._transition("Start", slot, figures, insight_side)
+        return self._transition("Start", slot, figures, insight_side, reason)
 
     def _transition(
         self,
@@ -309,6 +329,7 @@ class Track:
         slot: int,
         figures: InsightFigures,
         insight_side: list[list[tuple[int, float]]] | None = None,
+        reason: StartReason | None = None,
     ) -> InsightTransition:
         """The transition of ``slot``; attributions are ``insight_side`` (default: the counters of its
         open insight) against its baseline sketches."""
@@ -319,7 +340,7 @@ class Track:
         attributions = self.attributions.describe(
             slot, insight_side, names, insight_type_of(key) == CALL_RATE
         )
-        return make_transition(state, key, figures, attributions)
+        return make_transition(state, key, figures, attributions, reason)
 
 
 def _by_key(t: InsightTransition) -> tuple[str, ...]:

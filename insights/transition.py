@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from insights.reason import StartReason
+
 InsightType = Literal["ApiCallRateInsight", "ApiErrorRateInsight"]
 State = Literal["Start", "End"]
 Direction = Literal["up", "down"]
@@ -47,7 +49,8 @@ class InsightTransition:
     ``event_minute`` becomes the record's ``eventTime``: for a Start, the first unusual minute; for an
     End, the first minute after the insight. ``decided_minute`` is the minute whose close (or early
     evaluation) made the decision; it is not part of the AWS record but lets benchmarks measure
-    detection delay honestly.
+    detection delay honestly. ``reason`` says why a Start started (None on Ends, and on transitions
+    built by hand); the AWS record carries it only when asked (:func:`insights.events.insight_event`).
     """
 
     state: State
@@ -67,6 +70,15 @@ class InsightTransition:
     insight_average: float
     insight_duration: int
     attributions: tuple[Attribution, ...]
+    reason: StartReason | None = None
+
+    @property
+    def why(self) -> str | None:
+        """Why this Start started, in words (:meth:`StartReason.words`, counting errors for error
+        rates); None without a reason."""
+        if self.reason is None:
+            return None
+        return self.reason.words("errors" if self.insight_type == ERROR_RATE else "calls")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +96,11 @@ class InsightFigures:
 
 
 def make_transition(
-    state: State, key: tuple[str, ...], figures: InsightFigures, attributions: tuple[Attribution, ...]
+    state: State,
+    key: tuple[str, ...],
+    figures: InsightFigures,
+    attributions: tuple[Attribution, ...],
+    reason: StartReason | None = None,
 ) -> InsightTransition:
     """The transition of the insight of ``key`` (an API key, with an error code for error rates)."""
     start, event_minute, decided, duration = figures.minutes
@@ -106,4 +122,5 @@ def make_transition(
         insight_average=figures.insight_average,
         insight_duration=max(duration, 1),
         attributions=attributions,
+        reason=reason,
     )

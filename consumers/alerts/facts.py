@@ -83,6 +83,7 @@ class AlertFacts:
     event_id: str
     shared_event_id: str
     attributions: tuple[TopValues, ...]
+    why: str | None = None
 
     @classmethod
     def of(cls, insight: Insight) -> AlertFacts:
@@ -109,6 +110,7 @@ class AlertFacts:
             event_id=insight.event_id,
             shared_event_id=insight.shared_event_id,
             attributions=tuple(_top_values(_mapping(a)) for a in context["attributions"]),
+            why=t.why if t.state == "Start" else None,
         )
 
     @property
@@ -141,11 +143,9 @@ class AlertFacts:
 
     @property
     def reason(self) -> str:
-        """Why it fired, in the detector's terms: the statistics of the record.
-
-        The detector does not yet say which rule fired; until it does, the ratio to the baseline, the
-        direction and the durations are the reason a reader can check against the record.
-        """
+        """Why it fired: the statistics of the record (the ratio to the baseline, the direction and
+        the durations, which a reader can check against the record), then for a Start the rule that
+        fired and its figures (:class:`~insights.reason.StartReason`)."""
         what = "Errors" if self.insight_type == "ApiErrorRateInsight" else "Calls"
         ratio, previous = self.ratio, f"the previous {duration(self.baseline_duration)}"
         if ratio is None:
@@ -155,7 +155,8 @@ class AlertFacts:
             baseline = f"{number(ratio)}x the baseline average of {base} over {previous}"
         if self.state == "Start":
             level = f"{number(self.insight_average)} {self.unit} in the first unusual minute"
-            return f"{what} went {self.direction}: {level}, {baseline}."
+            rule = "" if self.why is None else f" It started on a {self.why}."
+            return f"{what} went {self.direction}: {level}, {baseline}.{rule}"
         level = f"{number(self.insight_average)} {self.unit} on average"
         return f"{what} went {self.direction} for {duration(self.insight_duration)}: {level}, {baseline}."
 

@@ -63,13 +63,16 @@ def alert_labels(facts: AlertFacts) -> dict[str, str]:
 
 
 def alert_annotations(facts: AlertFacts) -> dict[str, str]:
-    """Summary, reason and figures, sorted by name; one ``top_*`` annotation per attribution."""
+    """Summary, reason and figures, sorted by name; one ``top_*`` annotation per attribution; on a
+    Start, ``start_reason``: the rule that fired and its figures."""
     annotations = {
         "summary": facts.summary,
         "description": facts.reason,
         "baseline_average": number(facts.baseline_average),
         "insight_average": number(facts.insight_average),
     }
+    if facts.why is not None:
+        annotations["start_reason"] = facts.why
     for top in facts.attributions:
         if top.values:
             annotations[_ANNOTATION_OF_ATTRIBUTE.get(top.attribute, f"top_{top.attribute}")] = _listing(top)
@@ -210,6 +213,8 @@ def pagerduty_event(facts: AlertFacts, routing_key: str) -> dict[str, object]:
         "event_id": facts.event_id,
         "shared_event_id": facts.shared_event_id,
     }
+    if facts.why is not None:
+        details["start_reason"] = facts.why
     for top in facts.attributions:
         details[f"top_{top.attribute}"] = [{"value": v.value, "average": v.average} for v in top.values]
     return {

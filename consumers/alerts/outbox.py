@@ -43,8 +43,9 @@ def encode_outbox(outbox: Mapping[str, tuple[list[Insight], list[Insight]]]) -> 
     return msgspec.msgpack.encode(entries) if entries else b""
 
 
-def decode_outbox(blob: bytes) -> Outbox:
-    """The outbox of :func:`encode_outbox`; ``ValueError`` if ``blob`` is not one."""
+def decode_outbox(blob: bytes, reason: bool = False) -> Outbox:
+    """The outbox of :func:`encode_outbox`, records built as :meth:`Insight.of` builds them with
+    ``reason``; ``ValueError`` if ``blob`` is not one."""
     if not blob:
         return {}
     try:
@@ -52,6 +53,6 @@ def decode_outbox(blob: bytes) -> Outbox:
     except msgspec.DecodeError as exc:
         raise ValueError(f"the alert outbox is unreadable: {exc}") from exc
     return {
-        name: ([Insight.of(t) for t in e.queued], [Insight.of(t) for t in e.active])
+        name: ([Insight.of(t, reason) for t in e.queued], [Insight.of(t, reason) for t in e.active])
         for name, e in entries.items()
     }

@@ -18,6 +18,7 @@ from consumers.files.report import InputReport
 from insights.config import EngineConfig
 from insights.engine import Engine
 from insights.events import encode_event, insight_event
+from insights.eventtime import minute_to_iso
 from insights.transition import InsightTransition
 
 MAX_WORKERS = 256
@@ -102,6 +103,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--rejects", metavar="FILE", help="write every rejected record as a JSON line (file, place, reason)"
     )
     p.add_argument(
+        "--explain",
+        action="store_true",
+        help="for each Start, say on stderr which rule fired and on what figures (window, calls observed"
+        " and expected, reference, tail probability)",
+    )
+    p.add_argument(
+        "--reason-field",
+        action="store_true",
+        help='end each Start record with a "trailpulse": {"reason": ...} key saying the same (off: AWS\'s'
+        " exact shape)",
+    )
+    p.add_argument(
         "--metrics-file",
         metavar="FILE",
         help="at the end, write the replay's figures in the Prometheus text format (e.g. FILE.prom in"
@@ -125,6 +138,13 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
     return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
 
 
+def explain_line(t: InsightTransition) -> str:
+    """A Start for people: what started, where, when, and why (``--explain``)."""
+    code = f" {t.error_code}" if t.error_code else ""
+    where = f"{t.account_id} {t.region} {t.event_source} {t.event_name}{code}"
+    return f"{t.state} {t.insight_type} {where} {minute_to_iso(t.event_minute)}: {t.why}"
+
+
 def run(args: argparse.Namespace) -> int:
     stdin = "-" in args.paths
     try:
@@ -144,7 +164,11 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(config)
 
     def emit(transitions: list[InsightTransition]) -> None:
-        out.write(b"".join(encode_event(insight_event(t)) + b"\n" for t in transitions))
+        out.write(b"".join(encode_event(insight_event(t, args.reason_field)) + b"\n" for t in transitions))
+        if args.explain:
+            for t in transitions:
+                if t.why is not None:
+                    print(explain_line(t), file=sys.stderr)
 
     report = InputReport(sys.stderr, args.strict, rejects)
     # Both signals end replay the same way, through the finally blocks that stop the decode workers:

@@ -64,6 +64,7 @@ class RunConfig:
     input_pattern: str | None = _default("input_pattern")
     output_topic: str = _default("output_topic")
     dead_letter_topic: str | None = _default("dead_letter_topic")
+    reason_field: bool = _default("reason_field")
     group_id: str = _default("group_id")
     state_store: str = _default("state_store")
     state_dir: str = _default("state_dir")

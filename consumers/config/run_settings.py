@@ -61,6 +61,14 @@ RUN = {
             optional=True,
             flag="--dead-letter-topic",
         ),
+        _run(
+            "reason_field",
+            bool,
+            False,
+            'true: each Start record ends with a "trailpulse": {"reason": ...} key (the rule that fired,'
+            " its window, calls observed and expected, the reference, the tail probability); false keeps"
+            " AWS's exact shape",
+        ),
         _run("group_id", str, "trailpulse", "consumer group; the state belongs to it", flag="--group-id"),
         _run(
             "state_store",

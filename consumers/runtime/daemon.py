@@ -36,7 +36,7 @@ from consumers.kafka.protocol import Consumer, KafkaClientError, Received, Topic
 from consumers.runtime.checkpoint import Checkpoint, offset_doc
 from consumers.runtime.decode_pool import Decoded, DecodePool
 from consumers.runtime.health import HealthStatus
-from consumers.runtime.logs import JsonLog, RateLimited
+from consumers.runtime.logs import JsonLog, RateLimited, start_fields
 from consumers.runtime.partition_time import PartitionTime, input_id
 from consumers.runtime.recall import Recall
 from consumers.runtime.report import Report
@@ -52,6 +52,7 @@ from insights.transition import InsightTransition
 POLL_TIMEOUT_S = 0.5
 STALL_S = 120.0
 MAX_IN_FLIGHT = 16  # decode tasks (one per partition of a poll) queued before the loop waits
+STARTS_LOGGED = 20  # Start lines per rule a minute; a flood (a region going silent) is counted instead
 
 
 class Daemon:
@@ -86,6 +87,7 @@ class Daemon:
         self.store = store
         self.log = log
         self.record_log = RateLimited(log)
+        self.start_log = RateLimited(log, per_reason=STARTS_LOGGED)
         self.status = HealthStatus(STALL_S)
         self.pool = pool
         self.in_flight: deque[tuple[list[Received], TopicPartitionKey, float]] = deque()
@@ -208,13 +210,16 @@ class Daemon:
             self.recall.progress(self.offsets)
 
     def _emit(self, transitions: list[InsightTransition]) -> None:
-        """Hand Insight events to the insight sinks; log sources that fell silent (once each); tell
-        the report (counts by type and state, the busiest keys)."""
+        """Hand Insight events to the insight sinks; log each Start with its reason (at most
+        :data:`STARTS_LOGGED` a minute per rule) and sources that fell silent (once each); tell the
+        report (counts by type and state, the busiest keys)."""
         self.report.engine_ran(self.engine, transitions)
         for transition in transitions:
-            insight = Insight.of(transition)
+            insight = Insight.of(transition, self.config.reason_field)
             for sink in self.insight_sinks:
                 sink.add(insight)
+            if transition.reason is not None:
+                self.start_log.info("insight_started", transition.reason.rule, **start_fields(transition))
         for source, channel, account, region, newest in self.engine.clocks.take_silent():
             self.counts["sources_silent"] += 1
             self.log.info(
@@ -228,7 +233,7 @@ class Daemon:
 
     def _restore_outbox(self, blob: bytes) -> None:
         """Hand each alert sink what it had not delivered at the checkpoint (see ``alerts.sink``)."""
-        outbox = decode_outbox(blob)
+        outbox = decode_outbox(blob, self.config.reason_field)
         for sink in self.sinks.alerts:
             queued, active = outbox.pop(sink.label, ([], []))
             sink.restore(queued, active)

@@ -23,6 +23,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from insights.eventtime import minute_to_iso
+from insights.transition import InsightTransition
+
 
 class JsonLog:
     """Writes ``{"ts", "level", "event", ...fields}`` lines; values that are not JSON become strings."""
@@ -66,6 +69,12 @@ class RateLimited:
         self.suppressed: Counter[str] = Counter()
 
     def warning(self, event: str, reason: str, **fields: Any) -> None:
+        self._write("warning", event, reason, fields)
+
+    def info(self, event: str, reason: str, **fields: Any) -> None:
+        self._write("info", event, reason, fields)
+
+    def _write(self, level: str, event: str, reason: str, fields: dict[str, Any]) -> None:
         now = self.clock()
         if now - self._window_start >= self.interval_s:
             if self.suppressed:
@@ -75,6 +84,28 @@ class RateLimited:
             self.suppressed.clear()
         if self._written[reason] < self.per_reason:
             self._written[reason] += 1
-            self.log.warning(event, reason=reason, **fields)
+            self.log.write(level, event, reason=reason, **fields)
         else:
             self.suppressed[reason] += 1
+
+
+def start_fields(t: InsightTransition) -> dict[str, Any]:
+    """What a log line says of a Start: its key, ``eventTime`` and why it started, in words and in
+    figures (:class:`~insights.reason.StartReason`)."""
+    fields: dict[str, Any] = {
+        "insight_type": t.insight_type,
+        "account": t.account_id,
+        "region": t.region,
+        "event_source": t.event_source,
+        "event_name": t.event_name,
+    }
+    if t.error_code:
+        fields["error_code"] = t.error_code
+    fields["event_time"] = minute_to_iso(t.event_minute)
+    if t.reason is not None:
+        fields["why"] = t.why
+        fields["window_minutes"] = t.reason.window_minutes
+        fields["observed"] = t.reason.observed
+        fields["expected"] = round(t.reason.expected, 3)
+        fields["surprise"] = round(t.reason.surprise, 2)
+    return fields

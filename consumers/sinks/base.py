@@ -57,8 +57,10 @@ class Insight:
     record: dict[str, object]
 
     @classmethod
-    def of(cls, transition: InsightTransition) -> Insight:
-        return cls(transition, insight_event(transition))
+    def of(cls, transition: InsightTransition, reason: bool = False) -> Insight:
+        """``transition`` and its record; with ``reason``, a Start's record says why it started
+        (``[run] reason_field``, :func:`~insights.events.insight_event`)."""
+        return cls(transition, insight_event(transition, reason))
 
     @property
     def event_id(self) -> str:

@@ -34,9 +34,11 @@ def background(minutes: int, seed: int = 99, rate: float = 5.0) -> RecordsByMinu
 
 
 def checked(transitions: list[InsightTransition]) -> list[InsightTransition]:
-    """Every record has AWS's shape; per key, Starts and Ends alternate and pair up."""
+    """Every record has AWS's shape; per key, Starts and Ends alternate and pair up; every Start,
+    and only a Start, says why it started."""
     shared: dict[tuple[object, ...], InsightTransition] = {}
     for t in transitions:
+        assert (t.reason is not None) == (t.state == "Start"), t
         record = insight_event(t)
         assert_insight_shape(record)
         k = key_of(t)

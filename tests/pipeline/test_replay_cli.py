@@ -56,6 +56,33 @@ def test_replay_is_deterministic_and_independent_of_workers(
     assert starts & labelled, "at least one labelled anomaly is found"
 
 
+def test_explain_says_why_each_start_started_and_the_reason_field_carries_it(
+    trace: tuple[Path, Labels], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(trace[0] / "AWSLogs")
+    status, _ = _replay(capsys, root, "--output", str(tmp_path / "plain"))
+    assert status == 0
+    status, err = _replay(capsys, root, "--output", str(tmp_path / "why"), "--explain", "--reason-field")
+    assert status == 0, err
+    plain = [json.loads(line) for line in (tmp_path / "plain").read_bytes().splitlines()]
+    explained = [json.loads(line) for line in (tmp_path / "why").read_bytes().splitlines()]
+    starts = [e for e in explained if e["insightDetails"]["state"] == "Start"]
+    assert starts and all(list(e)[-1] == "trailpulse" for e in starts)
+    assert [{k: v for k, v in e.items() if k != "trailpulse"} for e in explained] == plain
+    lines = [line for line in err.splitlines() if line.startswith("Start ")]
+    assert len(lines) == len(starts)
+    for line, start in zip(lines, starts, strict=True):
+        details, reason = start["insightDetails"], start["trailpulse"]["reason"]
+        where = f"{start['recipientAccountId']} {start['awsRegion']}"
+        assert (
+            f"Start {details['insightType']} {where} {details['eventSource']} {details['eventName']}" in line
+            and f" {start['eventTime']}: " in line
+        )
+        assert f"surprise {reason['surprise']:.1f} ≥ {reason['threshold']:g}" in line
+        assert reason["rule"] in ("spike", "early_spike", "sustained_rise", "drop")  # evidence is off
+        assert reason["windowMinutes"] >= 1 and reason["observed"] >= 0 and reason["expected"] >= 0
+
+
 def test_real_sample_replays_without_rejects(capsys: pytest.CaptureFixture[str]) -> None:
     status, err = _replay(capsys, str(SAMPLE))
     assert status == 0

@@ -26,6 +26,7 @@ from consumers.alerts.formats import (
 )
 from consumers.sinks.base import Insight
 from insights.events import insight_event
+from insights.reason import StartReason
 from insights.transition import Direction, InsightTransition
 from tests.insight_transitions import MINUTE_2024_12_11_16_52, attr, call_rate, error_rate_start
 
@@ -204,6 +205,29 @@ def test_pagerduty_trigger_and_resolve() -> None:
         "event_action": "resolve",
         "dedup_key": start.shared_event_id,
     }
+
+
+def test_a_start_with_a_reason_says_which_rule_fired_in_every_format() -> None:
+    why = StartReason("sustained_rise", 45, 310.0, 96.0, 11.52, 7.0, "rising")
+    start, end = pair(call_rate(reason=why))
+    words = why.words()
+    assert start.why == words and end.why is None
+    assert start.reason.endswith(f" It started on a {words}.")
+    firing: Any = alertmanager_webhook(start, "team", "http://am")
+    resolved: Any = alertmanager_webhook(end, "team", "http://am")
+    assert firing["alerts"][0]["annotations"]["start_reason"] == words
+    assert words in firing["alerts"][0]["annotations"]["description"]
+    assert "start_reason" not in resolved["alerts"][0]["annotations"]
+    posted: Any = alertmanager_postable_alerts(start, "", valid_for_s=300.0, now=NOW)
+    assert posted[0]["annotations"]["start_reason"] == words
+    slack: Any = slack_message(start)
+    assert any(words in json.dumps(block, ensure_ascii=False) for block in slack["blocks"])
+    trigger: Any = pagerduty_event(start, "k")
+    assert trigger["payload"]["custom_details"]["start_reason"] == words
+    plain, _ = pair(call_rate())
+    assert plain.why is None and "started on" not in plain.reason
+    trigger = pagerduty_event(plain, "k")
+    assert "start_reason" not in trigger["payload"]["custom_details"]
 
 
 def test_long_names_respect_each_receivers_limits() -> None:

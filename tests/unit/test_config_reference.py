@@ -37,7 +37,7 @@ def test_the_run_command_prints_the_reference() -> None:
 
 
 def test_run_flag_help_speaks_of_settings_not_code() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(prog="trailpulse")  # not sys.argv[0]: python -m pytest's is a .py
     run.add_parser(parser.add_subparsers())
     sub = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
     text = sub.format_help()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Any
 
 import msgspec
 import pytest
@@ -20,6 +21,7 @@ from insights.events import (
     round_average,
     shared_event_id,
 )
+from insights.reason import StartReason
 from tests.insight_transitions import (
     MINUTE_2024_12_11_16_52,
     NO_VALUES,
@@ -135,3 +137,39 @@ def test_durations_are_at_least_one_minute() -> None:
     assert_insight_shape(record)
     stats = details(record)["insightContext"]["statistics"]
     assert (stats["insightDuration"], stats["baselineDuration"]) == (1, 1)
+
+
+REASON = StartReason("sustained_rise", 45, 310.0, 96.0, 11.52, 7.0, "rising")
+
+
+def test_the_reason_is_left_out_unless_asked_for_and_never_changes_an_id() -> None:
+    start = call_rate(reason=REASON)
+    plain = insight_event(start)
+    assert encode_event(plain) == encode_event(insight_event(replace(start, reason=None)))
+    assert "trailpulse" not in plain
+    assert_insight_shape(plain)
+    explained = insight_event(start, reason=True)
+    assert list(explained)[-1] == "trailpulse" and list(explained)[:-1] == list(plain)
+    assert {k: v for k, v in explained.items() if k != "trailpulse"} == plain
+    assert explained["trailpulse"] == {
+        "reason": {
+            "rule": "sustained_rise",
+            "windowMinutes": 45,
+            "observed": 310.0,
+            "expected": 96.0,
+            "reference": "rising",
+            "surprise": 11.52,
+            "tailProbability": 3.02e-12,
+            "threshold": 7.0,
+        }
+    }
+    assert msgspec.json.decode(encode_event(explained)) == explained
+
+
+def test_only_a_start_with_a_reason_carries_one() -> None:
+    end = call_rate(state="End", event_minute=MINUTE_2024_12_11_16_52 + 5, reason=REASON)
+    assert "trailpulse" not in insight_event(end, reason=True)
+    assert "trailpulse" not in insight_event(call_rate(), reason=True)
+    spike = replace(REASON, rule="spike", window_minutes=1, reference="burst", peak=40.0)
+    record: Any = insight_event(call_rate(reason=spike), reason=True)
+    assert record["trailpulse"]["reason"]["peak"] == 40.0
