@@ -108,7 +108,7 @@ def test_score_series_flags_a_spike_and_streams() -> None:
     text = _series(4 * 288, spike_at=3 * 288 + 40)
     rows = _score(text)
     assert len(rows) == 4 * 288
-    assert list(rows[0]) == ["timestamp", "value", "baseline", "score", "insight"]
+    assert list(rows[0]) == ["timestamp", "value", "baseline", "score", "insight", "direction"]
     assert all(0.0 <= float(r["score"]) <= 1.0 and r["insight"] in ("0", "1") for r in rows)
     flagged = [i for i, r in enumerate(rows) if r["insight"] == "1"]
     assert flagged and flagged[0] == 3 * 288 + 40
