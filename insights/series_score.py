@@ -8,10 +8,13 @@ of three pieces of evidence, each divided by the threshold that would start an i
   the bursty series' hourly peak, lower tail against the falling reference; :mod:`insights.detector`)
   over ``start_surprise``;
 * the windowed evidence upwards and downwards: the CUSUMs of :mod:`insights.evidence` (same ratios,
-  references, per-row cap and longest excursion) over ``evidence_surprise * ln 10``.
+  references, per-row cap and longest excursion) over ``evidence_surprise * ln 10``. They stop at
+  :data:`CAP` thresholds: after an outage of hours an uncapped sum stays high for hours of ordinary
+  rows (on the bench's web series the cap took PR-AUC from 0.74 to 0.88).
 
-That ratio ``r`` (1 at a start threshold) maps to ``r / (1 + r)``: 0 for a row exactly as expected,
-0.5 at a threshold, approaching 1 without saturating, so the score orders rows however strong. Unlike
+That ratio ``r`` (1 at a start threshold) maps monotonically to ``r / (1 + r)``: 0 for a row exactly
+as expected, 0.5 at a threshold, 2/3 where the sums stop, and on towards 1 for ever more surprising
+single rows, so sweeping a threshold over the score trades found anomalies for false alarms. Unlike
 the engine's own sums, these do not restart when an insight opens: the score of a row does not depend
 on what the detector decided before it.
 
@@ -34,6 +37,9 @@ from insights.config import DetectorParams
 from insights.detector import lower_surprise, upper_surprise
 from insights.evidence import LN10, MIN_RATE, MINUTE_SHARE, step
 
+#: The sums stop at this many thresholds: a long anomaly's evidence drains within a few rows of its end.
+CAP = 2.0
+
 
 class SeriesEvidence:
     """The two CUSUM sums of one series (nats) and the rows their excursions began, for the score."""
@@ -45,6 +51,7 @@ class SeriesEvidence:
         self.threshold = evidence_surprise * LN10
         self.ratios = {"up": params.evidence_rise_ratio, "dn": params.evidence_drop_ratio}
         self.longest = params.evidence_max_minutes
+        self.most = CAP * self.threshold
         self.sums = {"up": 0.0, "dn": 0.0}
         self.began = {"up": 0, "dn": 0}
         self.row = 0
@@ -67,7 +74,7 @@ class SeriesEvidence:
             if self.sums[name] > 0 and self.row - self.began[name] >= self.longest:
                 self.sums[name] = 0.0
             added = float(step(x, mu, phi, np.array([self.ratios[name]]))[0])
-            total = max(self.sums[name] + min(added, MINUTE_SHARE * self.threshold), 0.0)
+            total = min(max(self.sums[name] + min(added, MINUTE_SHARE * self.threshold), 0.0), self.most)
             if total > 0 and self.sums[name] == 0:
                 self.began[name] = self.row
             self.sums[name] = total
