@@ -127,3 +127,10 @@ def test_score_series_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = tmp_path / "out.csv"
     assert main(["score-series", str(good), "--output", str(out)]) == 0
     assert len(out.read_text().splitlines()) == 51
+    options = ["--evidence-surprise", "0", "--season", "week"]
+    assert main(["score-series", str(good), "--output", str(out), *options]) == 0
+    for wrong in (["--evidence-surprise", "-1"], ["--evidence-surprise", "nan"], ["--season", "month"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["score-series", str(good), *wrong])
+        assert exit_info.value.code == 2
+    assert "--evidence-surprise: must be a number >= 0" in capsys.readouterr().err
