@@ -4,8 +4,9 @@ A series is the one key of a :class:`~insights.track.Track` whose "minute" is th
 The bucket is the median step of the first steps seen; warm-up is 36 hours. The seasonal ring
 compares a row with the same time of day on the 7 days before (``season_days=1``) or with the same
 time of the week on the four weeks before (``season_days=7``), in blocks of at least
-:data:`MIN_BLOCK` buckets, up to 24 a day: the dispersion is measured within blocks, and blocks of
-two 30-minute buckets left it unmeasured (Poisson), so every busy half hour was a "spike".
+:data:`MIN_BLOCK` buckets, up to 24 a day: the dispersion is the variance within blocks, the busiest
+bucket left out, so blocks of two 30-minute buckets left it unmeasured and over-dispersed series
+were judged as Poisson (an ordinary busy half hour had the surprise of a rare one).
 
 Unlike the CloudTrail defaults, the windowed evidence (:mod:`insights.evidence`) is on
 (:func:`series_params`): a sustained rise or drop is found from its sum over any number of rows, and
@@ -82,9 +83,10 @@ def series_params(evidence_surprise: float | None = None, **changes: Any) -> Det
 
 
 def layout_for(step_seconds: float, season_days: int = 1) -> EngineConfig:
-    """Engine settings in buckets of ``step_seconds``: a ring "day" of ``season_days`` days (hourly
-    blocks when the interval divides an hour), a window of 7 days or four seasons, whichever is
-    longer, and a 36 h warm-up."""
+    """Engine settings in buckets of ``step_seconds``: a ring "day" of ``season_days`` days, with up
+    to 24 blocks a day of at least :data:`MIN_BLOCK` buckets (hours for 1- and 5-minute buckets, two
+    hours for 30-minute ones), a window of 7 days or four seasons, whichever is longer, and a 36 h
+    warm-up."""
     per_day = max(round(86400 / step_seconds), 1)
     blocks = next((b for b in range(24, 0, -1) if per_day % b == 0 and per_day // b >= MIN_BLOCK), 1)
     blocks_per_day = blocks * season_days
@@ -107,6 +109,7 @@ class SeriesScorer:
     def __init__(self, params: DetectorParams | None = None, season_days: int = 1) -> None:
         self.params = params or series_params()
         self.season_days = season_days
+        # With the windowed evidence off, the score still weighs it, on the scale it has for series.
         self.evidence = SeriesEvidence(self.params, self.params.evidence_surprise or SERIES_EVIDENCE_SURPRISE)
         self.times: list[datetime] = []
         self.pending: list[float] = []
