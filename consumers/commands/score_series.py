@@ -67,8 +67,7 @@ rows before it, an anomaly score from 0 to 1 (0.5 where the evidence reaches the
 Insight; every row is scored, so a threshold on it can be swept), insight (1 while the series is
 inside an Insight) and direction (up or down: the side of the evidence the score weighs). The
 baseline spans 7 days (4 weeks with --season week) and needs 36 hours of history before any row
-can be an Insight. Rows are read
-and written one at a time, so the command can sit in a pipe."""
+can be an Insight. Rows are read and written one at a time, so the command can sit in a pipe."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
