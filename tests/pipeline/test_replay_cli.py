@@ -135,7 +135,7 @@ def test_score_series_flags_a_spike_and_streams() -> None:
     text = _series(4 * 288, spike_at=3 * 288 + 40)
     rows = _score(text)
     assert len(rows) == 4 * 288
-    assert list(rows[0]) == ["timestamp", "value", "baseline", "score", "insight"]
+    assert list(rows[0]) == ["timestamp", "value", "baseline", "score", "insight", "direction"]
     assert all(0.0 <= float(r["score"]) <= 1.0 and r["insight"] in ("0", "1") for r in rows)
     flagged = [i for i, r in enumerate(rows) if r["insight"] == "1"]
     assert flagged and flagged[0] == 3 * 288 + 40
@@ -154,3 +154,10 @@ def test_score_series_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = tmp_path / "out.csv"
     assert main(["score-series", str(good), "--output", str(out)]) == 0
     assert len(out.read_text().splitlines()) == 51
+    options = ["--evidence-surprise", "0", "--season", "week"]
+    assert main(["score-series", str(good), "--output", str(out), *options]) == 0
+    for wrong in (["--evidence-surprise", "-1"], ["--evidence-surprise", "nan"], ["--season", "month"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["score-series", str(good), *wrong])
+        assert exit_info.value.code == 2
+    assert "--evidence-surprise: must be a number >= 0" in capsys.readouterr().err

@@ -71,7 +71,7 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path) -> N
         stderr=subprocess.PIPE,
     ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
-        assert proc.stdout.readline() == b"timestamp,value,baseline,score,insight\n"
+        assert proc.stdout.readline() == b"timestamp,value,baseline,score,insight,direction\n"
         proc.stdout.close()
         errors = proc.stderr.read().decode()
         status = proc.wait(timeout=120)

@@ -1,0 +1,1 @@
+"""Parts of ``bench/series_quality.py``: labelled series, the negative-binomial baseline, the figures."""
