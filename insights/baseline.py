@@ -40,6 +40,8 @@ HOUR_SUMMARY = ("hour_sum", "hour_sumsq", "hour_max")
 CHUNK = 8192
 BURSTY = 1.5
 EVIDENCE_HOURS = 2
+RECENT_HOURS = 3
+RECENT_CAP = 1.5
 
 
 def _expected_peak(mean: npt.NDArray[np.floating], dispersion: npt.NDArray[np.floating]) -> F64:
@@ -271,7 +273,7 @@ class Baseline:
             day_low[has_day] = np.nanmin(robust[has_day], axis=1)
             down[has] = np.nanmedian(day_low[has], axis=1)
         c["ref_up"][part] = up
-        c["ref_mean"][part] = mean
+        c["ref_mean"][part] = np.maximum(mean, np.minimum(self._recent_mean(hour, part), RECENT_CAP * mean))
         c["ref_down"][part] = down
         recent = np.array([(hour - 1 - i) % self.hours for i in range(min(per_day, self.hours))])
         maxima = c["hour_max"][part][:, recent].astype(np.float64)
@@ -289,6 +291,25 @@ class Baseline:
         var = c["disp_num"][part] / np.maximum(c["disp_den"][part], 1.0)
         ratio = np.where(mean > 1e-3, var / np.maximum(mean, 1e-9), 1.0)
         c["dispersion"][part] = np.clip(ratio, 1.0, MAX_DISPERSION)
+
+    def _recent_mean(self, hour: int, part: slice) -> F64:
+        """The plain mean of the last :data:`RECENT_HOURS` hours learnt (0 for keys with fewer than
+        half of their minutes): the rise reference never falls below it.
+
+        The seasonal means are days old: a key growing 10 % a day, or wobbling slowly with its
+        workload, sits near 1.2 times them, where a CUSUM of "x1.5" has no drift to hold it down and
+        crosses any threshold within hours. Hours in an insight are not learnt, and a rise shows in
+        this mean only an hour after it began, a third of it, by when a clear one has been found;
+        and it raises the reference by at most :data:`RECENT_CAP` times (a rare error code surging
+        for hours would otherwise lift its own reference out of reach after the first hour).
+        """
+        recent = np.array([(hour - 1 - i) % self.hours for i in range(min(RECENT_HOURS, self.hours))])
+        c = self.cols
+        n = c["hour_n"][part][:, recent].sum(axis=1, dtype=np.float64)
+        total = c["hour_sum"][part][:, recent].sum(axis=1, dtype=np.float64)
+        enough = n >= len(recent) * self.layout.block / 2
+        recent_mean: F64 = np.where(enough, total / np.maximum(n, 1), 0.0)
+        return recent_mean
 
     def _plain_means(self, hour: int, part: slice) -> F64:
         """The plain hourly means the windowed evidence weighs rises against: the same hour of day

@@ -110,7 +110,7 @@ class DetectorParams:
         AT_LEAST_0,
     )
     evidence_rise_ratio: float = knob(
-        1.5,
+        2.0,
         "the windowed evidence weighs a rise to this many times the reference",
         Bounds(low=1, low_open=True),
     )

@@ -330,7 +330,7 @@ class Lifecycle:
             # Evidence opened it, evidence ends it: minute by minute a rise of 0.4 to 1.2 calls a
             # minute looks ordinary as often as not, so quiet minutes in a row would end it at once.
             # A rise ends on evidence against the level it showed, within the two ratios weighed:
-            # a rare count surging x17 is over long before its rate is back within x1.5 for sure.
+            # a rare count surging x17 is over long before its rate is back within x2 for sure.
             p = view.params
             up_ratio, down_ratio = ratios(p)
             up_ref, down_ref = evidence_references(view.refs)

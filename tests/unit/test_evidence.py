@@ -193,3 +193,18 @@ def test_keys_saved_before_known_since_count_as_known_since_their_scope() -> Non
     restored = KeySpace(EngineConfig())
     restored.load_state(state)
     assert restored.cols["known_since"][:1].tolist() == [10]
+
+
+def test_the_rise_reference_never_falls_below_the_last_three_hours_up_to_half_as_much_again() -> None:
+    """A key grown by a quarter since yesterday is judged against its level now; one that tripled in
+    the last three hours is judged against at most 1.5 times yesterday's (it may be a surge)."""
+    baseline = Baseline(RingLayout())
+    baseline.cols.ensure(2)
+    both = np.array([0, 1])
+    for minute in range(27 * 60):
+        baseline.learn(both, np.array([1.0, 1.0]) if minute < 24 * 60 else np.array([1.25, 3.0]))
+        if minute % 60 == 59:
+            baseline.roll_hour(minute // 60 + 1, rows=2)
+    refs = baseline.references(both, evidence=True)
+    assert refs.evidence_up is not None
+    assert refs.evidence_up.tolist() == [1.25, 1.5]
