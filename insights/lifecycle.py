@@ -104,6 +104,26 @@ class Decisions:
     start_threshold: F64
 
 
+def no_starts(surprise: F64, ends: I64, forced: Bool) -> Decisions:
+    """The decisions of a minute in which nothing starts."""
+    none_i, none_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
+    return Decisions(
+        start_slots=none_i,
+        start_dirs=none_i,
+        start_first=none_i,
+        start_sum=none_f,
+        start_n=none_i,
+        start_evidence=np.zeros(0, bool),
+        surprise=surprise,
+        end_slots=ends,
+        end_forced=forced,
+        start_rule=none_i,
+        start_expected=none_f,
+        start_surprise=none_f,
+        start_threshold=none_f,
+    )
+
+
 class Lifecycle:
     """Open insights, the streaks that may start one, and the figures their Starts and Ends carry.
 
@@ -221,6 +241,10 @@ class Lifecycle:
         ev_up &= ~classic
         ev_dn &= ~classic & ~ev_up
         at = np.flatnonzero(classic | ev_up | ev_dn)
+        ends, forced = self._advance_open(view, is_open)
+        judged = np.maximum.reduce([surprise, s_sus, s_drop, rise.sum / LN10, fall.sum / LN10])
+        if not len(at):  # most minutes: nothing starts, and the close is a hot path
+            return no_starts(judged, ends, forced)
         dirs = np.where((start_drop | ev_dn)[at], DOWN, UP)
         n = np.select(
             [start_single[at], start_sus[at], start_drop[at], ev_up[at]],
@@ -251,7 +275,6 @@ class Lifecycle:
             reason.EVIDENCE_DROP,
         )
         by_evidence = (ev_up | ev_dn)[at]
-        ends, forced = self._advance_open(view, is_open)
         return Decisions(
             start_slots=hot[at].astype(np.int64),
             start_dirs=dirs.astype(np.int64),
@@ -259,7 +282,7 @@ class Lifecycle:
             start_sum=total.astype(np.float64),
             start_n=n.astype(np.int64),
             start_evidence=by_evidence,
-            surprise=np.maximum.reduce([surprise, s_sus, s_drop, rise.sum / LN10, fall.sum / LN10]),
+            surprise=judged,
             end_slots=ends,
             end_forced=forced,
             start_rule=rule.astype(np.int64),
