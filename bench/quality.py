@@ -16,7 +16,8 @@ without anomalies (decoys included), replays both through the engine, and report
   is printed too), median and p90, overall and by kind.
 
 Seeds 0-2 are the ones the detector defaults were tuned on; the default seeds here are others.
-Run: ``.venv/bin/python bench/quality.py [--seeds 100 101 102] [--scale 0.1] [--workdir DIR]``.
+Run: ``.venv/bin/python bench/quality.py [--seeds 100 101 102] [--scale 0.1] [--workdir DIR]
+[--evidence-surprise 6] [--set KNOB=VALUE ...]``.
 The last line printed is JSON with every figure.
 """
 
@@ -27,7 +28,7 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,23 @@ def api_days(labels: dict[str, Any]) -> float:
     return float(len(labels["apis"]) * analysed_days)
 
 
+def detector_params(evidence_surprise: float, knobs: list[str]) -> DetectorParams:
+    """The detector the bench runs: ``evidence_surprise`` and ``KNOB=VALUE`` settings over the
+    defaults (the knobs' own bounds apply), so a tuning experiment is one command, not an edit.
+
+    >>> detector_params(6.0, ["evidence_rise_ratio=1.5", "min_count=4"]).evidence_rise_ratio
+    1.5
+    """
+    known = {f.name: f.type for f in fields(DetectorParams) if f.name not in ("enabled", "evidence_surprise")}
+    values: dict[str, float | int] = {"evidence_surprise": evidence_surprise}
+    for knob in knobs:
+        name, _, text = knob.partition("=")
+        if name not in known:
+            raise ValueError(f"--set {knob}: not a [detector] knob (one of {', '.join(sorted(known))})")
+        values[name] = int(text) if known[name] in (int, "int") else float(text)
+    return DetectorParams(**values)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -80,6 +98,14 @@ def main() -> int:
         default=DetectorParams().evidence_surprise,
         help="the detector's evidence_surprise (0: windowed evidence off; default %(default)s)",
     )
+    parser.add_argument(
+        "--set",
+        dest="knobs",
+        action="append",
+        default=[],
+        metavar="KNOB=VALUE",
+        help="another [detector] knob, e.g. --set evidence_rise_ratio=1.5 (repeatable)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument(
@@ -97,7 +123,11 @@ def main() -> int:
         "--lateness", type=int, help="the engine's allowed_lateness_minutes (default: the engine's)"
     )
     args = parser.parse_args()
-    config = EngineConfig(detector=DetectorParams(evidence_surprise=args.evidence_surprise))
+    try:
+        detector = detector_params(args.evidence_surprise, args.knobs)
+    except ValueError as exc:
+        parser.error(str(exc))
+    config = EngineConfig(detector=detector)
     if args.lateness is not None:
         config = replace(config, allowed_lateness_minutes=args.lateness)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="trailpulse-quality-"))

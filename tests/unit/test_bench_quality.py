@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from bench.quality import detector_params
 from bench.quality_parts.report import summary
 from bench.quality_parts.score import SLACK, TAIL, TraceScore, score
 from insights.transition import InsightTransition
@@ -107,3 +110,12 @@ def test_scores_add_up_across_seeds() -> None:
     for _ in range(2):
         total.add(score(LABELS, [_start("CreateTags", 3000, 3001)]))
     assert total.found["spike", "edge"] == [2, 2] and total.delays["spike"] == [1, 1] and total.starts == 2
+
+
+def test_detector_knobs_are_set_by_name_and_checked() -> None:
+    params = detector_params(6.0, ["evidence_rise_ratio=1.5", "sustained_minutes=7"])
+    assert (params.evidence_surprise, params.evidence_rise_ratio, params.sustained_minutes) == (6.0, 1.5, 7)
+    with pytest.raises(ValueError, match="not a \\[detector\\] knob"):
+        detector_params(6.0, ["rise_ratio=2"])
+    with pytest.raises(ValueError):
+        detector_params(6.0, ["evidence_rise_ratio=0.5"])  # its bounds: > 1
