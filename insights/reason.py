@@ -15,7 +15,8 @@ The references (:class:`~insights.baseline.References`), named as the rule used 
 * ``burst``: a bursty key's mean hourly busiest minute, where it was above both;
 * ``rising`` / ``falling``: a streak's sum, judged minute by minute against the higher of the seasonal
   reference and the recent level (rises), or the lower of the seasonal low and the recent level (drops);
-* ``seasonal_mean``: the plain mean of the same hours on earlier days (the windowed evidence's rises).
+* ``seasonal_mean``: the windowed evidence's rising reference: the highest plain mean of the same hour
+  (+/- two) on earlier days, or of the last three hours where that is higher (up to 1.5 times).
 
 For the single-minute and streak rules ``surprise`` is ``-log10`` of the tail probability of the
 observed count (or sum) under the reference; for the windowed evidence it is the CUSUM's
