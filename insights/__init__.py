@@ -8,7 +8,8 @@ The data flows one way through small modules, one step each, each the only write
     aggregate     aggregate.py                                      per-minute buffers, closed_through
     baseline      baseline.py                                       rolling 7-day references
     detector      detector.py                                       surprise of a count
-    lifecycle     start_rules.py, lifecycle.py, early.py            Start rules; Start/End; early Starts
+    lifecycle     start_rules.py, evidence.py, evidence_starts.py,  Start rules; Start/End; early Starts
+                  lifecycle.py, decisions.py, ongoing.py, early.py
     attribution   attribution.py                                    top callers, agents, error codes
     events        transition.py, events.py                          the AWS Insight record
 

@@ -4,7 +4,7 @@ A Start in AWS's shape says only "unusual activity began"; a reader who must dec
 wants to know what the engine saw. :class:`StartReason` is that, in the engine's own terms: the rule
 of :mod:`insights.start_rules` (or the windowed evidence of :mod:`insights.evidence`) that opened the
 insight, the calls it observed over its window against those its reference expected there, and the
-surprise it had to reach. The lifecycle decides starts columnar (:class:`~insights.lifecycle.Decisions`
+surprise it had to reach. The lifecycle decides starts columnar (:class:`~insights.decisions.Decisions`
 carries the figures as arrays); a :class:`StartReason` is built only for the few keys that start.
 
 The references (:class:`~insights.baseline.References`), named as the rule used them:
@@ -39,7 +39,7 @@ from typing import Literal
 Rule = Literal["spike", "early_spike", "sustained_rise", "drop", "evidence_rise", "evidence_drop"]
 Reference = Literal["seasonal", "recent_level", "burst", "rising", "falling", "seasonal_mean"]
 
-#: Rule codes of :class:`~insights.lifecycle.Decisions` (``start_rule``) index this tuple.
+#: Rule codes of :class:`~insights.decisions.Decisions` (``start_rule``) index this tuple.
 RULES: tuple[Rule, ...] = ("spike", "early_spike", "sustained_rise", "drop", "evidence_rise", "evidence_drop")
 SPIKE, EARLY_SPIKE, SUSTAINED_RISE, DROP, EVIDENCE_RISE, EVIDENCE_DROP = range(len(RULES))
 

@@ -35,9 +35,10 @@ from insights.attribution import Attributions, top_observed
 from insights.baseline import Baseline, References
 from insights.columns import Columns
 from insights.config import EngineConfig
+from insights.decisions import Decisions, MinuteView
 from insights.keys import ApiKey, StringTable
 from insights.keyspace import Eviction, KeySpace
-from insights.lifecycle import Decisions, Lifecycle, MinuteView
+from insights.lifecycle import Lifecycle
 from insights.reason import RULES, SUMMED_REFERENCE, Reference, StartReason, spike_reference
 from insights.transition import (
     CALL_RATE,

@@ -26,9 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from consumers.plot.series import KeyFilter, Window
+from insights.decisions import DOWN
 from insights.engine import Engine
 from insights.keys import ApiKey
-from insights.lifecycle import DOWN
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]

@@ -1,0 +1,51 @@
+"""The windowed evidence's Start rule: whose rise or drop the evidence of :mod:`insights.evidence` starts.
+
+Apart from the single-minute rules of :mod:`insights.start_rules` because it is not one of them: it
+advances state of its own (the evidence sums, in the lifecycle's columns) and is applied to closed
+minutes only, never to the counts so far of an open minute (:mod:`insights.early`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from insights import evidence
+from insights.columns import Columns
+from insights.decisions import MinuteView
+from insights.evidence import LN10, MINUTE_SHARE, Excursion, accumulate, evidence_references, ratios
+from insights.ongoing import KEEP_RATIO_DOWN
+
+Bool = npt.NDArray[np.bool_]
+
+
+def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excursion, Bool, Bool]:
+    """Advance the windowed evidence of the judged keys (:mod:`insights.evidence`) and say whose
+    rise or drop it starts: a sum past ``evidence_surprise``, over at least twice ``min_count``
+    calls more than expected (rises, which also need ``evidence_min_ratio`` times the reference)
+    or missing (drops, down to ``KEEP_RATIO_DOWN`` of the reference or lower)."""
+    c, p, refs, hot = view.counts, view.params, view.refs, view.slots
+    weighed = p["evidence_surprise"] > 0
+    if not weighed.any():  # set per key when tracked: these keys never had evidence to forget
+        none = evidence.nothing(len(hot))
+        return none, none, np.zeros(len(hot), bool), np.zeros(len(hot), bool)
+    on = free & weighed & (True if refs.seasoned is None else refs.seasoned)
+    minute = view.minute
+    longest = p["evidence_max_minutes"]
+    (up_ref, down_ref), (up_ratio, down_ratio) = evidence_references(refs), ratios(p)
+    h, least = p["evidence_surprise"] * LN10, 2 * p["min_count"]
+    most = h * MINUTE_SHARE
+    rise = accumulate(cols, "up", hot, minute, c, up_ref, refs.phi, up_ratio, on, longest, most)
+    steep_ratio = p["evidence_steep_ratio"]
+    steep = accumulate(cols, "ux", hot, minute, c, up_ref, refs.phi, steep_ratio, on, longest, most)
+    fall = accumulate(cols, "dn", hot, minute, c, down_ref, refs.phi, down_ratio, on, longest, most)
+    evidence.judged(cols, hot, minute)
+    up = on & (rise.sum >= h) & (rise.observed - rise.expected >= least)
+    up &= rise.observed >= p["evidence_min_ratio"] * rise.expected
+    # A steep rise is far past the reference by construction; its calls need only clear the
+    # single-minute rules' least count once.
+    steep_up = on & ~up & (steep.sum >= h) & (steep.observed - steep.expected >= p["min_count"])
+    down = on & (fall.sum >= h) & (fall.expected - fall.observed >= least)
+    down &= fall.observed <= KEEP_RATIO_DOWN * fall.expected
+    rising = evidence.either(rise, steep, steep_up | (~up & (steep.sum > rise.sum)))
+    return rising, fall, up | steep_up, down
