@@ -22,6 +22,7 @@ inside an open insight are not learnt: they are unusual by definition.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,6 +43,7 @@ BURSTY = 1.5
 EVIDENCE_HOURS = 2
 RECENT_HOURS = 3
 RECENT_CAP = 1.5
+WEEK = 7  # days: the same weekday a week ago
 
 
 def _expected_peak(mean: npt.NDArray[np.floating], dispersion: npt.NDArray[np.floating]) -> F64:
@@ -69,6 +71,9 @@ class References:
     # of its own calls) have one: a new key's trickle is no rise. Drops are weighed against
     # ``mu_down``: the recent level follows a business day's ramp into a quiet weekend.
     evidence_up: F64 | None = None
+    # The steep rising sum's reference: the highest over days of the plain mean of the same five
+    # hours pooled, or a daily or weekly job's hour where higher; see ``Baseline._plain_means``.
+    evidence_steep: F64 | None = None
     seasoned: npt.NDArray[np.bool_] | None = None
 
 
@@ -111,6 +116,7 @@ def baseline_fields(layout: RingLayout) -> dict[str, Field]:
         "ewma": Field("float32"),
         "ref_up": Field("float32"),
         "ref_mean": Field("float32"),
+        "ref_steep": Field("float32"),
         "ref_down": Field("float32"),
         "ref_peak": Field("float32"),
         "ref_burst": Field("float32"),
@@ -259,7 +265,7 @@ class Baseline:
         peak = c["hour_max"][part][:, slots]
         usable = in_ring & (n >= max(self.layout.block // 2, 1))
         robust = np.where(usable, (total - peak) / np.maximum(n - 1, 1), np.nan)
-        plain = self._plain_means(hour, part)
+        plain, pooled = self._plain_means(hour, part)
         has_day = ~np.all(np.isnan(robust), axis=2)
         has = has_day.any(axis=1)
         up = np.zeros(part.stop - part.start)
@@ -269,11 +275,16 @@ class Baseline:
             up[has] = np.nanmax(robust[has], axis=(1, 2))
             has_plain = ~np.all(np.isnan(plain), axis=1)
             mean[has_plain] = np.nanmax(plain[has_plain], axis=1)
+            steep = np.zeros(part.stop - part.start)
+            has_pooled = ~np.all(np.isnan(pooled), axis=1)
+            steep[has_pooled] = np.nanmax(pooled[has_pooled], axis=1)
             day_low = np.full(has_day.shape, np.nan)
             day_low[has_day] = np.nanmin(robust[has_day], axis=1)
             down[has] = np.nanmedian(day_low[has], axis=1)
         c["ref_up"][part] = up
-        c["ref_mean"][part] = np.maximum(mean, np.minimum(self._recent_mean(hour, part), RECENT_CAP * mean))
+        level = self._recent_mean(hour, part)
+        c["ref_mean"][part] = np.maximum(mean, np.minimum(level, RECENT_CAP * mean))
+        c["ref_steep"][part] = np.maximum(steep, np.minimum(level, RECENT_CAP * steep))
         c["ref_down"][part] = down
         recent = np.array([(hour - 1 - i) % self.hours for i in range(min(per_day, self.hours))])
         maxima = c["hour_max"][part][:, recent].astype(np.float64)
@@ -311,9 +322,17 @@ class Baseline:
         recent_mean: F64 = np.where(enough, total / np.maximum(n, 1), 0.0)
         return recent_mean
 
-    def _plain_means(self, hour: int, part: slice) -> F64:
+    def _plain_means(self, hour: int, part: slice) -> tuple[F64, F64]:
         """The plain hourly means the windowed evidence weighs rises against: the same hour of day
-        +/- :data:`EVIDENCE_HOURS` on each earlier day (NaN where not learnt).
+        +/- :data:`EVIDENCE_HOURS` on each earlier day (NaN where not learnt); and per day, the
+        steep sum's: the mean over those hours taken together, or where higher the same hour's
+        median over the days (a daily job's hour) or its mean a week ago (a weekly job's).
+
+        The steep sum is for rare counts (a known error code, a seldom-called API), whose hourly
+        means are mostly noise: for a code failing once in two hours the highest of 35 is three to
+        five times its rate. Pooling five hours a day tames that, but dilutes a job that runs for
+        an hour to a fifth: its hour is kept, by a median (one noisy hour does not lift it) and the
+        week-ago day.
 
         Wider than the robust references' one hour: an hourly mean hides how the hour went, and a
         schedule that moves by an hour (daylight saving) brings the busy start of an hour that
@@ -329,8 +348,19 @@ class Baseline:
         c = self.cols
         n = c["hour_n"][part][:, slots].astype(np.float64)
         usable = in_ring & (n >= max(self.layout.block // 2, 1))
-        plain: F64 = np.where(usable, c["hour_sum"][part][:, slots] / np.maximum(n, 1), np.nan)
-        return plain
+        total = c["hour_sum"][part][:, slots]
+        plain: F64 = np.where(usable, total / np.maximum(n, 1), np.nan)
+        shape = (len(plain), days, len(offsets))
+        n_day = np.where(usable, n, 0.0).reshape(shape).sum(axis=2)
+        sum_day = np.where(usable, total, 0.0).reshape(shape).sum(axis=2)
+        pooled: F64 = np.where(n_day > 0, sum_day / np.maximum(n_day, 1), np.nan)
+        same_hour = plain.reshape(shape)[:, :, EVIDENCE_HOURS]
+        with warnings.catch_warnings():  # keys with no such hour learnt: NaN, as meant
+            warnings.simplefilter("ignore", RuntimeWarning)
+            daily_job = np.nanmedian(same_hour, axis=1)
+        if days >= WEEK:
+            daily_job = np.fmax(daily_job, same_hour[:, WEEK - 1])
+        return plain, np.fmax(pooled, daily_job[:, None])
 
     def references(self, index: slice | npt.NDArray[np.int64], evidence: bool = False) -> References:
         """The references of the keys in ``index`` (a slice of slots, or slots); with ``evidence``,
@@ -347,7 +377,12 @@ class Baseline:
         if not evidence:
             return refs
         a_day = self.minutes(index) >= self.layout.block * self.layout.per_day
-        return replace(refs, evidence_up=c["ref_mean"][index].astype(np.float64), seasoned=a_day)
+        return replace(
+            refs,
+            evidence_up=c["ref_mean"][index].astype(np.float64),
+            evidence_steep=c["ref_steep"][index].astype(np.float64),
+            seasoned=a_day,
+        )
 
     def accept_level(self, slot: int, level: float) -> None:
         """Take ``level`` as the key's recent level (an insight too long to stay one is the new normal)."""
@@ -390,9 +425,12 @@ class Baseline:
         return {name: pack_array(a) for name, a in self.cols.to_state(rows).items()}
 
     def load_state(self, state: dict[str, Any], rows: int) -> None:
-        self.cols.load_state({n: unpack_array(a) for n, a in state.items()}, rows, frozenset({"ref_mean"}))
+        later = frozenset({"ref_mean", "ref_steep"})
+        self.cols.load_state({n: unpack_array(a) for n, a in state.items()}, rows, later)
         if "ref_mean" not in state:  # saved before the windowed evidence: the robust mean until the roll
             self.cols["ref_mean"][:rows] = self.cols["ref_up"][:rows]
+        if "ref_steep" not in state:  # saved before the steep sum had its own: the rise's until the roll
+            self.cols["ref_steep"][:rows] = self.cols["ref_mean"][:rows]
 
     def amend(self, slots: npt.NDArray[np.int64], minutes: npt.NDArray[np.int64], running_hour: int) -> int:
         """Add late records (a slot and minute each, minutes already learnt) to the call totals of

@@ -16,18 +16,19 @@ change began (see :func:`accumulate`): it becomes the Start's ``eventTime``, the
 minute, as AWS reports it.
 
 Upwards ``rho`` is ``evidence_rise_ratio`` (2) against the rising reference, and beside it
-``evidence_steep_ratio`` (8): one sum cannot serve both a busy key rising by half and a rare count
-surging. With 2 each call adds ``ln 2 = 0.7`` nats, so an error code seen once in two hours that
-fails 19 times in two hours (``x17``) gathers 12 nats, too few; with 8 each call adds 2.1 and the
-same surge gathers 31, while a rise by half never grows the steep sum. Downwards ``rho`` is
-``evidence_drop_ratio`` (0.1) against the falling reference. A true rate of ``r`` times the reference adds
-``mu (r ln(rho) - rho + 1)`` a minute on average, negative while ``r < (rho - 1) / ln(rho)``
-(1.44 for 2; a drop sum grows only below 0.39 of the falling reference), so references that are
-somewhat off do not accumulate. Why 2 and not 1.5: with 1.5 that point is 1.23, where keys growing
-over days or wobbling with their workload sit for hours, and a CUSUM without drift crosses any
-threshold in a time that grows only with its square. A sum fires at ``evidence_surprise * ln(10)``:
-without a change, a CUSUM crosses ``h`` about once in ``e^h`` steps or fewer (Siegmund, 1985), so the
-knob reads on the ``-log10`` scale of the other surprise knobs.
+``evidence_steep_ratio`` (8) against its own reference (``References.evidence_steep``, pooled over
+hours: a rare count's hourly means are mostly noise): one sum cannot serve both a busy key rising by
+half and a rare count surging. With 2 each call adds ``ln 2 = 0.7`` nats, so an error code seen once
+in two hours that fails 19 times in two hours (``x17``) gathers 12 nats, too few; with 8 each call
+adds 2.1 and the same surge gathers 31, while a rise by half never grows the steep sum. Downwards
+``rho`` is ``evidence_drop_ratio`` (0.1) against the falling reference. A true rate of ``r`` times
+the reference adds ``mu (r ln(rho) - rho + 1)`` a minute on average, negative while ``r < (rho - 1)
+/ ln(rho)`` (1.44 for 2; a drop sum grows only below 0.39 of the falling reference), so references
+that are somewhat off do not accumulate. Why 2 and not 1.5: with 1.5 that point is 1.23, where keys
+growing over days or wobbling with their workload sit for hours, and a CUSUM without drift crosses
+any threshold in a time that grows only with its square. A sum fires at ``evidence_surprise *
+ln(10)``: without a change, a CUSUM crosses ``h`` about once in ``e^h`` steps or fewer (Siegmund,
+1985), so the knob reads on the ``-log10`` scale of the other surprise knobs.
 
 Keys are judged only when hot (:mod:`insights.activity`); the minutes in between had no calls and are
 applied in one step: for the upward sum each of them takes the same amount away, so flooring once
@@ -191,7 +192,7 @@ def evidence_references(refs: References) -> tuple[F64, F64]:
 
 
 #: The share of the threshold one minute may add (see :func:`accumulate`).
-MINUTE_SHARE = 0.25
+MINUTE_SHARE = 1 / 3
 
 
 def ratios(params: dict[str, F64]) -> tuple[F64, F64]:

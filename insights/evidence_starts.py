@@ -19,16 +19,19 @@ from insights.ongoing import KEEP_RATIO_DOWN
 Bool = npt.NDArray[np.bool_]
 
 
-def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excursion, Bool, Bool]:
+def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excursion, Bool, Bool, Bool]:
     """Advance the windowed evidence of the judged keys (:mod:`insights.evidence`) and say whose
     rise or drop it starts: a sum past ``evidence_surprise``, over at least twice ``min_count``
     calls more than expected (rises, which also need ``evidence_min_ratio`` times the reference)
-    or missing (drops, down to ``KEEP_RATIO_DOWN`` of the reference or lower)."""
+    or missing (drops, down to ``KEEP_RATIO_DOWN`` of the reference or lower).
+
+    Returns the rising and falling excursions, which keys' rise and drop start, and which of those
+    rises the steep sum started (a reason names its own reference)."""
     c, p, refs, hot = view.counts, view.params, view.refs, view.slots
     weighed = p["evidence_surprise"] > 0
     if not weighed.any():  # set per key when tracked: these keys never had evidence to forget
         none = evidence.nothing(len(hot))
-        return none, none, np.zeros(len(hot), bool), np.zeros(len(hot), bool)
+        return none, none, np.zeros(len(hot), bool), np.zeros(len(hot), bool), np.zeros(len(hot), bool)
     on = free & weighed & (True if refs.seasoned is None else refs.seasoned)
     minute = view.minute
     longest = p["evidence_max_minutes"]
@@ -37,7 +40,8 @@ def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excur
     most = h * MINUTE_SHARE
     rise = accumulate(cols, "up", hot, minute, c, up_ref, refs.phi, up_ratio, on, longest, most)
     steep_ratio = p["evidence_steep_ratio"]
-    steep = accumulate(cols, "ux", hot, minute, c, up_ref, refs.phi, steep_ratio, on, longest, most)
+    steep_ref = up_ref if refs.evidence_steep is None else refs.evidence_steep
+    steep = accumulate(cols, "ux", hot, minute, c, steep_ref, refs.phi, steep_ratio, on, longest, most)
     fall = accumulate(cols, "dn", hot, minute, c, down_ref, refs.phi, down_ratio, on, longest, most)
     evidence.judged(cols, hot, minute)
     up = on & (rise.sum >= h) & (rise.observed - rise.expected >= least)
@@ -48,4 +52,4 @@ def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excur
     down = on & (fall.sum >= h) & (fall.expected - fall.observed >= least)
     down &= fall.observed <= KEEP_RATIO_DOWN * fall.expected
     rising = evidence.either(rise, steep, steep_up | (~up & (steep.sum > rise.sum)))
-    return rising, fall, up | steep_up, down
+    return rising, fall, up | steep_up, down, steep_up

@@ -159,7 +159,7 @@ class Lifecycle:
         start_single = spiking | started_early
         start_sus = ~start_single & sustained & (s_sus >= threshold)
         start_drop = ~start_single & ~start_sus & (s_drop >= threshold)
-        rise, fall, ev_up, ev_dn = evidence_starts.judge(cols, view, free)
+        rise, fall, ev_up, ev_dn, steep = evidence_starts.judge(cols, view, free)
         classic = start_single | start_sus | start_drop
         ev_up &= ~classic
         ev_dn &= ~classic & ~ev_up
@@ -194,7 +194,12 @@ class Lifecycle:
         )
         rule = np.select(
             rules,
-            [reason.SPIKE, reason.SUSTAINED_RISE, reason.DROP, reason.EVIDENCE_RISE],
+            [
+                reason.SPIKE,
+                reason.SUSTAINED_RISE,
+                reason.DROP,
+                np.where(steep[at], reason.EVIDENCE_STEEP_RISE, reason.EVIDENCE_RISE),
+            ],
             reason.EVIDENCE_DROP,
         )
         by_evidence = (ev_up | ev_dn)[at]

@@ -16,7 +16,10 @@ The references (:class:`~insights.baseline.References`), named as the rule used 
 * ``rising`` / ``falling``: a streak's sum, judged minute by minute against the higher of the seasonal
   reference and the recent level (rises), or the lower of the seasonal low and the recent level (drops);
 * ``seasonal_mean``: the windowed evidence's rising reference: the highest plain mean of the same hour
-  (+/- two) on earlier days, or of the last three hours where that is higher (up to 1.5 times).
+  (+/- two) on earlier days, or of the last three hours where that is higher (up to 1.5 times);
+* ``window_mean``: the steep rise's reference: the highest, over earlier days, of the mean over the
+  same five hours taken together (or a daily or weekly job's hour, where higher), with the same
+  floor of the last three hours.
 
 For the single-minute and streak rules ``surprise`` is ``-log10`` of the tail probability of the
 observed count (or sum) under the reference; for the windowed evidence it is the CUSUM's
@@ -36,12 +39,25 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-Rule = Literal["spike", "early_spike", "sustained_rise", "drop", "evidence_rise", "evidence_drop"]
-Reference = Literal["seasonal", "recent_level", "burst", "rising", "falling", "seasonal_mean"]
+Rule = Literal[
+    "spike", "early_spike", "sustained_rise", "drop", "evidence_rise", "evidence_drop", "evidence_steep_rise"
+]
+Reference = Literal["seasonal", "recent_level", "burst", "rising", "falling", "seasonal_mean", "window_mean"]
+EVIDENCE_RULES: tuple[Rule, ...] = ("evidence_rise", "evidence_drop", "evidence_steep_rise")
 
 #: Rule codes of :class:`~insights.decisions.Decisions` (``start_rule``) index this tuple.
-RULES: tuple[Rule, ...] = ("spike", "early_spike", "sustained_rise", "drop", "evidence_rise", "evidence_drop")
-SPIKE, EARLY_SPIKE, SUSTAINED_RISE, DROP, EVIDENCE_RISE, EVIDENCE_DROP = range(len(RULES))
+RULES: tuple[Rule, ...] = (
+    "spike",
+    "early_spike",
+    "sustained_rise",
+    "drop",
+    "evidence_rise",
+    "evidence_drop",
+    "evidence_steep_rise",
+)
+SPIKE, EARLY_SPIKE, SUSTAINED_RISE, DROP, EVIDENCE_RISE, EVIDENCE_DROP, EVIDENCE_STEEP_RISE = range(
+    len(RULES)
+)
 
 _RULE_WORDS: dict[Rule, str] = {
     "spike": "spike",
@@ -50,6 +66,7 @@ _RULE_WORDS: dict[Rule, str] = {
     "drop": "drop",
     "evidence_rise": "windowed evidence of a rise",
     "evidence_drop": "windowed evidence of a drop",
+    "evidence_steep_rise": "windowed evidence of a steep rise",
 }
 _REFERENCE_WORDS: dict[Reference, str] = {
     "seasonal": "seasonal reference",
@@ -58,6 +75,7 @@ _REFERENCE_WORDS: dict[Reference, str] = {
     "rising": "rising reference: seasonal or recent level",
     "falling": "falling reference: seasonal low or recent level",
     "seasonal_mean": "seasonal mean",
+    "window_mean": "mean of the hours around this one",
 }
 
 
@@ -67,6 +85,7 @@ SUMMED_REFERENCE: dict[Rule, Reference] = {
     "drop": "falling",
     "evidence_rise": "seasonal_mean",
     "evidence_drop": "falling",
+    "evidence_steep_rise": "window_mean",
 }
 
 
@@ -111,7 +130,7 @@ class StartReason:
         figures = f"{_count(self.observed)} {unit} against {_count(self.expected)} expected"
         peak = "" if self.peak is None else f", above the recent peak of {_count(self.peak)}/min"
         test = f"surprise {self.surprise:.1f} ≥ {self.threshold:g}"
-        if self.rule in ("evidence_rise", "evidence_drop"):
+        if self.rule in EVIDENCE_RULES:
             test = f"likelihood ratio {10.0 ** min(self.surprise, 300.0):.1g} ({test})"
         else:
             test = f"tail p={self.tail_probability:.1g} ({test})"

@@ -74,6 +74,24 @@ def test_a_known_error_code_surging_seventeen_fold_for_two_hours_starts_one_insi
     assert not [t for t in of(run_engine(records, gentle), NAME) if t.error_code]
 
 
+def test_a_code_failing_once_an_hour_surging_sixteen_fold_for_an_hour_starts_a_steep_rise() -> None:
+    """A code at 0.012 errors a minute for three days, then 0.2 a minute for an hour (12 errors
+    against 0.7): the highest of its 35 hourly means is three to five times its rate, against which
+    the surge gathers too little; the five hours pooled, day by day, leave it plain."""
+    surge = (3 * DAY + 10 * HOUR, 3 * DAY + 11 * HOUR)
+    failing, minutes = api(error_code="AccessDenied"), 3 * DAY + 14 * HOUR
+    series = {api(): steady_with(2.0, minutes, 24), failing: steady_with(0.012, minutes, 25, {surge: 0.2})}
+    records = merge(background(minutes), stream(series))
+    week = dataclasses.replace(ON, window_minutes=7 * DAY)
+    transitions = checked(run_engine(records, week))
+    errors = [t for t in of(transitions, NAME) if t.error_code == "AccessDenied"]
+    assert [t.state for t in errors] == ["Start", "End"], errors
+    start = errors[0]
+    assert START + surge[0] <= start.start_minute < START + surge[1]
+    assert start.reason is not None and start.reason.rule == "evidence_steep_rise"
+    assert start.reason.reference == "window_mean"
+
+
 def business_day(days: int, shift_from_day: int, shift_minutes: int) -> list[int]:
     """30 calls a minute from 09:00 to 17:00 UTC, falling to 2 over 17:00-18:30 and 2 all night;
     from ``shift_from_day`` on the whole schedule runs ``shift_minutes`` later (daylight saving)."""

@@ -208,3 +208,50 @@ def test_the_rise_reference_never_falls_below_the_last_three_hours_up_to_half_as
     refs = baseline.references(both, evidence=True)
     assert refs.evidence_up is not None
     assert refs.evidence_up.tolist() == [1.25, 1.5]
+
+
+def _learnt(counts: npt.NDArray[np.float64]) -> Baseline:
+    """A baseline that learnt ``counts`` (minutes x keys) from minute 0, rolling each hour."""
+    baseline = Baseline(RingLayout())
+    keys = counts.shape[1]
+    baseline.cols.ensure(keys)
+    slots = np.arange(keys)
+    for minute, row in enumerate(counts):
+        baseline.learn(slots, row.astype(np.float64))
+        if minute % 60 == 59:
+            baseline.roll_hour(minute // 60 + 1, rows=keys)
+    return baseline
+
+
+def test_the_steep_reference_of_a_rare_code_is_near_its_rate_not_its_noisiest_hour() -> None:
+    """A code failing once in 100 minutes: the highest of its 35 hourly means over a week is its
+    noise, several times its rate; the five hours pooled, day by day, are far nearer it."""
+    rate, minutes, keys = 0.01, 7 * 24 * 60 + 600, 16
+    counts = np.random.default_rng(7).poisson(rate, size=(minutes, keys)).astype(np.float64)
+    refs = _learnt(counts).references(np.arange(keys), evidence=True)
+    assert refs.evidence_up is not None and refs.evidence_steep is not None
+    assert np.median(refs.evidence_up) >= 3 * rate
+    assert (refs.evidence_steep > 0).all() and (refs.evidence_steep <= refs.evidence_up).all()
+    assert np.median(refs.evidence_steep) <= min(0.6 * np.median(refs.evidence_up), 2.5 * rate)
+
+
+def test_the_steep_reference_keeps_a_daily_jobs_hour() -> None:
+    """A job failing 60 times in one hour a day, nothing else: pooling five hours would dilute it to
+    a fifth and its next run would look like a surge; the same hour's median over days is kept."""
+    day = np.zeros(24 * 60)
+    day[9 * 60 : 10 * 60] = 1.0
+    baseline = _learnt(np.tile(day, 2)[:, None])
+    baseline.refresh(2 * 24 + 9, rows=1)  # the references for hour 09:00 of the third day
+    refs = baseline.references(np.array([0]), evidence=True)
+    assert refs.evidence_steep is not None
+    assert refs.evidence_steep[0] == pytest.approx(1.0)
+
+
+def test_a_baseline_saved_before_the_steep_reference_restores_it_from_the_rise_reference() -> None:
+    saved = Baseline(RingLayout())
+    saved.cols.ensure(2)
+    saved.cols["ref_mean"][:2] = [0.25, 4.0]
+    state = {k: v for k, v in saved.to_state(2).items() if k != "ref_steep"}
+    restored = Baseline(RingLayout())
+    restored.load_state(state, 2)
+    assert restored.cols["ref_steep"][:2].tolist() == [0.25, 4.0]
