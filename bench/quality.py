@@ -9,7 +9,9 @@ without anomalies (decoys included), replays both through the engine, and report
 
 * recall by kind x tier, and over the clear and the edge tier;
 * precision: true Starts over all Starts of the anomalous trace (decoy trips count against it);
-* false Starts per API-day on the anomaly-free twin, after warm-up, decoy trips apart;
+* false Starts per API-day on the anomaly-free twin, after warm-up, decoy trips apart; beside it
+  the bound the thresholds allow under the model (``insights/calibration.py``, per key-day) times
+  the keys an API has at the end of the twin (its call rate and its error codes);
 * decoy trips: Starts on a decoy's API within its window, in either trace;
 * detection delay: the minute whose close decided the Start minus the anomaly's first minute (the
   AWS ``eventTime`` of a Start is the first unusual minute, which would hide the waiting; its median
@@ -38,15 +40,18 @@ from consumers.files.discover import discover
 from consumers.files.replay import replay
 from consumers.synth.options import ANOMALY_SUITES, DELIVERIES, GenerateOptions
 from consumers.synth.write_files import generate_to_dir
+from insights.calibration import false_starts_bound
 from insights.config import DetectorParams, EngineConfig
 from insights.engine import Engine
 from insights.transition import InsightTransition
 
 
-def run_trace(directory: Path, workers: int, config: EngineConfig) -> list[InsightTransition]:
+def run_trace(directory: Path, workers: int, config: EngineConfig) -> tuple[list[InsightTransition], int]:
+    """The transitions of a replay of ``directory``, and how many keys the engine tracked at its end."""
     found: list[InsightTransition] = []
-    replay(discover([str(directory / "AWSLogs")]), Engine(config), found.extend, workers=workers)
-    return found
+    engine = Engine(config)
+    replay(discover([str(directory / "AWSLogs")]), engine, found.extend, workers=workers)
+    return found, len(engine.track.keys)
 
 
 def generated(directory: Path, options: GenerateOptions, reuse: bool) -> dict[str, Any]:
@@ -133,6 +138,7 @@ def main() -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="trailpulse-quality-"))
     anomalous, clean = TraceScore(), TraceScore()
     api_day_total, decoy_total = 0.0, 0
+    key_total, api_total = 0, 0
     for seed in args.seeds:
         began = time.perf_counter()
         trace = workdir / f"seed{seed}-{args.suite}-x{args.scale:g}-{args.delivery}-{args.days:g}d"
@@ -140,11 +146,14 @@ def main() -> int:
             seed=seed, days=args.days, delivery=args.delivery, scale=args.scale, anomaly_suite=args.suite
         )
         labels = generated(trace, options, args.reuse)
-        result = score(labels, run_trace(trace, args.workers, config))
+        result = score(labels, run_trace(trace, args.workers, config)[0])
         clean_labels = generated(
             trace.with_name(trace.name + "-clean"), replace(options, anomalies=False), args.reuse
         )
-        twin = score(clean_labels, run_trace(trace.with_name(trace.name + "-clean"), args.workers, config))
+        clean_found, keys = run_trace(trace.with_name(trace.name + "-clean"), args.workers, config)
+        twin = score(clean_labels, clean_found)
+        key_total += keys
+        api_total += len(clean_labels["apis"])
         days = api_days(clean_labels)
         anomalous.add(result)
         clean.add(twin)
@@ -169,6 +178,10 @@ def main() -> int:
                 for line in lines:
                     print(f"  {prefix} {line}")
     figures = summary(anomalous, clean, api_day_total, decoy_total)
+    # What the thresholds allow under the model (insights.calibration), for the keys an API has.
+    keys_per_api = key_total / max(api_total, 1)
+    bound = false_starts_bound(detector.evidence_surprise, detector.start_surprise) * keys_per_api
+    figures |= {"keys_per_api": round(keys_per_api, 2), "false_starts_bound_per_api_day": round(bound, 5)}
     print(
         json.dumps(
             {"seeds": args.seeds, "suite": args.suite, "scale": args.scale, "delivery": args.delivery}

@@ -65,7 +65,8 @@ class Lifecycle:
     >>> params = {n: np.array([float(v)]) for n, v in vars(DetectorParams()).items() if n != "enabled"}
     >>> def one(x: float) -> F64:
     ...     return np.array([x])
-    >>> refs = References(mu_up=one(5.0), mu_down=one(5.0), peak=one(9.0), burst=one(0.0), phi=one(1.0))
+    >>> refs = References(mu_up=one(5.0), mu_down=one(5.0), peak=one(9.0), burst=one(0.0), phi=one(1.0),
+    ...                   evidence_up=one(5.0), evidence_steep=one(5.0), seasoned=np.array([True]))
     >>> lifecycle = Lifecycle()
     >>> lifecycle.cols.ensure(1)
     >>> view = MinuteView(100, np.array([0]), one(40.0), refs, np.array([True]), params)

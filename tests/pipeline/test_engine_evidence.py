@@ -1,6 +1,7 @@
 """The windowed evidence (``evidence_surprise``) in the whole engine: a rise of a quiet key and a
 drop of a key below ``drop_min_level``, which the single-minute rules cannot see, start and end one
-insight each, dated from their first minutes; with the evidence off (the default) they start nothing.
+insight each, dated from their first minutes; with the evidence off (``evidence_surprise = 0``) they
+start nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tests.pipeline.engine_scenarios import background, checked, of, one_insight
 ON = EngineConfig(
     window_minutes=2 * DAY, warmup_minutes=6 * HOUR, detector=DetectorParams(evidence_surprise=6.0)
 )
-OFF = dataclasses.replace(ON, detector=DetectorParams())
+OFF = dataclasses.replace(ON, detector=DetectorParams(evidence_surprise=0.0))
 N = 30 * HOUR
 
 

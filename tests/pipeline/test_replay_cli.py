@@ -17,6 +17,7 @@ from consumers.commands.score_series import score_csv
 from consumers.synth.labels import Labels
 from consumers.synth.options import GenerateOptions
 from consumers.synth.write_files import generate_to_dir
+from insights.reason import RULES
 from tests.schema import assert_insight_shape
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "cloudtrail-sample"
@@ -79,7 +80,7 @@ def test_explain_says_why_each_start_started_and_the_reason_field_carries_it(
             and f" {start['eventTime']}: " in line
         )
         assert f"surprise {reason['surprise']:.1f} ≥ {reason['threshold']:g}" in line
-        assert reason["rule"] in ("spike", "early_spike", "sustained_rise", "drop")  # evidence is off
+        assert reason["rule"] in RULES
         assert reason["windowMinutes"] >= 1 and reason["observed"] >= 0 and reason["expected"] >= 0
 
 

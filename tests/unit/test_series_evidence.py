@@ -71,7 +71,7 @@ def test_heavy_tailed_bursts_do_not_become_insights_by_the_dozen() -> None:
     values = bursty(6, days=7)
     after = 2 * PER_DAY  # warm-up over
     assert insight_runs(run(values), after) <= 3
-    before = run(values, SeriesScorer(DetectorParams()))  # the CloudTrail defaults: evidence off
+    before = run(values, SeriesScorer(DetectorParams(evidence_surprise=0.0)))  # single-minute rules only
     assert insight_runs(before, after) >= 10
 
 
