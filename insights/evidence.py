@@ -138,7 +138,9 @@ def accumulate(
     The excursion is the run of minutes whose sum is at least one *unit* of evidence (what one call adds
     upwards, what one silent minute adds downwards). The last zero of the sum, the textbook change
     point, comes too early on quiet keys: a few stray calls keep their sum just above zero for
-    long stretches before a change.
+    long stretches before a change. Downwards it starts after the last minute at the reference or
+    above: a key at one call a minute has silent minutes by chance, and the run of them just
+    before a drop is not the drop.
 
     Call once per minute and side; :func:`judged` then records ``minute`` as judged."""
     if side == "up":
@@ -175,6 +177,11 @@ def accumulate(
     first = np.where(kept, first, np.where(above, minute, NOT_STARTED))
     observed = np.where(kept, observed, 0.0) + np.where(above, counts, 0.0)
     expected = np.where(kept, expected, 0.0) + np.where(above, mu, 0.0)
+    # A drop has not begun before a minute at its reference or above: the window starts after it.
+    normal = above & (rho < 1) & (counts >= mu) & (counts > 0)
+    first = np.where(normal, minute + 1, first)
+    observed = np.where(normal, 0.0, observed)
+    expected = np.where(normal, 0.0, expected)
 
     cols[f"ev_{side}"][slots] = total
     cols[f"ev_{side}_first"][slots] = first

@@ -173,7 +173,7 @@ class Lifecycle:
         n = np.select(
             [start_single[at], start_sus[at], start_drop[at], ev_up[at]],
             [1, streak[at], drop_streak[at], view.minute - rise.first[at] + 1],
-            view.minute - fall.first[at] + 1,
+            view.minute - np.minimum(fall.first[at], view.minute) + 1,
         )
         total = np.select(
             [start_single[at], start_sus[at], start_drop[at], ev_up[at]],

@@ -255,3 +255,16 @@ def test_a_baseline_saved_before_the_steep_reference_restores_it_from_the_rise_r
     restored = Baseline(RingLayout())
     restored.load_state(state, 2)
     assert restored.cols["ref_steep"][:2].tolist() == [0.25, 4.0]
+
+
+def test_a_drop_is_dated_after_the_last_minute_at_its_reference() -> None:
+    """A key at one call a minute, silent for five minutes by chance, one call, then silent for good:
+    the drop sum stays up through the call, but the drop began after it."""
+    cols = fresh()
+    counts = [1] * 60 + [0] * 5 + [1] + [0] * 30
+    excursion = None
+    for minute, count in enumerate(counts):
+        excursion = judge(cols, "dn", minute, count, 1.0, 0.1)
+    assert excursion is not None and excursion.sum[0] >= 20
+    assert int(excursion.first[0]) == 66
+    assert float(excursion.observed[0]) == 0.0 and float(excursion.expected[0]) == 30.0
