@@ -13,7 +13,15 @@ import numpy.typing as npt
 from insights import evidence
 from insights.columns import Columns
 from insights.decisions import MinuteView
-from insights.evidence import LN10, MINUTE_SHARE, Excursion, accumulate, evidence_references, ratios
+from insights.evidence import (
+    EVIDENCE_SIDES,
+    LN10,
+    MINUTE_SHARE,
+    Excursion,
+    accumulate_sides,
+    evidence_references,
+    ratios,
+)
 from insights.ongoing import KEEP_RATIO_DOWN
 
 Bool = npt.NDArray[np.bool_]
@@ -38,11 +46,20 @@ def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excur
     (up_ref, down_ref), (up_ratio, down_ratio) = evidence_references(refs), ratios(p)
     h, least = p["evidence_surprise"] * LN10, 2 * p["min_count"]
     most = h * MINUTE_SHARE
-    rise = accumulate(cols, "up", hot, minute, c, up_ref, refs.phi, up_ratio, on, longest, most)
-    steep_ratio = p["evidence_steep_ratio"]
     steep_ref = up_ref if refs.evidence_steep is None else refs.evidence_steep
-    steep = accumulate(cols, "ux", hot, minute, c, steep_ref, refs.phi, steep_ratio, on, longest, most)
-    fall = accumulate(cols, "dn", hot, minute, c, down_ref, refs.phi, down_ratio, on, longest, most)
+    rise, steep, fall = accumulate_sides(
+        cols,
+        EVIDENCE_SIDES,  # up, ux (steep), dn
+        hot,
+        minute,
+        c,
+        [up_ref, steep_ref, down_ref],
+        refs.phi,
+        [up_ratio, p["evidence_steep_ratio"], down_ratio],
+        on,
+        longest,
+        most,
+    )
     evidence.judged(cols, hot, minute)
     up = on & (rise.sum >= h) & (rise.observed - rise.expected >= least)
     up &= rise.observed >= p["evidence_min_ratio"] * rise.expected
