@@ -164,14 +164,26 @@ def test_a_lifecycle_state_saved_before_the_evidence_restores_with_none_accumula
         Lifecycle().load_state(state, 2)
 
 
-def test_a_baseline_saved_before_the_plain_seasonal_mean_restores_it_from_the_robust_one() -> None:
+@pytest.mark.parametrize(
+    ("missing", "restored_from"),
+    [
+        (("ref_mean",), {"ref_mean": "ref_up"}),  # saved before the windowed evidence
+        (("ref_steep",), {"ref_steep": "ref_mean"}),  # saved before the steep sum had its own
+        (("ref_mean", "ref_steep"), {"ref_mean": "ref_up", "ref_steep": "ref_up"}),
+    ],
+)
+def test_a_baseline_saved_before_a_reference_existed_restores_it_from_the_one_it_refines(
+    missing: tuple[str, ...], restored_from: dict[str, str]
+) -> None:
     saved = Baseline(RingLayout())
     saved.cols.ensure(2)
     saved.cols["ref_up"][:2] = [0.5, 3.0]
-    state = {k: v for k, v in saved.to_state(2).items() if k != "ref_mean"}
+    saved.cols["ref_mean"][:2] = [0.25, 4.0]
+    state = {k: v for k, v in saved.to_state(2).items() if k not in missing}
     restored = Baseline(RingLayout())
     restored.load_state(state, 2)
-    assert restored.cols["ref_mean"][:2].tolist() == [0.5, 3.0]
+    for column, source in restored_from.items():
+        assert restored.cols[column][:2].tolist() == saved.cols[source][:2].tolist()
 
 
 def test_a_call_rate_key_is_known_from_its_first_call_and_an_error_key_from_its_scope() -> None:
@@ -245,16 +257,6 @@ def test_the_steep_reference_keeps_a_daily_jobs_hour() -> None:
     refs = baseline.references(np.array([0]), evidence=True)
     assert refs.evidence_steep is not None
     assert refs.evidence_steep[0] == pytest.approx(1.0)
-
-
-def test_a_baseline_saved_before_the_steep_reference_restores_it_from_the_rise_reference() -> None:
-    saved = Baseline(RingLayout())
-    saved.cols.ensure(2)
-    saved.cols["ref_mean"][:2] = [0.25, 4.0]
-    state = {k: v for k, v in saved.to_state(2).items() if k != "ref_steep"}
-    restored = Baseline(RingLayout())
-    restored.load_state(state, 2)
-    assert restored.cols["ref_steep"][:2].tolist() == [0.25, 4.0]
 
 
 def test_a_drop_is_dated_after_the_last_minute_at_its_reference() -> None:
