@@ -166,7 +166,7 @@ def accumulate_sides(
     and one pass over the arrays costs a third of three."""
     mu = np.stack(mus)
     rho = np.stack(rhos)
-    mu = np.where(np.array([side == "up" for side in sides])[:, None], np.maximum(mu, MIN_RATE), mu)
+    mu = np.where(rho > 1, np.maximum(mu, MIN_RATE), mu)  # both rising sums (see MIN_RATE)
     phi = np.maximum(phi, 1.0)[None, :]
     counts, on, longest, most = counts[None, :], on[None, :], longest[None, :], most[None, :]
     at = cols["ev_at"][slots].astype(np.int64)[None, :]

@@ -270,3 +270,12 @@ def test_a_drop_is_dated_after_the_last_minute_at_its_reference() -> None:
     assert excursion is not None and excursion.sum[0] >= 20
     assert int(excursion.first[0]) == 66
     assert float(excursion.observed[0]) == 0.0 and float(excursion.expected[0]) == 30.0
+
+
+def test_the_steep_sum_forgets_a_call_of_a_key_with_no_reference() -> None:
+    """The steep sum counts a reference of zero as MIN_RATE, as the rise sum does: each silent
+    minute takes 7e-3 away, so one stray call of a key never seen at this hour (2.1 nats) is
+    forgotten in about five hours, not kept until ``evidence_max_minutes`` ends the excursion."""
+    cols = fresh()
+    judge(cols, "ux", 0, 1.0, 0.0, 8.0, 480)
+    assert as_tuple(judge(cols, "ux", 400, 0.0, 0.0, 8.0, 480)) == (0.0, NOT_STARTED, 0.0, 0.0)
