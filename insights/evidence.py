@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -71,23 +72,24 @@ NOT_STARTED = -1
 EVIDENCE_SIDES = ("up", "ux", "dn")
 SLACK = 1e-6  # relative: sums are stored as float32, and one unit stored is one unit still
 
-#: Per key and direction: the sum, the first minute of its excursion, what was observed and
-#: expected since then; and the last minute the key was judged (the silent minutes after it are
-#: applied when it is judged next).
+#: Per key, one entry per side of :data:`EVIDENCE_SIDES`: the sum, the first minute of its
+#: excursion, what was observed and expected since then; and the last minute the key was judged (the
+#: silent minutes after it are applied when it is judged next). The sides share a column each, so a
+#: close gathers and stores four arrays however many sides it weighs: with a few hundred hot keys a
+#: minute the close's cost is the number of array operations, not their length.
 EVIDENCE_FIELDS: dict[str, Field] = {
     "ev_at": Field("int32", fill=NOT_STARTED),
     "ev_back": Field("float32"),  # an insight the evidence opened: evidence that it is over
-    **{
-        f"ev_{side}{part}": Field(dtype, fill=fill)
-        for side in EVIDENCE_SIDES
-        for part, dtype, fill in (
-            ("", "float32", 0.0),
-            ("_first", "int32", NOT_STARTED),
-            ("_obs", "float32", 0.0),
-            ("_exp", "float32", 0.0),
-        )
-    },
+    "ev_sum": Field("float32", (len(EVIDENCE_SIDES),)),
+    "ev_first": Field("int32", (len(EVIDENCE_SIDES),), fill=NOT_STARTED),
+    "ev_obs": Field("float32", (len(EVIDENCE_SIDES),)),
+    "ev_exp": Field("float32", (len(EVIDENCE_SIDES),)),
 }
+#: The column of each side in the evidence's columns.
+SIDE = {side: i for i, side in enumerate(EVIDENCE_SIDES)}
+#: The evidence's columns as states saved before the sides shared them named them (``ev_up_obs``…).
+_PARTS = {"ev_sum": "", "ev_first": "_first", "ev_obs": "_obs", "ev_exp": "_exp"}
+_OLD_PREFIXES = tuple(f"ev_{side}" for side in EVIDENCE_SIDES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,38 +166,48 @@ def accumulate_sides(
     """:func:`accumulate` for several sides at once (``mus`` and ``rhos`` one per side): the same
     sums, computed as one array of sides by keys, since a close judges every hot key on all three
     and one pass over the arrays costs a third of three."""
-    mu = np.stack(mus)
-    rho = np.stack(rhos)
-    mu = np.where(rho > 1, np.maximum(mu, MIN_RATE), mu)  # both rising sums (see MIN_RATE)
-    phi = np.maximum(phi, 1.0)[None, :]
-    counts, on, longest, most = counts[None, :], on[None, :], longest[None, :], most[None, :]
-    at = cols["ev_at"][slots].astype(np.int64)[None, :]
-    silent = np.where(on & (at != NOT_STARTED), np.maximum(minute - at - 1, 0), 0)
-    total = np.stack([cols[f"ev_{side}"][slots] for side in sides]).astype(np.float64)
-    first = np.stack([cols[f"ev_{side}_first"][slots] for side in sides]).astype(np.int64)
-    observed = np.stack([cols[f"ev_{side}_obs"][slots] for side in sides]).astype(np.float64)
-    expected = np.stack([cols[f"ev_{side}_exp"][slots] for side in sides]).astype(np.float64)
-    quiet_step = step(np.zeros_like(mu), mu, phi, rho)  # what a minute without calls adds
-    unit = np.where(rho > 1, np.log(rho) / phi, quiet_step)
-
-    # The silent minutes since the key was last judged, in one step.
+    which = slice(None) if tuple(sides) == EVIDENCE_SIDES else np.array([SIDE[side] for side in sides])
+    # Arrays are sides by keys; per-key arrays broadcast along the sides. Each operation below costs
+    # about as much for three keys as for three hundred, so the few of them there are count.
+    mu, rho = np.stack(mus), np.stack(rhos)
+    rising_side = rho > 1
+    mu = np.where(rising_side, np.maximum(mu, MIN_RATE), mu)  # both rising sums (see MIN_RATE)
+    phi = np.maximum(phi, 1.0)
+    total = cols["ev_sum"][slots][:, which].T.astype(np.float64)
+    first = cols["ev_first"][slots][:, which].T.astype(np.int64)
+    observed = cols["ev_obs"][slots][:, which].T.astype(np.float64)
+    expected = cols["ev_exp"][slots][:, which].T.astype(np.float64)
+    log_rho, drift = np.log(rho), mu * (rho - 1.0)
+    quiet_step = -drift / phi  # what a minute without calls adds (see step)
+    unit = np.where(rising_side, log_rho / phi, quiet_step)
+    # One unit stored is one unit still (SLACK); a sum of zero is no excursion even where one unit is
+    # zero (a drop sum of a key whose reference is zero).
+    least = np.maximum(unit * (1 - SLACK), np.finfo(np.float64).tiny)
     ongoing = first != NOT_STARTED
-    rising = quiet_step > 0  # downwards: each silent minute adds the same
-    # how many silent minutes take a downward sum to one unit
-    crossing = np.ceil((unit - total) / np.where(rising, quiet_step, 1.0))
-    starts = rising & ~ongoing & (silent > 0) & (np.maximum(crossing, 1) <= silent)
-    crossing = np.maximum(crossing, 1).astype(np.int64)
-    total = np.maximum(total + silent * quiet_step, 0.0)
-    first = np.where(starts, minute - silent - 1 + crossing, first)
-    expected = np.where(ongoing, expected + silent * mu, expected)
-    expected = np.where(starts, (silent - crossing + 1) * mu, expected)
-    ongoing = (ongoing | starts) & (total >= unit * (1 - SLACK)) & (total > 0)
-    expired = ongoing & (minute - first >= longest)
-    total = np.where(expired, 0.0, total)
+
+    at = cols["ev_at"][slots]
+    silent = np.where(on & (at != NOT_STARTED), np.maximum(minute - at - 1, 0), 0)
+    if silent.any():  # the silent minutes since keys were last judged, in one step
+        rising = quiet_step > 0  # downwards: each silent minute adds the same
+        # how many silent minutes take a downward sum to one unit
+        crossing = np.maximum(np.ceil((unit - total) / np.where(rising, quiet_step, 1.0)), 1)
+        starts = rising & ~ongoing & (crossing <= silent)
+        crossing = crossing.astype(np.int64)
+        total = np.maximum(total + silent * quiet_step, 0.0)
+        first = np.where(starts, minute - silent - 1 + crossing, first)
+        expected = np.where(ongoing, expected + silent * mu, expected)
+        expected = np.where(starts, (silent - crossing + 1) * mu, expected)
+        ongoing = (ongoing | starts) & (total >= least)
+        expired = ongoing & (minute - first >= longest)
+        total = np.where(expired, 0.0, total)
+    else:  # the same steps with no silent minute, in fewer operations
+        ongoing &= total >= least
+        expired = ongoing & (minute - first >= longest)
+        total = np.where(expired, 0.0, total)
 
     # This minute.
-    total = np.where(on, np.maximum(total + np.minimum(step(counts, mu, phi, rho), most), 0.0), 0.0)
-    above = (total >= unit * (1 - SLACK)) & (total > 0)
+    total = np.where(on, np.maximum(total + np.minimum((counts * log_rho - drift) / phi, most), 0.0), 0.0)
+    above = total >= least
     kept = above & ongoing & ~expired
     first = np.where(kept, first, np.where(above, minute, NOT_STARTED))
     observed = np.where(kept, observed, 0.0) + np.where(above, counts, 0.0)
@@ -206,14 +218,23 @@ def accumulate_sides(
     observed = np.where(normal, 0.0, observed)
     expected = np.where(normal, 0.0, expected)
 
-    excursions = []
-    for row, side in enumerate(sides):
-        cols[f"ev_{side}"][slots] = total[row]
-        cols[f"ev_{side}_first"][slots] = first[row]
-        cols[f"ev_{side}_obs"][slots] = observed[row]
-        cols[f"ev_{side}_exp"][slots] = expected[row]
-        excursions.append(Excursion(total[row], first[row], observed[row], expected[row]))
-    return excursions
+    rows = slots if isinstance(which, slice) else np.ix_(slots, which)
+    cols["ev_sum"][rows] = total.T
+    cols["ev_first"][rows] = first.T
+    cols["ev_obs"][rows] = observed.T
+    cols["ev_exp"][rows] = expected.T
+    return [Excursion(*parts) for parts in zip(total, first, observed, expected, strict=True)]
+
+
+def upgrade_state(state: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
+    """A lifecycle state saved while each side had columns of its own (``ev_up``, ``ev_up_first``…),
+    with them as the shared columns of :data:`EVIDENCE_FIELDS`; other states as they are."""
+    if f"ev_{EVIDENCE_SIDES[0]}" not in state:
+        return state
+    upgraded = {name: array for name, array in state.items() if not name.startswith(_OLD_PREFIXES)}
+    for name, part in _PARTS.items():
+        upgraded[name] = np.stack([state[f"ev_{side}{part}"] for side in EVIDENCE_SIDES], axis=1)
+    return upgraded
 
 
 def evidence_references(refs: References) -> tuple[F64, F64]:
@@ -278,8 +299,5 @@ def watch(refs: References, params: dict[str, F64]) -> Bool:
 
 def reset(cols: Columns, slots: I64) -> None:
     """Forget ``slots``' evidence (an insight opened: its End is judged on fresh sums)."""
-    for side in EVIDENCE_SIDES:
-        cols[f"ev_{side}"][slots] = 0.0
-        cols[f"ev_{side}_first"][slots] = NOT_STARTED
-        cols[f"ev_{side}_obs"][slots] = 0.0
-        cols[f"ev_{side}_exp"][slots] = 0.0
+    for name in _PARTS:
+        cols[name][slots] = EVIDENCE_FIELDS[name].fill

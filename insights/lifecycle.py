@@ -26,7 +26,7 @@ import numpy.typing as npt
 from insights import evidence_starts, ongoing, reason, start_rules
 from insights.columns import Columns, Field
 from insights.decisions import DOWN, UP, Decisions, MinuteView, no_starts
-from insights.evidence import EVIDENCE_FIELDS, LN10
+from insights.evidence import EVIDENCE_FIELDS, LN10, SIDE, upgrade_state
 from insights.snapshot import pack_array, unpack_array
 from insights.transition import InsightFigures
 
@@ -99,7 +99,7 @@ class Lifecycle:
         c = self.cols
         busy: Bool = (
             (c["open_dir"][slots] != 0) | (c["early_min"][slots] >= 0) | (c["up_streak"][slots] > 0)
-        ) | ((c["dn_streak"][slots] > 0) | (c["ev_dn"][slots] > 0))
+        ) | ((c["dn_streak"][slots] > 0) | (c["ev_sum"][slots, SIDE["dn"]] > 0))
         return busy
 
     def direction(self, slot: int) -> int:
@@ -252,4 +252,6 @@ class Lifecycle:
         return {name: pack_array(a) for name, a in self.cols.to_state(rows).items()}
 
     def load_state(self, state: dict[str, Any], rows: int) -> None:
-        self.cols.load_state({n: unpack_array(a) for n, a in state.items()}, rows, SINCE_EVIDENCE)
+        self.cols.load_state(
+            upgrade_state({n: unpack_array(a) for n, a in state.items()}), rows, SINCE_EVIDENCE
+        )

@@ -14,15 +14,19 @@ from insights.columns import Columns
 from insights.config import EngineConfig
 from insights.evidence import (
     EVIDENCE_FIELDS,
+    EVIDENCE_SIDES,
     LN10,
     NOT_STARTED,
+    SIDE,
     Excursion,
     accumulate,
+    accumulate_sides,
     back_to_normal,
     judged,
 )
 from insights.keyspace import KeySpace
 from insights.lifecycle import SINCE_EVIDENCE, Lifecycle
+from insights.snapshot import pack_array
 
 F64 = npt.NDArray[np.float64]
 ONE_KEY = np.array([0])
@@ -122,7 +126,7 @@ def test_a_drop_to_nothing_of_two_calls_a_minute_fires_within_ten_minutes() -> N
         judge(cols, "dn", minute, 2.0, 2.0, 0.1)
     fired = [m for m in range(100, 130) if judge(cols, "dn", m, 0.0, 2.0, 0.1).sum[0] >= H_AT_6]
     assert fired and fired[0] <= 109
-    assert int(cols["ev_dn_first"][0]) == 100
+    assert int(cols["ev_first"][0, SIDE["dn"]]) == 100
 
 
 def test_an_excursion_longer_than_the_longest_restarts_with_the_minute() -> None:
@@ -157,11 +161,68 @@ def test_a_lifecycle_state_saved_before_the_evidence_restores_with_none_accumula
     restored = Lifecycle()
     restored.load_state(state, 2)
     assert restored.direction(1) == 1
-    assert restored.cols["ev_up_first"][:2].tolist() == [NOT_STARTED, NOT_STARTED]
+    assert restored.cols["ev_first"][:2].tolist() == [[NOT_STARTED] * len(EVIDENCE_SIDES)] * 2
     assert restored.cols["ev_at"][:2].tolist() == [NOT_STARTED, NOT_STARTED]
     del state["open_dir"]
     with pytest.raises(KeyError):  # only the evidence's columns may be missing
         Lifecycle().load_state(state, 2)
+
+
+def test_a_lifecycle_state_saved_with_a_column_per_side_restores_into_the_shared_columns() -> None:
+    saved = Lifecycle()
+    saved.cols.ensure(2)
+    for side, (total, first) in zip(EVIDENCE_SIDES, ((1.5, 10), (0.0, NOT_STARTED), (7.25, 30)), strict=True):
+        saved.cols["ev_sum"][1, SIDE[side]] = total
+        saved.cols["ev_first"][1, SIDE[side]] = first
+        saved.cols["ev_obs"][1, SIDE[side]] = total * 2
+        saved.cols["ev_exp"][1, SIDE[side]] = total / 2
+    state = saved.to_state(2)
+    per_side = {k: v for k, v in state.items() if k not in {"ev_sum", "ev_first", "ev_obs", "ev_exp"}}
+    for side in EVIDENCE_SIDES:  # as states were written before the sides shared their columns
+        for name, part in (("ev_sum", ""), ("ev_first", "_first"), ("ev_obs", "_obs"), ("ev_exp", "_exp")):
+            per_side[f"ev_{side}{part}"] = pack_array(saved.cols[name][:2, SIDE[side]])
+    restored = Lifecycle()
+    restored.load_state(per_side, 2)
+    for name in ("ev_sum", "ev_first", "ev_obs", "ev_exp"):
+        assert restored.cols[name][:2].tolist() == saved.cols[name][:2].tolist(), name
+
+
+def test_weighing_one_side_alone_gives_that_side_of_weighing_all_three() -> None:
+    rng = np.random.default_rng(5)
+    slots = np.arange(4)
+    together, alone = fresh(), {side: fresh() for side in EVIDENCE_SIDES}
+    for cols in (together, *alone.values()):
+        cols.ensure(4)
+    rhos = {"up": 2.0, "ux": 8.0, "dn": 0.1}
+    for minute in range(200):
+        counts = rng.poisson([0.5, 2.0, 0.1, 5.0]).astype(np.float64) * (minute < 120)
+        mu, on, rest = np.array([0.5, 2.0, 0.1, 5.0]), np.ones(4, bool), (np.full(4, 480.0), np.full(4, 9.0))
+        all_sides = accumulate_sides(
+            together,
+            EVIDENCE_SIDES,
+            slots,
+            minute,
+            counts,
+            [mu] * 3,
+            np.ones(4),
+            [np.full(4, rhos[s]) for s in EVIDENCE_SIDES],
+            on,
+            *rest,
+        )
+        judged(together, slots, minute)
+        for i, side in enumerate(EVIDENCE_SIDES):
+            one_side = accumulate(
+                alone[side], side, slots, minute, counts, mu, np.ones(4), np.full(4, rhos[side]), on, *rest
+            )
+            judged(alone[side], slots, minute)
+            assert as_tuple_all(one_side) == as_tuple_all(all_sides[i]), (minute, side)
+            assert (
+                alone[side]["ev_sum"][:4, SIDE[side]].tolist() == together["ev_sum"][:4, SIDE[side]].tolist()
+            )
+
+
+def as_tuple_all(e: Excursion) -> tuple[list[float], list[int], list[float], list[float]]:
+    return e.sum.tolist(), e.first.tolist(), e.observed.tolist(), e.expected.tolist()
 
 
 @pytest.mark.parametrize(
