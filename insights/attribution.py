@@ -104,6 +104,10 @@ class Attributions:
                 ids, counts = np.unique(rows[:, a], return_counts=True)
                 for value, count in zip(ids.tolist(), counts.tolist(), strict=True):
                     target[a][value] += count
+        if not len(open_slots):  # the usual minute: all of it buffers (np.isin costs a close)
+            if len(slots):
+                self.pending.append((slots, values))
+            return
         rest = ~np.isin(slots, open_slots)
         if rest.any():
             self.pending.append((slots[rest], values[rest]))

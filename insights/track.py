@@ -197,7 +197,7 @@ class Track:
             closed = ClosedMinute(self._apply(minute, view, decisions, slots, values, late), view, decisions)
             self.activity.learnt(hot, minute)
             self.activity.busy = hot[self.lifecycle.busy(hot)]
-            self._watch(hot)
+            self._watch(hot, view.params)
         next_minute = minute + 1
         roll = next_minute % self.layout.block == 0
         rotate = next_minute % max(self.config.window_minutes // 2, 1) == 0
@@ -234,9 +234,11 @@ class Track:
             self._catch_up(slots, self.activity.closed)
         return self.baseline.references(slots)
 
-    def _watch(self, slots: I64) -> None:
-        """Put ``slots`` on drop watch when a minute without calls could extend a drop."""
-        params, _ = self.keys.key_params(slots)
+    def _watch(self, slots: I64, params: dict[str, F64] | None = None) -> None:
+        """Put ``slots`` on drop watch when a minute without calls could extend a drop (``params``:
+        theirs, when the caller has them)."""
+        if params is None:
+            params, _ = self.keys.key_params(slots)
         refs = self.baseline.references(slots)
         could_drop = refs.mu_down >= params["drop_min_level"]
         could_drop |= evidence.watch(refs, params)
@@ -257,11 +259,12 @@ class Track:
         self, minute: int, view: MinuteView, d: Decisions, slots: I64, values: I64, late: F64 | None
     ) -> list[InsightTransition]:
         """Open and close insights, route attributions, and learn the ordinary minutes."""
-        starts = d.start_slots
-        for slot in starts.tolist():
-            self.attributions.open(slot)
-        base_avg, base_n = self.baseline.settled(starts, minute, self.config.allowed_lateness_minutes)
-        announced = self.lifecycle.open_insights(minute, d, base_avg, base_n)
+        starts, announced = d.start_slots, np.zeros(0, dtype=bool)
+        if len(starts):  # most minutes start nothing, and the close is a hot path
+            for slot in starts.tolist():
+                self.attributions.open(slot)
+            base_avg, base_n = self.baseline.settled(starts, minute, self.config.allowed_lateness_minutes)
+            announced = self.lifecycle.open_insights(minute, d, base_avg, base_n)
 
         hot = view.slots
         open_now = self.lifecycle.is_open(hot)
