@@ -10,9 +10,9 @@ window, plus the running hour. From those the module derives, once an hour and f
   for judging rises; for judging drops, the median over days of each day's lowest of the three
   hours, so the ramp at the end of business hours and the quiet weekend are both normal;
 * the peak references: the busiest minute of the last 24 hours; and, for bursty keys (whose hourly
-  busiest minute is well above what their other minutes predict, like an hourly job), the mean of
-  the hourly busiest minutes, so a burst that happens every hour (whatever minute it moves to) is
-  normal;
+  busiest minute is well above what their other minutes predict, or holds most of their hours'
+  repeat calls, like an hourly job), the mean of the hourly busiest minutes, so a burst that happens
+  every hour (whatever minute it moves to) is normal;
 * dispersion: how much more variable than Poisson the key is within an hour (busiest minute left
   out again), for the negative-binomial tails of :mod:`insights.detector`.
 
@@ -50,6 +50,29 @@ def _expected_peak(mean: npt.NDArray[np.floating], dispersion: npt.NDArray[np.fl
     """Roughly the busiest of 60 minutes for a negative binomial with this mean and dispersion."""
     mean = np.asarray(mean, dtype=np.float64)
     return mean + 2.4 * np.sqrt(np.asarray(dispersion, dtype=np.float64) * mean) + 0.5
+
+
+def _burst(
+    maxima: F64, sums: npt.NDArray[np.floating], minutes: F64, dispersion: npt.NDArray[np.floating]
+) -> F64:
+    """The mean hourly busiest minute of each bursty key (a row of hours: its last day), 0 for others.
+
+    A key is bursty when its hourly busiest minute is well above what its other minutes predict (a
+    busy key's hourly job), or when most of its calls beyond each hour's first share that hour's
+    busiest minute. The second tells a quiet job from a trickle where sizes cannot: a job failing
+    with a code now and then (0, 1, 2 errors a run) has a busiest minute that is mostly its only
+    call, no bigger than a trickle's, but its repeat calls all land in the job's minute, where a
+    trickle's meet in one minute about once in sixty pairs. Its runs, not the near-zero mean of the
+    minutes between them, are then what a spike is judged against.
+    """
+    counted = np.maximum((minutes > 0).sum(axis=1), 1)
+    peak_mean = maxima.sum(axis=1) / counted
+    rest = (sums - maxima).sum(axis=1) / np.maximum((minutes - 1).clip(0).sum(axis=1), 1)
+    above = peak_mean > BURSTY * _expected_peak(rest, dispersion)
+    repeats = (sums - 1.0).clip(0).sum(axis=1, dtype=np.float64)
+    piled = (maxima - 1.0).clip(0).sum(axis=1)
+    burst: F64 = np.where(above | (piled > repeats / 2), peak_mean, 0.0)
+    return burst
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,15 +312,8 @@ class Baseline:
         recent = np.array([(hour - 1 - i) % self.hours for i in range(min(per_day, self.hours))])
         maxima = c["hour_max"][part][:, recent].astype(np.float64)
         minutes = c["hour_n"][part][:, recent].astype(np.float64)
-        counted = np.maximum((minutes > 0).sum(axis=1), 1)
         c["ref_peak"][part] = maxima.max(axis=1)
-        peak_mean = maxima.sum(axis=1) / counted
-        rest = (c["hour_sum"][part][:, recent] - maxima).sum(axis=1) / np.maximum(
-            (minutes - 1).clip(0).sum(axis=1), 1
-        )
-        c["ref_burst"][part] = np.where(
-            peak_mean > BURSTY * _expected_peak(rest, c["dispersion"][part]), peak_mean, 0.0
-        )
+        c["ref_burst"][part] = _burst(maxima, c["hour_sum"][part][:, recent], minutes, c["dispersion"][part])
         mean = c["disp_sum"][part] / np.maximum(c["disp_n"][part], 1.0)
         var = c["disp_num"][part] / np.maximum(c["disp_den"][part], 1.0)
         ratio = np.where(mean > 1e-3, var / np.maximum(mean, 1e-9), 1.0)

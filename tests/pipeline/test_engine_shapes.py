@@ -127,6 +127,30 @@ def test_permanent_level_shift_is_closed_and_accepted() -> None:
     assert end.insight_duration == 60 and end.insight_average == pytest.approx(50.0, rel=0.05)
 
 
+def test_a_quiet_jobs_run_of_five_failures_is_no_spike_but_five_in_a_trickle_are() -> None:
+    """An hourly job fails with a code 0-2 times a run (2/3 on average); one run fails 5 times.
+    Against the near-zero mean of the minutes between runs that is a spike, but the job's failures
+    always share its minute (its runs are bursts) and 5 is within what runs of 2/3 give. The same
+    failures spread over the hour, then 5 in one minute, are a spike."""
+    n, runs = 30 * HOUR, [1, 0, 2, 0, 1, 0, 0, 1, 2, 0, 1, 0]
+    job, trickle = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for hour in range(n // HOUR):
+        calls = 5 if hour == 28 else runs[hour % len(runs)]
+        job[hour * HOUR + 39] = calls
+        for k in range(calls):
+            trickle[hour * HOUR + (39 if hour == 28 else (39 + 17 * k) % 60)] += 1
+    code = "Client.InvalidInstanceID.NotFound"
+    series = {
+        api("DescribeAddresses", read_only=True, error_code=code): job,
+        api("DescribeVolumes", read_only=True, error_code=code): trickle,
+    }
+    config = EngineConfig(window_minutes=2 * DAY, warmup_minutes=6 * HOUR)
+    out = checked(run_engine(merge(background(n), stream(series)), config))
+    assert not of(out, "DescribeAddresses")
+    start, _ = one_insight(out, "DescribeVolumes")
+    assert start.start_minute == START + 28 * HOUR + 39
+
+
 # -- warm-up --------------------------------------------------------------------------------------
 def test_no_insight_during_warmup_even_for_enormous_spike() -> None:
     n = 6 * HOUR

@@ -225,3 +225,28 @@ def test_dispersion_forgets_hours_that_left_the_window() -> None:
     calm = rng.poisson(5.0, size=25 * 60)
     assert _dispersion_after(np.concatenate([wild, calm]), hours=24) < 1.3
     assert _dispersion_after(np.concatenate([wild, calm[:60]]), hours=24) > 2.0
+
+
+# A quiet hourly job's failures: 0-2 errors a run, two thirds of an error a run on average.
+RUNS = [1, 0, 2, 0, 1, 0, 0, 1, 2, 0, 1, 0]
+
+
+def _burst_after(hours: int, minutes_of: list[list[int]]) -> float:
+    """The burst reference after ``hours`` hours whose calls fall at ``minutes_of[hour % len]``."""
+    d = Driver(hours=48, rows=1)
+    for i in range(hours * 60):
+        calls = minutes_of[(i // 60) % len(minutes_of)]
+        d.step(BASE + i, np.array([calls.count(i % 60)]), np.array([True]))
+    return float(d.cols["ref_burst"][0])
+
+
+def test_a_quiet_jobs_calls_sharing_its_minute_make_it_bursty() -> None:
+    """Its busiest minute (2/3 of a call) is no bigger than a trickle's, but its repeat calls all
+    land in the job's minute: its runs are its bursts, so a run of 5 is judged against them."""
+    job = [[39] * n for n in RUNS]
+    assert _burst_after(26, job) == pytest.approx(sum(RUNS) / len(RUNS))
+
+
+def test_a_trickle_of_the_same_calls_at_different_minutes_is_not_bursty() -> None:
+    trickle = [[(39 + 17 * k) % 60 for k in range(n)] for n in RUNS]
+    assert _burst_after(26, trickle) == 0.0
