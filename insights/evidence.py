@@ -57,20 +57,15 @@ import numpy.typing as npt
 
 from insights.baseline import References
 from insights.columns import Columns, Field
+from insights.evidence_kernel import MIN_RATE, NOT_STARTED, step_keys
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]
 LN10 = float(np.log(10.0))
-#: An upward reference below this many calls a minute counts as this. A key the baseline saw (almost)
-#: never call is not evidence of a rise with each call it makes; with ``evidence_max_minutes``
-#: bounding an excursion, a rare key must make many calls within hours to start one.
-MIN_RATE = 1e-3
-NOT_STARTED = -1
 #: The sums kept per key: a rise (``evidence_rise_ratio``), a steep rise (``evidence_steep_ratio``)
 #: and a drop (``evidence_drop_ratio``).
 EVIDENCE_SIDES = ("up", "ux", "dn")
-SLACK = 1e-6  # relative: sums are stored as float32, and one unit stored is one unit still
 
 #: Per key, one entry per side of :data:`EVIDENCE_SIDES`: the sum, the first minute of its
 #: excursion, what was observed and expected since then; and the last minute the key was judged (the
@@ -163,67 +158,28 @@ def accumulate_sides(
     longest: F64,
     most: F64,
 ) -> list[Excursion]:
-    """:func:`accumulate` for several sides at once (``mus`` and ``rhos`` one per side): the same
-    sums, computed as one array of sides by keys, since a close judges every hot key on all three
-    and one pass over the arrays costs a third of three."""
-    which = slice(None) if tuple(sides) == EVIDENCE_SIDES else np.array([SIDE[side] for side in sides])
-    # Arrays are sides by keys; per-key arrays broadcast along the sides. Each operation below costs
-    # about as much for three keys as for three hundred, so the few of them there are count.
+    """:func:`accumulate` for several sides at once (``mus`` and ``rhos`` one per side), in one call of
+    the compiled step (:mod:`insights.evidence_kernel`): a close judges every hot key on all three."""
     mu, rho = np.stack(mus), np.stack(rhos)
-    rising_side = rho > 1
-    mu = np.where(rising_side, np.maximum(mu, MIN_RATE), mu)  # both rising sums (see MIN_RATE)
-    phi = np.maximum(phi, 1.0)
-    total = cols["ev_sum"][slots][:, which].T.astype(np.float64)
-    first = cols["ev_first"][slots][:, which].T.astype(np.int64)
-    observed = cols["ev_obs"][slots][:, which].T.astype(np.float64)
-    expected = cols["ev_exp"][slots][:, which].T.astype(np.float64)
-    log_rho, drift = np.log(rho), mu * (rho - 1.0)
-    quiet_step = -drift / phi  # what a minute without calls adds (see step)
-    unit = np.where(rising_side, log_rho / phi, quiet_step)
-    # One unit stored is one unit still (SLACK); a sum of zero is no excursion even where one unit is
-    # zero (a drop sum of a key whose reference is zero).
-    least = np.maximum(unit * (1 - SLACK), np.finfo(np.float64).tiny)
-    ongoing = first != NOT_STARTED
-
-    at = cols["ev_at"][slots]
-    silent = np.where(on & (at != NOT_STARTED), np.maximum(minute - at - 1, 0), 0)
-    if silent.any():  # the silent minutes since keys were last judged, in one step
-        rising = quiet_step > 0  # downwards: each silent minute adds the same
-        # how many silent minutes take a downward sum to one unit
-        crossing = np.maximum(np.ceil((unit - total) / np.where(rising, quiet_step, 1.0)), 1)
-        starts = rising & ~ongoing & (crossing <= silent)
-        crossing = crossing.astype(np.int64)
-        total = np.maximum(total + silent * quiet_step, 0.0)
-        first = np.where(starts, minute - silent - 1 + crossing, first)
-        expected = np.where(ongoing, expected + silent * mu, expected)
-        expected = np.where(starts, (silent - crossing + 1) * mu, expected)
-        ongoing = (ongoing | starts) & (total >= least)
-        expired = ongoing & (minute - first >= longest)
-        total = np.where(expired, 0.0, total)
-    else:  # the same steps with no silent minute, in fewer operations
-        ongoing &= total >= least
-        expired = ongoing & (minute - first >= longest)
-        total = np.where(expired, 0.0, total)
-
-    # This minute.
-    total = np.where(on, np.maximum(total + np.minimum((counts * log_rho - drift) / phi, most), 0.0), 0.0)
-    above = total >= least
-    kept = above & ongoing & ~expired
-    first = np.where(kept, first, np.where(above, minute, NOT_STARTED))
-    observed = np.where(kept, observed, 0.0) + np.where(above, counts, 0.0)
-    expected = np.where(kept, expected, 0.0) + np.where(above, mu, 0.0)
-    # A drop has not begun before a minute at its reference or above: the window starts after it.
-    normal = above & (rho < 1) & (counts >= mu) & (counts > 0)
-    first = np.where(normal, minute + 1, first)
-    observed = np.where(normal, 0.0, observed)
-    expected = np.where(normal, 0.0, expected)
-
-    rows = slots if isinstance(which, slice) else np.ix_(slots, which)
-    cols["ev_sum"][rows] = total.T
-    cols["ev_first"][rows] = first.T
-    cols["ev_obs"][rows] = observed.T
-    cols["ev_exp"][rows] = expected.T
-    return [Excursion(*parts) for parts in zip(total, first, observed, expected, strict=True)]
+    out = np.empty((4, len(sides), len(slots)))
+    step_keys(
+        (cols["ev_sum"], cols["ev_first"], cols["ev_obs"], cols["ev_exp"], cols["ev_at"]),
+        slots.astype(np.int64, copy=False),
+        np.array([SIDE[side] for side in sides], dtype=np.int64),
+        minute,
+        counts.astype(np.float64, copy=False),
+        mu,
+        phi.astype(np.float64, copy=False),
+        rho,
+        on,
+        longest.astype(np.float64, copy=False),
+        most.astype(np.float64, copy=False),
+        out,
+    )
+    total, first, observed, expected = out
+    return [
+        Excursion(total[i], first[i].astype(np.int64), observed[i], expected[i]) for i in range(len(sides))
+    ]
 
 
 def upgrade_state(state: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:

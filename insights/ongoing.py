@@ -23,6 +23,7 @@ from insights.columns import Columns
 from insights.decisions import DOWN, UP, Decisions, MinuteView
 from insights.detector import lower_surprise, upper_surprise
 from insights.evidence import LN10, evidence_references, ratios
+from insights.evidence_kernel import MIN_RATE
 from insights.transition import InsightFigures
 
 F64 = npt.NDArray[np.float64]
@@ -81,7 +82,7 @@ def advance(cols: Columns, view: MinuteView, is_open: Bool) -> tuple[I64, Bool]:
         up_ratio, down_ratio = ratios(p)
         up_ref, down_ref = evidence_references(view.refs)
         shown = cols["ins_sum"][slots] / np.maximum(cols["ins_n"][slots], 1)
-        steepness = shown / np.maximum(up_ref[at], evidence.MIN_RATE)
+        steepness = shown / np.maximum(up_ref[at], MIN_RATE)
         rise_ratio = np.clip(steepness, up_ratio[at], p["evidence_steep_ratio"][at])
         rho = np.where(up, rise_ratio, down_ratio[at])
         mu = np.where(up, up_ref[at], down_ref[at])

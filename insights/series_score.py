@@ -35,7 +35,8 @@ import numpy as np
 from insights.baseline import References
 from insights.config import DetectorParams
 from insights.detector import lower_surprise, upper_surprise
-from insights.evidence import LN10, MIN_RATE, MINUTE_SHARE, step
+from insights.evidence import LN10, MINUTE_SHARE, step
+from insights.evidence_kernel import MIN_RATE
 
 #: The sums stop at this many thresholds: a long anomaly's evidence drains within a few rows of its end.
 CAP = 2.0

@@ -1,0 +1,116 @@
+"""The windowed evidence's minute step (:func:`insights.evidence.accumulate_sides`), compiled.
+
+A close judges the keys with calls this minute, often a few dozen: array operations over so few
+keys cost their call overhead, not their length, and the step takes some fifty of them, which made
+the evidence the most expensive part of a close. Compiled with numba it is one call, looping over the
+keys and sides in machine code; the arithmetic is the same, step by step, in float64.
+
+The loop is written in plain Python over arrays, so it also runs uncompiled (``step_keys.py_func``),
+which is how the tests check that compiling changes nothing. Compiled code is cached beside the
+module (``cache=True``): a process loads it rather than compiling again (about a second).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, cast
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+#: An upward reference below this many calls a minute counts as this. A key the baseline saw (almost)
+#: never call is not evidence of a rise with each call it makes; with ``evidence_max_minutes``
+#: bounding an excursion, a rare key must make many calls within hours to start one.
+MIN_RATE = 1e-3
+#: The first minute of a side with no excursion.
+NOT_STARTED = -1
+#: Relative: sums are stored as float32, and one unit stored is one unit still.
+SLACK = 1e-6
+#: A sum of zero is no excursion even where one unit is zero (a drop sum of a key whose reference is zero).
+TINY = float(np.finfo(np.float64).tiny)
+
+
+def _step_keys(
+    columns: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]],
+    slots: npt.NDArray[np.int64],
+    sides: npt.NDArray[np.int64],
+    minute: int,
+    counts: npt.NDArray[np.float64],
+    mu: npt.NDArray[np.float64],
+    phi: npt.NDArray[np.float64],
+    rho: npt.NDArray[np.float64],
+    on: npt.NDArray[np.bool_],
+    longest: npt.NDArray[np.float64],
+    most: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+) -> None:
+    """Advance the sums of ``slots`` (their columns ``sum, first, observed, expected, at``) on the
+    ``sides`` given (``mu`` and ``rho`` are sides by keys) through ``minute``, in place; ``out``
+    (4 x sides x keys) gets each side's sum, first minute, observed and expected after it, in
+    float64 (the columns keep float32).
+
+    The steps, and why each, are :func:`insights.evidence.accumulate`'s."""
+    ev_sum, ev_first, ev_obs, ev_exp, ev_at = columns
+    for j in range(len(slots)):
+        slot = slots[j]
+        at = ev_at[slot]
+        silent = max(minute - at - 1, 0) if on[j] and at != NOT_STARTED else 0
+        ph = max(phi[j], 1.0)
+        count = counts[j]
+        for i in range(len(sides)):
+            side = sides[i]
+            r = rho[i, j]
+            m = max(mu[i, j], MIN_RATE) if r > 1 else mu[i, j]
+            total = float(ev_sum[slot, side])
+            first = int(ev_first[slot, side])
+            observed = float(ev_obs[slot, side])
+            expected = float(ev_exp[slot, side])
+            log_rho = math.log(r)
+            drift = m * (r - 1.0)
+            quiet_step = -drift / ph  # what a minute without calls adds
+            unit = log_rho / ph if r > 1 else quiet_step
+            least = max(unit * (1 - SLACK), TINY)
+            ongoing = first != NOT_STARTED
+            if silent > 0:  # the silent minutes since the key was last judged, in one step
+                rising = quiet_step > 0
+                crossing = max(np.ceil((unit - total) / (quiet_step if rising else 1.0)), 1.0)
+                starts = rising and not ongoing and crossing <= silent
+                total = max(total + silent * quiet_step, 0.0)
+                if ongoing:
+                    expected = expected + silent * m
+                if starts:
+                    first = minute - silent - 1 + int(crossing)
+                    expected = (silent - int(crossing) + 1) * m
+                ongoing = (ongoing or starts) and total >= least
+            else:
+                ongoing = ongoing and total >= least
+            expired = ongoing and minute - first >= longest[j]
+            if expired:
+                total = 0.0
+            # This minute.
+            total = max(total + min((count * log_rho - drift) / ph, most[j]), 0.0) if on[j] else 0.0
+            above = total >= least
+            if not (above and ongoing and not expired):
+                first = minute if above else NOT_STARTED
+                observed = 0.0
+                expected = 0.0
+            if above:
+                observed += count
+                expected += m
+                if r < 1 and count >= m and count > 0:  # a drop begins after a minute at its reference
+                    first = minute + 1
+                    observed = 0.0
+                    expected = 0.0
+            ev_sum[slot, side] = total
+            ev_first[slot, side] = first
+            ev_obs[slot, side] = observed
+            ev_exp[slot, side] = expected
+            out[0, i, j] = total
+            out[1, i, j] = first
+            out[2, i, j] = observed
+            out[3, i, j] = expected
+
+
+step_keys = cast(Callable[..., None], numba.njit(cache=True, nogil=True)(_step_keys))
