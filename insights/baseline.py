@@ -23,7 +23,7 @@ inside an open insight are not learnt: they are unusual by definition.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -378,26 +378,34 @@ class Baseline:
             daily_job = np.fmax(daily_job, same_hour[:, WEEK - 1])
         return plain, np.fmax(pooled, daily_job[:, None])
 
-    def references(self, index: slice | npt.NDArray[np.int64], evidence: bool = False) -> References:
+    def references(
+        self,
+        index: slice | npt.NDArray[np.int64],
+        evidence: bool = False,
+        known: npt.NDArray[np.bool_] | None = None,
+    ) -> References:
         """The references of the keys in ``index`` (a slice of slots, or slots); with ``evidence``,
-        the windowed evidence's too (left out when no key weighs it: the close is a hot path)."""
+        the windowed evidence's too (left out when no key weighs it: the close is a hot path), for
+        keys with a day of baseline and, if ``known`` says so, known to the key space for a day (see
+        ``KeySpace.known_for``)."""
         c = self.cols
         ewma = c["ewma"][index].astype(np.float64)
-        refs = References(
+        evidence_up = evidence_steep = seasoned = None
+        if evidence:
+            evidence_up = c["ref_mean"][index].astype(np.float64)
+            evidence_steep = c["ref_steep"][index].astype(np.float64)
+            seasoned = self.minutes(index) >= self.layout.block * self.layout.per_day
+            if known is not None:
+                seasoned &= known
+        return References(
             mu_up=np.maximum(ewma, c["ref_up"][index]),
             mu_down=np.minimum(ewma, c["ref_down"][index]),
             peak=np.maximum(c["ref_peak"][index], c["cur_max"][index]).astype(np.float64),
             burst=c["ref_burst"][index].astype(np.float64),
             phi=c["dispersion"][index].astype(np.float64),
-        )
-        if not evidence:
-            return refs
-        a_day = self.minutes(index) >= self.layout.block * self.layout.per_day
-        return replace(
-            refs,
-            evidence_up=c["ref_mean"][index].astype(np.float64),
-            evidence_steep=c["ref_steep"][index].astype(np.float64),
-            seasoned=a_day,
+            evidence_up=evidence_up,
+            evidence_steep=evidence_steep,
+            seasoned=seasoned,
         )
 
     def accept_level(self, slot: int, level: float) -> None:

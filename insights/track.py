@@ -23,7 +23,7 @@ later, in bulk, so a close costs what its active keys cost.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -249,10 +249,11 @@ class Track:
         eligible = self.keys.live(hot) & self.keys.warm(minute, self.config.warmup_minutes, hot) & enabled
         if silent:
             eligible &= ~self.keys.in_scopes(silent, hot)
-        refs = self.baseline.references(hot, evidence=bool((params["evidence_surprise"] > 0).any()))
-        if refs.seasoned is not None:
-            a_day = self.layout.block * self.layout.per_day
-            refs = replace(refs, seasoned=refs.seasoned & self.keys.known_for(minute, a_day, hot))
+        if (params["evidence_surprise"] > 0).any():
+            known = self.keys.known_for(minute, self.layout.block * self.layout.per_day, hot)
+            refs = self.baseline.references(hot, evidence=True, known=known)
+        else:
+            refs = self.baseline.references(hot)
         return MinuteView(minute, hot, counts, refs, eligible, params)
 
     def _apply(
