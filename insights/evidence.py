@@ -158,14 +158,42 @@ def accumulate_sides(
     longest: F64,
     most: F64,
 ) -> list[Excursion]:
-    """:func:`accumulate` for several sides at once (``mus`` and ``rhos`` one per side), in one call of
-    the compiled step (:mod:`insights.evidence_kernel`): a close judges every hot key on all three."""
-    mu, rho = np.stack(mus), np.stack(rhos)
+    """:func:`accumulate` for several sides at once (``mus`` and ``rhos`` one per side): see
+    :func:`advance`."""
+    which = np.array([SIDE[side] for side in sides], dtype=np.int64)
+    out = advance(cols, slots, minute, counts, np.stack(mus), phi, np.stack(rhos), on, longest, most, which)
+    total, first, observed, expected = out
+    return [
+        Excursion(total[i], first[i].astype(np.int64), observed[i], expected[i]) for i in range(len(sides))
+    ]
+
+
+#: All of :data:`EVIDENCE_SIDES`, as :func:`advance` takes them.
+ALL_SIDES = np.arange(len(EVIDENCE_SIDES), dtype=np.int64)
+
+
+def advance(
+    cols: Columns,
+    slots: I64,
+    minute: int,
+    counts: F64,
+    mu: F64,
+    phi: F64,
+    rho: F64,
+    on: Bool,
+    longest: F64,
+    most: F64,
+    sides: I64 = ALL_SIDES,
+) -> F64:
+    """The sums of ``slots`` on ``sides`` (columns of :data:`EVIDENCE_SIDES`; ``mu`` and ``rho`` are
+    sides by keys) advanced through ``minute`` in one call of the compiled step
+    (:mod:`insights.evidence_kernel`): a close judges every hot key on all three sides. Returns the
+    sum, first minute, observed and expected calls by side and key (4 x sides x keys)."""
     out = np.empty((4, len(sides), len(slots)))
     step_keys(
         (cols["ev_sum"], cols["ev_first"], cols["ev_obs"], cols["ev_exp"], cols["ev_at"]),
         slots.astype(np.int64, copy=False),
-        np.array([SIDE[side] for side in sides], dtype=np.int64),
+        sides,
         minute,
         counts.astype(np.float64, copy=False),
         mu,
@@ -176,10 +204,12 @@ def accumulate_sides(
         most.astype(np.float64, copy=False),
         out,
     )
-    total, first, observed, expected = out
-    return [
-        Excursion(total[i], first[i].astype(np.int64), observed[i], expected[i]) for i in range(len(sides))
-    ]
+    return out
+
+
+def excursion(out: F64) -> Excursion:
+    """One side's excursion from a row of :func:`advance`'s output (4 x keys)."""
+    return Excursion(out[0], out[1].astype(np.int64), out[2], out[3])
 
 
 def upgrade_state(state: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
@@ -208,16 +238,6 @@ MINUTE_SHARE = 1 / 3
 def ratios(params: dict[str, F64]) -> tuple[F64, F64]:
     """The rise and drop ratios the evidence weighs (``evidence_rise_ratio``, ``evidence_drop_ratio``)."""
     return params["evidence_rise_ratio"], params["evidence_drop_ratio"]
-
-
-def either(first: Excursion, second: Excursion, take_second: Bool) -> Excursion:
-    """Per key, ``second``'s excursion where ``take_second``, else ``first``'s."""
-    return Excursion(
-        np.where(take_second, second.sum, first.sum),
-        np.where(take_second, second.first, first.first),
-        np.where(take_second, second.observed, first.observed),
-        np.where(take_second, second.expected, first.expected),
-    )
 
 
 def judged(cols: Columns, slots: I64, minute: int) -> None:

@@ -114,3 +114,40 @@ def _step_keys(
 
 
 step_keys = cast(Callable[..., None], numba.njit(cache=True, nogil=True)(_step_keys))
+
+
+def _pick_starts(
+    out: npt.NDArray[np.float64],
+    on: npt.NDArray[np.bool_],
+    surprise: npt.NDArray[np.float64],
+    least: npt.NDArray[np.float64],
+    min_ratio: npt.NDArray[np.float64],
+    min_count: npt.NDArray[np.float64],
+    keep_down: float,
+    starts: npt.NDArray[np.bool_],
+    rising: npt.NDArray[np.float64],
+) -> None:
+    """From :func:`_step_keys`'s ``out`` over the three sides (rise, steep rise, drop), which keys
+    the evidence starts (``starts`` rows: a rise by either sum, by the steep sum, a drop) and the
+    rising excursion each reports (``rising``, 4 x keys: the steep sum's where it started the rise
+    or is the larger one). Past ``surprise`` (nats), a rise needs ``least`` calls more than expected
+    and ``min_ratio`` times them, a steep rise ``min_count`` more, a drop ``least`` missing, down to
+    ``keep_down`` of the reference (see :func:`insights.evidence_starts.judge`)."""
+    for j in range(out.shape[2]):
+        rise_sum, rise_obs, rise_exp = out[0, 0, j], out[2, 0, j], out[3, 0, j]
+        steep_sum, steep_obs, steep_exp = out[0, 1, j], out[2, 1, j], out[3, 1, j]
+        fall_sum, fall_obs, fall_exp = out[0, 2, j], out[2, 2, j], out[3, 2, j]
+        up = on[j] and rise_sum >= surprise[j] and rise_obs - rise_exp >= least[j]
+        up = up and rise_obs >= min_ratio[j] * rise_exp
+        steep = on[j] and not up and steep_sum >= surprise[j] and steep_obs - steep_exp >= min_count[j]
+        down = on[j] and fall_sum >= surprise[j] and fall_exp - fall_obs >= least[j]
+        down = down and fall_obs <= keep_down * fall_exp
+        side = 1 if steep or (not up and steep_sum > rise_sum) else 0
+        for part in range(4):
+            rising[part, j] = out[part, side, j]
+        starts[0, j] = up or steep
+        starts[1, j] = steep
+        starts[2, j] = down
+
+
+pick_starts = cast(Callable[..., None], numba.njit(cache=True, nogil=True)(_pick_starts))

@@ -13,15 +13,8 @@ import numpy.typing as npt
 from insights import evidence
 from insights.columns import Columns
 from insights.decisions import MinuteView
-from insights.evidence import (
-    EVIDENCE_SIDES,
-    LN10,
-    MINUTE_SHARE,
-    Excursion,
-    accumulate_sides,
-    evidence_references,
-    ratios,
-)
+from insights.evidence import LN10, MINUTE_SHARE, Excursion, evidence_references, ratios
+from insights.evidence_kernel import pick_starts
 from insights.ongoing import KEEP_RATIO_DOWN
 
 Bool = npt.NDArray[np.bool_]
@@ -47,26 +40,22 @@ def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excur
     h, least = p["evidence_surprise"] * LN10, 2 * p["min_count"]
     most = h * MINUTE_SHARE
     steep_ref = up_ref if refs.evidence_steep is None else refs.evidence_steep
-    rise, steep, fall = accumulate_sides(
+    out = evidence.advance(
         cols,
-        EVIDENCE_SIDES,  # up, ux (steep), dn
         hot,
         minute,
         c,
-        [up_ref, steep_ref, down_ref],
+        np.stack([up_ref, steep_ref, down_ref]),  # the sides of EVIDENCE_SIDES: up, ux (steep), dn
         refs.phi,
-        [up_ratio, p["evidence_steep_ratio"], down_ratio],
+        np.stack([up_ratio, p["evidence_steep_ratio"], down_ratio]),
         on,
         longest,
         most,
     )
     evidence.judged(cols, hot, minute)
-    up = on & (rise.sum >= h) & (rise.observed - rise.expected >= least)
-    up &= rise.observed >= p["evidence_min_ratio"] * rise.expected
     # A steep rise is far past the reference by construction; its calls need only clear the
     # single-minute rules' least count once.
-    steep_up = on & ~up & (steep.sum >= h) & (steep.observed - steep.expected >= p["min_count"])
-    down = on & (fall.sum >= h) & (fall.expected - fall.observed >= least)
-    down &= fall.observed <= KEEP_RATIO_DOWN * fall.expected
-    rising = evidence.either(rise, steep, steep_up | (~up & (steep.sum > rise.sum)))
-    return rising, fall, up | steep_up, down, steep_up
+    starts, rising = np.empty((3, len(hot)), dtype=bool), np.empty((4, len(hot)))
+    pick_starts(out, on, h, least, p["evidence_min_ratio"], p["min_count"], KEEP_RATIO_DOWN, starts, rising)
+    up, steep_up, down = starts
+    return evidence.excursion(rising), evidence.excursion(out[:, 2]), up, down, steep_up

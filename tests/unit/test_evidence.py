@@ -24,7 +24,7 @@ from insights.evidence import (
     back_to_normal,
     judged,
 )
-from insights.evidence_kernel import step_keys
+from insights.evidence_kernel import pick_starts, step_keys
 from insights.keyspace import KeySpace
 from insights.lifecycle import SINCE_EVIDENCE, Lifecycle
 from insights.snapshot import pack_array
@@ -346,7 +346,8 @@ def test_the_steep_sum_forgets_a_call_of_a_key_with_no_reference() -> None:
 def test_the_compiled_step_gives_the_sums_of_the_same_step_run_as_python() -> None:
     """Compiling the step (insights/evidence_kernel.py) changes nothing: over keys judged now and
     then (silent minutes between), some not free to start, at rates from 0 to 5 calls a minute
-    rising, dropping and back, every sum, first minute and count is the same bit for bit."""
+    rising, dropping and back, every sum, first minute and count is the same bit for bit, and so
+    is which of them start."""
     rng = np.random.default_rng(3)
     keys, sides = 24, np.arange(len(EVIDENCE_SIDES), dtype=np.int64)
     compiled, interpreted = fresh(), fresh()
@@ -354,6 +355,7 @@ def test_the_compiled_step_gives_the_sums_of_the_same_step_run_as_python() -> No
         cols.ensure(keys)
     rate = rng.choice([0.0, 0.01, 0.3, 1.0, 5.0], keys)
     rho = np.array([[2.0] * keys, [8.0] * keys, [0.1] * keys])
+    started = np.zeros(3, dtype=bool)
     for minute in range(29_000_000, 29_000_600):
         slots = np.flatnonzero(rng.random(keys) < 0.4).astype(np.int64)
         shift = rng.choice([0.0, 0.1, 3.0, 10.0], len(slots)) if (minute // 100) % 3 == 1 else 1.0
@@ -371,6 +373,16 @@ def test_the_compiled_step_gives_the_sums_of_the_same_step_run_as_python() -> No
             judged(cols, slots, minute)
             outs.append(out)
         assert np.array_equal(outs[0], outs[1]), minute
+        on, keys_now = args[7], len(slots)
+        surprise, least, ratio, least_steep = (np.full(keys_now, v) for v in (4.0, 2.0, 1.5, 1.0))
+        picked = []
+        for run in (pick_starts, pick_starts.py_func):  # type: ignore[attr-defined]
+            starts, rising = np.empty((3, keys_now), dtype=bool), np.empty((4, keys_now))
+            run(outs[0], on, surprise, least, ratio, least_steep, 0.6, starts, rising)
+            picked.append((starts, rising))
+        assert np.array_equal(picked[0][0], picked[1][0]) and np.array_equal(picked[0][1], picked[1][1])
+        started |= picked[0][0].any(axis=1)
     for name in ("ev_sum", "ev_first", "ev_obs", "ev_exp"):
         assert np.array_equal(compiled[name], interpreted[name]), name
     assert compiled["ev_sum"].any()  # the traffic did build up evidence
+    assert started.all()  # and started rises, steep rises and drops
