@@ -161,3 +161,18 @@ def _pick_starts(
 
 
 pick_starts = _compiled(_pick_starts)
+
+
+def load() -> None:
+    """Compile both functions (or load them from the cache) now, for the argument types a close
+    passes them: a process that builds an engine pays for it there, not in its first close, where a
+    pause of a quarter of a second (two seconds when compiling) would hold up live minutes and an
+    early Start. It also keeps their memory (some 40 MiB of numba and machine code) with the
+    process's fixed cost, not with the keys it goes on to track."""
+    none, nothing = np.zeros(0, np.int64), np.zeros(0)
+    per_side = (np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int32))
+    columns = (per_side[0], per_side[1], per_side[0], per_side[0], np.zeros(0, np.int32))
+    sides, by_side, flags = np.arange(3, dtype=np.int64), np.zeros((3, 0)), np.zeros(0, dtype=bool)
+    out = np.zeros((4, 3, 0))
+    step_keys(columns, none, sides, 0, nothing, by_side, nothing, by_side, flags, nothing, nothing, out)
+    pick_starts(out, flags, nothing, nothing, nothing, nothing, 0.5, np.zeros((3, 0), bool), np.zeros((4, 0)))

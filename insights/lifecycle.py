@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from insights import evidence_starts, ongoing, reason, start_rules
+from insights import evidence_kernel, evidence_starts, ongoing, reason, start_rules
 from insights.columns import Columns, Field
 from insights.decisions import DOWN, UP, Decisions, MinuteView, no_starts
 from insights.evidence import EVIDENCE_FIELDS, LN10, SIDE, upgrade_state
@@ -82,6 +82,7 @@ class Lifecycle:
 
     def __init__(self) -> None:
         self.cols = Columns(LIFECYCLE_FIELDS)
+        evidence_kernel.load()  # the evidence's compiled step, before the first close
 
     # -- reading --------------------------------------------------------------------------------
     def is_open(self, index: slice | I64) -> Bool:

@@ -115,3 +115,18 @@ def test_a_business_day_moving_an_hour_later_starts_nothing_in_its_evening() -> 
     evening = range(START + 2 * DAY + 17 * HOUR, START + 2 * DAY + 22 * HOUR)
     started = [t.start_minute for t in starts(checked(run_engine(records, ON))) if t.event_name == NAME]
     assert started and not [minute for minute in started if minute in evening]
+
+
+def test_building_an_engine_compiles_the_evidence_for_the_types_its_closes_pass() -> None:
+    """``evidence_kernel.load`` (an engine's lifecycle calls it) compiles both functions for the
+    argument types of a close: a close that started or ended insights on evidence needs no other
+    specialisation, which would compile (two seconds) in the middle of live traffic."""
+    from insights import evidence_kernel
+
+    evidence_kernel.load()
+    compiled = {f: set(f.signatures) for f in (evidence_kernel.step_keys, evidence_kernel.pick_starts)}  # type: ignore[attr-defined]
+    drop = (26 * HOUR, 27 * HOUR)
+    records = merge(background(N), stream({api(): steady_with(2.0, N, 22, {drop: 0})}))
+    assert one_insight(checked(run_engine(records, ON)), NAME)
+    for function, before in compiled.items():
+        assert set(function.signatures) == before, function  # type: ignore[attr-defined]
