@@ -48,7 +48,6 @@ equals flooring each minute; the downward sum grows by the same amount each sile
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,32 +139,12 @@ def accumulate(
     above: a key at one call a minute has silent minutes by chance, and the run of them just
     before a drop is not the drop.
 
-    Call once per minute and side (or once for all sides, :func:`accumulate_sides`); :func:`judged`
-    then records ``minute`` as judged."""
-    return accumulate_sides(cols, (side,), slots, minute, counts, [mu], phi, [rho], on, longest, most)[0]
-
-
-def accumulate_sides(
-    cols: Columns,
-    sides: Sequence[str],
-    slots: I64,
-    minute: int,
-    counts: F64,
-    mus: Sequence[F64],
-    phi: F64,
-    rhos: Sequence[F64],
-    on: Bool,
-    longest: F64,
-    most: F64,
-) -> list[Excursion]:
-    """:func:`accumulate` for several sides at once (``mus`` and ``rhos`` one per side): see
-    :func:`advance`."""
-    which = np.array([SIDE[side] for side in sides], dtype=np.int64)
-    out = advance(cols, slots, minute, counts, np.stack(mus), phi, np.stack(rhos), on, longest, most, which)
-    total, first, observed, expected = out
-    return [
-        Excursion(total[i], first[i].astype(np.int64), observed[i], expected[i]) for i in range(len(sides))
-    ]
+    Call once per minute and side (or once for all sides, :func:`advance`); :func:`judged` then
+    records ``minute`` as judged."""
+    which = np.array([SIDE[side]], dtype=np.int64)
+    return excursion(
+        advance(cols, slots, minute, counts, mu[None, :], phi, rho[None, :], on, longest, most, which)[:, 0]
+    )
 
 
 #: All of :data:`EVIDENCE_SIDES`, as :func:`advance` takes them.

@@ -1,4 +1,4 @@
-"""The windowed evidence's minute step (:func:`insights.evidence.accumulate_sides`), compiled.
+"""The windowed evidence's minute step (:func:`insights.evidence.advance`), compiled.
 
 A close judges the keys with calls this minute, often a few dozen: array operations over so few
 keys cost their call overhead, not their length, and the step takes some fifty of them, which made

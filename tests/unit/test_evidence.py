@@ -20,8 +20,9 @@ from insights.evidence import (
     SIDE,
     Excursion,
     accumulate,
-    accumulate_sides,
+    advance,
     back_to_normal,
+    excursion,
     judged,
 )
 from insights.evidence_kernel import pick_starts, step_keys
@@ -198,25 +199,15 @@ def test_weighing_one_side_alone_gives_that_side_of_weighing_all_three() -> None
     for minute in range(200):
         counts = rng.poisson([0.5, 2.0, 0.1, 5.0]).astype(np.float64) * (minute < 120)
         mu, on, rest = np.array([0.5, 2.0, 0.1, 5.0]), np.ones(4, bool), (np.full(4, 480.0), np.full(4, 9.0))
-        all_sides = accumulate_sides(
-            together,
-            EVIDENCE_SIDES,
-            slots,
-            minute,
-            counts,
-            [mu] * 3,
-            np.ones(4),
-            [np.full(4, rhos[s]) for s in EVIDENCE_SIDES],
-            on,
-            *rest,
-        )
+        rho = np.stack([np.full(4, rhos[s]) for s in EVIDENCE_SIDES])
+        all_sides = advance(together, slots, minute, counts, np.stack([mu] * 3), np.ones(4), rho, on, *rest)
         judged(together, slots, minute)
         for i, side in enumerate(EVIDENCE_SIDES):
             one_side = accumulate(
                 alone[side], side, slots, minute, counts, mu, np.ones(4), np.full(4, rhos[side]), on, *rest
             )
             judged(alone[side], slots, minute)
-            assert as_tuple_all(one_side) == as_tuple_all(all_sides[i]), (minute, side)
+            assert as_tuple_all(one_side) == as_tuple_all(excursion(all_sides[:, i])), (minute, side)
             assert (
                 alone[side]["ev_sum"][:4, SIDE[side]].tolist() == together["ev_sum"][:4, SIDE[side]].tolist()
             )
