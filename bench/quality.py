@@ -34,16 +34,20 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from bench.quality_parts.report import summary
-from bench.quality_parts.score import TraceScore, score
-from consumers.files.discover import discover
-from consumers.files.replay import replay
-from consumers.synth.options import ANOMALY_SUITES, DELIVERIES, GenerateOptions
-from consumers.synth.write_files import generate_to_dir
-from insights.calibration import false_starts_bound
-from insights.config import DetectorParams, EngineConfig
-from insights.engine import Engine
-from insights.transition import InsightTransition
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.quality_parts.report import summary  # noqa: E402
+from bench.quality_parts.score import TraceScore, score  # noqa: E402
+from consumers.files.discover import discover  # noqa: E402
+from consumers.files.replay import replay  # noqa: E402
+from consumers.synth.options import ANOMALY_SUITES, DELIVERIES, GenerateOptions  # noqa: E402
+from consumers.synth.write_files import generate_to_dir  # noqa: E402
+from insights.calibration import false_starts_bound  # noqa: E402
+from insights.config import DetectorParams, EngineConfig  # noqa: E402
+from insights.engine import Engine  # noqa: E402
+from insights.transition import InsightTransition  # noqa: E402
 
 
 def run_trace(directory: Path, workers: int, config: EngineConfig) -> tuple[list[InsightTransition], int]:

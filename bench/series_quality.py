@@ -33,12 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from bench.series_quality_parts.measure import Tally, threshold_insights
-from bench.series_quality_parts.nb import nb_scores
-from bench.series_quality_parts.synth import KINDS, Labelled
-from insights.series import SeriesScorer, series_params
-
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.series_quality_parts.measure import Tally, threshold_insights  # noqa: E402
+from bench.series_quality_parts.nb import nb_scores  # noqa: E402
+from bench.series_quality_parts.synth import KINDS, Labelled  # noqa: E402
+from insights.series import SeriesScorer, series_params  # noqa: E402
+
 OLD_COMMIT = "d2eccf7"
 NB_THRESHOLD = 7.0
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, as the generators' day 0
