@@ -7,7 +7,7 @@ reasons of :mod:`insights.reason`) share their shape and nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -75,4 +75,22 @@ def no_starts(surprise: F64, ends: I64, forced: Bool) -> Decisions:
         start_expected=none_f,
         start_surprise=none_f,
         start_threshold=none_f,
+    )
+
+
+def without_starts(d: Decisions, dropped: Bool) -> Decisions:
+    """``d`` without the starts ``dropped`` marks (aligned with ``start_slots``)."""
+    kept = ~dropped
+    return replace(
+        d,
+        start_slots=d.start_slots[kept],
+        start_dirs=d.start_dirs[kept],
+        start_first=d.start_first[kept],
+        start_sum=d.start_sum[kept],
+        start_n=d.start_n[kept],
+        start_evidence=d.start_evidence[kept],
+        start_rule=d.start_rule[kept],
+        start_expected=d.start_expected[kept],
+        start_surprise=d.start_surprise[kept],
+        start_threshold=d.start_threshold[kept],
     )

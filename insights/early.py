@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from insights import start_rules
+from insights import ratio, start_rules
 from insights.aggregate import MinuteBuffers
 from insights.reason import StartReason
 from insights.track import Track
@@ -100,6 +100,10 @@ class _OpenKeys:
             gates, counts, np.maximum(refs.mu_up, refs.burst), refs.phi, self.p
         )
         found: I64 = np.flatnonzero(spiking).astype(np.int64)
+        if len(found):  # error rises the API's calls explain do not start (insights.ratio)
+            lifecycle, keys = self.track.lifecycle.cols, self.track.keys
+            by_calls = ratio.early_calls_explain(self.slots, counts, refs, self.p, lifecycle, keys, found)
+            found = found[~by_calls]
         return found, surprise
 
     def reason(self, i: int, count: float, surprise: float) -> StartReason:

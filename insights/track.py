@@ -4,7 +4,8 @@ A :class:`Track` holds no state of its own: it wires the steps that do, each the
 state — :class:`~insights.keyspace.KeySpace` (which key has which slot),
 :class:`~insights.baseline.Baseline`, :class:`~insights.lifecycle.Lifecycle` and
 :class:`~insights.attribution.Attributions` — in the order a closed minute flows through them: the
-minute's view (counts against the baseline's references), the lifecycle's decisions, then learning
+minute's view (counts against the baseline's references), the lifecycle's decisions (less the
+error rises the API's calls explain, :mod:`insights.ratio`), then learning
 the ordinary minutes, attributions, and the Starts and Ends. Every step works on numpy columns,
 over the keys the minute must judge (:mod:`insights.activity`): idle keys learn their zero minutes
 later, in bulk, so a close costs what its active keys cost.
@@ -29,13 +30,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from insights import evidence
+from insights import evidence, ratio
 from insights.activity import Activity
 from insights.attribution import Attributions, top_observed
 from insights.baseline import Baseline, References
 from insights.columns import Columns
 from insights.config import EngineConfig
-from insights.decisions import Decisions, MinuteView
+from insights.decisions import Decisions, MinuteView, without_starts
 from insights.keys import ApiKey, StringTable
 from insights.keyspace import Eviction, KeySpace
 from insights.lifecycle import Lifecycle
@@ -194,6 +195,9 @@ class Track:
             self._catch_up(hot, minute - 1)
             view = self._view(minute, counts[hot], hot, silent)
             decisions = self.lifecycle.decide(view)
+            if len(decisions.start_slots):
+                by_calls = ratio.calls_explain(view, decisions, self.lifecycle.cols, self.keys)
+                decisions = without_starts(decisions, by_calls) if by_calls.any() else decisions
             closed = ClosedMinute(self._apply(minute, view, decisions, slots, values, late), view, decisions)
             self.activity.learnt(hot, minute)
             self.activity.busy = hot[self.lifecycle.busy(hot)]
