@@ -11,7 +11,7 @@ the sum would fall below it::
 It is quasi-Poisson: divided by the key's dispersion ``phi`` (variance over mean; for ``phi == 1``
 it is the Poisson likelihood ratio itself). It finds a shift of unknown start and length as soon as
 its evidence suffices, whatever the window (Lorden, 1971), with one number of state per direction.
-The first minute of the run in which the sum stays above one unit of evidence estimates where the
+The first minute of the run in which the sum stays above a few units of evidence estimates where the
 change began (see :func:`accumulate`): it becomes the Start's ``eventTime``, the first unusual
 minute, as AWS reports it.
 
@@ -43,7 +43,7 @@ equals flooring each minute; the downward sum grows by the same amount each sile
 >>> for minute in range(100, 160):  # 1.2 calls a minute against a reference of 0.4
 ...     up = accumulate(cols, "up", slots, minute, rate, reference, phi, rho, on, longest, most)
 >>> round(float(up.sum[0]), 1), int(up.first[0]), round(float(up.observed[0]), 1)
-(17.2, 101, 70.8)
+(17.2, 102, 69.6)
 """
 
 from __future__ import annotations
@@ -132,12 +132,14 @@ def accumulate(
     minute adds at most ``most``: a single burst (an hourly job, a retry storm of a minute) is the
     single-minute rules' to judge, and heavier-tailed than the quasi-Poisson ratio assumes.
 
-    The excursion is the run of minutes whose sum is at least one *unit* of evidence (what one call adds
-    upwards, what one silent minute adds downwards). The last zero of the sum, the textbook change
-    point, comes too early on quiet keys: a few stray calls keep their sum just above zero for
-    long stretches before a change. Downwards it starts after the last minute at the reference or
-    above: a key at one call a minute has silent minutes by chance, and the run of them just
-    before a drop is not the drop.
+    The excursion is the run of minutes whose sum is at least two *units* of evidence upwards (what
+    two calls add; :data:`~insights.evidence_kernel.RISE_DATING`) and one downwards (what one silent
+    minute adds). The last zero of the sum, the textbook change point, comes too early on quiet
+    keys: a few stray calls keep their sum just above zero for long stretches before a change, and
+    at one unit a pair of them a few minutes before a rise of a key at 0.3 calls a minute still
+    dated it from the pair, before it began. Downwards it starts after the last minute at the
+    reference or above: a key at one call a minute has silent minutes by chance, and the run of them
+    just before a drop is not the drop.
 
     Call once per minute and side (or once for all sides, :func:`advance`); :func:`judged` then
     records ``minute`` as judged."""

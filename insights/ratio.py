@@ -98,19 +98,35 @@ def _minute_calls(slots: I64, counts: F64, refs: References, api: int, keep: flo
     return float(count[0]), reference, surprise >= keep
 
 
-def _window_calls(cols: Columns, api: int, keep: float) -> Calls:
-    """The calls of ``api`` over its rising evidence's excursion, unusual when the excursion holds
-    ``keep`` (``-log10``) of evidence."""
+def _window_calls(cols: Columns, api: int, keep: float, window: tuple[int, int]) -> Calls:
+    """The calls of ``api`` over the minutes ``window`` (first, last) of a longer start: the larger
+    rise of the calls' rising evidence now, when it holds ``keep`` (``-log10``) of evidence, and of
+    their last insight, for the share of the window it covered (a rise of the calls that the
+    errors' slower evidence outlasted, by the time it decides, is still what raised them)."""
     up = SIDE["up"]
-    ongoing = int(cols["ev_first"][api, up]) != NOT_STARTED
-    unusual = ongoing and float(cols["ev_sum"][api, up]) >= keep * LN10
-    return float(cols["ev_obs"][api, up]), float(cols["ev_exp"][api, up]), unusual
+    unusual = int(cols["ev_first"][api, up]) != NOT_STARTED and float(cols["ev_sum"][api, up]) >= keep * LN10
+    evidence = (float(cols["ev_obs"][api, up]), float(cols["ev_exp"][api, up])) if unusual else (0.0, 0.0)
+    first, last = window
+    began, lasted, average = (
+        int(cols["ins_start"][api]),
+        int(cols["ins_n"][api]),
+        float(cols["base_avg"][api]),
+    )
+    covered = min(began + lasted, last + 1) - max(began, first)
+    if lasted == 0 or covered <= 0 or average <= 0:
+        return evidence[0], evidence[1], unusual
+    rise = float(cols["ins_sum"][api]) / (lasted * average) - 1.0
+    expected = (last - first + 1) * average
+    observed = expected * (1.0 + rise * covered / (last - first + 1))
+    if observed / expected <= evidence[0] / max(evidence[1], LEAST_CALLS):
+        return evidence[0], evidence[1], unusual
+    return observed, expected, rise > 0
 
 
-def _calls(view: MinuteView, d: Decisions, cols: Columns, api: int, minutes: int, keep: float) -> Calls:
-    """The calls of call-rate key ``api`` around a start of ``minutes`` minutes. An insight of the
-    calls open or starting now says so with its own figures; else a one-minute start compares with
-    this minute's calls, a longer one with the calls' rising evidence."""
+def _calls(view: MinuteView, d: Decisions, cols: Columns, api: int, start: int, keep: float) -> Calls:
+    """The calls of call-rate key ``api`` around the ``start``-th of ``d``'s starts. An insight of
+    the calls open or starting now says so with its own figures; else a one-minute start compares
+    with this minute's calls, a longer one with the calls over its minutes."""
     opened = _open_calls(cols, api)
     if opened is not None:
         return opened
@@ -118,9 +134,9 @@ def _calls(view: MinuteView, d: Decisions, cols: Columns, api: int, minutes: int
     if len(starting):
         i = int(starting[0])
         return float(d.start_sum[i]), float(d.start_expected[i]), True
-    if minutes == 1:
+    if int(d.start_n[start]) == 1:
         return _minute_calls(view.slots, view.counts, view.refs, api, keep)
-    return _window_calls(cols, api, keep)
+    return _window_calls(cols, api, keep, (int(d.start_first[start]), view.minute))
 
 
 def calls_explain(view: MinuteView, d: Decisions, cols: Columns, keys: KeySpace) -> Bool:
@@ -131,13 +147,11 @@ def calls_explain(view: MinuteView, d: Decisions, cols: Columns, keys: KeySpace)
     at = np.searchsorted(view.slots, d.start_slots)
     keep = view.params["keep_surprise"][at]
     calls = [ORDINARY] * starts
-    for i, (slot, direction, minutes) in enumerate(
-        zip(d.start_slots.tolist(), d.start_dirs.tolist(), d.start_n.tolist(), strict=True)
-    ):
+    for i, (slot, direction) in enumerate(zip(d.start_slots.tolist(), d.start_dirs.tolist(), strict=True)):
         announced = int(cols["early_min"][slot]) == view.minute
         api = api_slot(keys, slot) if direction == UP and not announced else None
         if api is not None:
-            calls[i] = _calls(view, d, cols, api, minutes, float(keep[i]))
+            calls[i] = _calls(view, d, cols, api, i, float(keep[i]))
     return _explained_by(calls, d.start_sum, d.start_expected, view.refs.phi[at], d.start_threshold)
 
 
