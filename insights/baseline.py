@@ -44,6 +44,10 @@ EVIDENCE_HOURS = 2
 RECENT_HOURS = 3
 RECENT_CAP = 1.5
 WEEK = 7  # days: the same weekday a week ago
+#: Calls added to each day's count over the steep sum's hours: a Jeffreys prior for a Poisson rate.
+#: A key seen twice in five hours could as well call at three times that rate; without it, its next
+#: few calls in an afternoon it happened to be quiet on the day before are a "surprise" of 1e6.
+STEEP_PRIOR_CALLS = 0.5
 
 
 def _expected_peak(mean: npt.NDArray[np.floating], dispersion: npt.NDArray[np.floating]) -> F64:
@@ -361,7 +365,8 @@ class Baseline:
     def _plain_means(self, hour: int, part: slice) -> tuple[F64, F64]:
         """The plain hourly means the windowed evidence weighs rises against: the same hour of day
         +/- :data:`EVIDENCE_HOURS` on each earlier day (NaN where not learnt); and per day, the
-        steep sum's: the mean over those hours taken together, or where higher the same hour's
+        steep sum's: the mean over those hours taken together (:data:`STEEP_PRIOR_CALLS` more calls
+        counted each day), or where higher the same hour's
         median over the days (a daily job's hour) or its mean a week ago (a weekly job's).
 
         The steep sum is for rare counts (a known error code, a seldom-called API), whose hourly
@@ -399,7 +404,8 @@ class Baseline:
             daily_job = np.nanmedian(same_hour, axis=1)
         if days >= WEEK:
             daily_job = np.fmax(daily_job, same_hour[:, WEEK - 1])
-        return shrunk, np.fmax(pooled, daily_job[:, None])
+        steep = np.where(n_day > 0, (sum_day + STEEP_PRIOR_CALLS) / np.maximum(n_day, 1), np.nan)
+        return shrunk, np.fmax(steep, daily_job[:, None])
 
     def references(
         self,

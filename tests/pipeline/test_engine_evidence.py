@@ -130,3 +130,21 @@ def test_building_an_engine_compiles_the_evidence_for_the_types_its_closes_pass(
     assert one_insight(checked(run_engine(records, ON)), NAME)
     for function, before in compiled.items():
         assert set(function.signatures) == before, function  # type: ignore[attr-defined]
+
+
+def test_a_rare_apis_calls_in_an_afternoon_it_was_quiet_on_the_day_before_start_nothing() -> None:
+    """A write API called about once an hour (the hours of a generated anomaly-free trace): on its
+    first day twelve calls between 05:00 and 18:00 and none after, on its second day four in the
+    19:00 hour and two in each of the three hours after. Against the first day's evening (one call
+    in five hours, a rate that two or three calls would fit as well) that was a "surprise" of 1e6; the
+    steep sum's reference counts half a call more a day (``STEEP_PRIOR_CALLS``), and it is none."""
+    calls = np.zeros(2 * DAY, dtype=np.int64)
+    first_day = {5: 1, 7: 1, 8: 1, 9: 2, 10: 1, 13: 2, 15: 1, 16: 1, 17: 2}
+    second_day = {6: 2, 7: 1, 13: 1, 15: 2, 19: 4, 21: 2, 22: 2, 23: 2}
+    for day, hours in enumerate((first_day, second_day)):
+        for hour, n in hours.items():
+            minutes = day * DAY + hour * HOUR + np.linspace(7, 52, n).astype(np.int64)
+            calls[minutes] += 1
+    config = dataclasses.replace(ON, warmup_minutes=20 * HOUR)
+    records = merge(background(2 * DAY), stream({api(): calls}))
+    assert not of(checked(run_engine(records, config)), NAME)
