@@ -302,9 +302,12 @@ class Baseline:
         c = self.cols
         per_day = self.layout.per_day
         days = max(self.hours // per_day, 1)
-        grid = np.array(
-            [[hour - per_day * day + offset for offset in (-1, 0, 1)] for day in range(1, days + 1)]
-        )
+        # The rising reference looks one hour either side, the falling one two: an hour that ramps
+        # down, moved an hour earlier by daylight saving, takes its quiet end into the hour before,
+        # whose own mean (its busy start kept) would call that ramp a drop.
+        offsets = range(-EVIDENCE_HOURS, EVIDENCE_HOURS + 1)
+        grid = np.array([[hour - per_day * day + offset for offset in offsets] for day in range(1, days + 1)])
+        near = slice(EVIDENCE_HOURS - 1, EVIDENCE_HOURS + 2)
         in_ring = grid >= hour - self.hours
         slots = np.where(in_ring, grid, hour) % self.hours
         n = c["hour_n"][part][:, slots].astype(np.float64)
@@ -315,11 +318,12 @@ class Baseline:
         plain, pooled = self._plain_means(hour, part)
         has_day = ~np.all(np.isnan(robust), axis=2)
         has = has_day.any(axis=1)
+        has_near = ~np.all(np.isnan(robust[:, :, near]), axis=(1, 2))
         up = np.zeros(part.stop - part.start)
         down = np.zeros(part.stop - part.start)
         mean = np.zeros(part.stop - part.start)
         with np.errstate(all="ignore"):
-            up[has] = np.nanmax(robust[has], axis=(1, 2))
+            up[has_near] = np.nanmax(robust[has_near][:, :, near], axis=(1, 2))
             has_plain = ~np.all(np.isnan(plain), axis=1)
             mean[has_plain] = np.nanmax(plain[has_plain], axis=1)
             steep = np.zeros(part.stop - part.start)

@@ -397,3 +397,18 @@ def test_the_compiled_step_gives_the_sums_of_the_same_step_run_as_python() -> No
         assert np.array_equal(compiled[name], interpreted[name]), name
     assert compiled["ev_sum"].any()  # the traffic did build up evidence
     assert started.all()  # and started rises, steep rises and drops
+
+
+def test_the_falling_reference_reaches_two_hours_for_a_ramp_that_daylight_saving_moves() -> None:
+    """12 calls a minute from 06:00, ramping down over 09:30-10:00 to 3 a minute. Moved an hour
+    earlier in UTC, the ramp runs through the end of the 08:00 hour: its falling reference must be
+    the quiet level two hours on (10:00), not the 09:00 hour's mean with its busy first half. The
+    rising reference still looks one hour either side (its busiest, 12)."""
+    minute_of_day = np.arange((2 * 24 + 8) * 60) % (24 * 60)
+    ramp = np.clip((600 - minute_of_day) / 30, 0.0, 1.0)
+    rate = np.where(minute_of_day >= 360, 3.0 + 9.0 * ramp, 3.0)
+    counts = np.random.default_rng(9).poisson(rate)[:, None].astype(np.float64)
+    baseline = _learnt(counts)
+    baseline.refresh(2 * 24 + 8, rows=1)  # the references for hour 08:00 of the third day
+    assert baseline.cols["ref_down"][0] <= 4.0
+    assert baseline.cols["ref_up"][0] >= 11.0
