@@ -317,7 +317,6 @@ class Baseline:
         robust = np.where(usable, (total - peak) / np.maximum(n - 1, 1), np.nan)
         plain, pooled = self._plain_means(hour, part)
         has_day = ~np.all(np.isnan(robust), axis=2)
-        has = has_day.any(axis=1)
         has_near = ~np.all(np.isnan(robust[:, :, near]), axis=(1, 2))
         up = np.zeros(part.stop - part.start)
         down = np.zeros(part.stop - part.start)
@@ -331,12 +330,12 @@ class Baseline:
             steep[has_pooled] = np.nanmax(pooled[has_pooled], axis=1)
             day_low = np.full(has_day.shape, np.nan)
             day_low[has_day] = np.nanmin(robust[has_day], axis=1)
-            down[has] = np.nanmedian(day_low[has], axis=1)
+            down[has_near] = np.nanmedian(day_low[has_near], axis=1)
         c["ref_up"][part] = up
         level = self._recent_mean(hour, part)
         c["ref_mean"][part] = np.maximum(mean, np.minimum(level, RECENT_CAP * mean))
         c["ref_steep"][part] = np.maximum(steep, np.minimum(level, RECENT_CAP * steep))
-        c["ref_down"][part] = down
+        c["ref_down"][part] = np.minimum(down, up)
         recent = np.array([(hour - 1 - i) % self.hours for i in range(min(per_day, self.hours))])
         maxima = c["hour_max"][part][:, recent].astype(np.float64)
         minutes = c["hour_n"][part][:, recent].astype(np.float64)
