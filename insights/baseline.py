@@ -301,15 +301,11 @@ class Baseline:
     def _refresh(self, hour: int, part: slice) -> None:
         c = self.cols
         per_day = self.layout.per_day
-        days = max(self.hours // per_day, 1)
         # The rising reference looks one hour either side, the falling one two: an hour that ramps
         # down, moved an hour earlier by daylight saving, takes its quiet end into the hour before,
         # whose own mean (its busy start kept) would call that ramp a drop.
-        offsets = range(-EVIDENCE_HOURS, EVIDENCE_HOURS + 1)
-        grid = np.array([[hour - per_day * day + offset for offset in offsets] for day in range(1, days + 1)])
+        slots, in_ring = self._same_hours(hour)
         near = slice(EVIDENCE_HOURS - 1, EVIDENCE_HOURS + 2)
-        in_ring = grid >= hour - self.hours
-        slots = np.where(in_ring, grid, hour) % self.hours
         n = c["hour_n"][part][:, slots].astype(np.float64)
         total = c["hour_sum"][part][:, slots]
         peak = c["hour_max"][part][:, slots]
@@ -365,6 +361,17 @@ class Baseline:
         recent_mean: F64 = np.where(enough, total / np.maximum(n, 1), 0.0)
         return recent_mean
 
+    def _same_hours(self, hour: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """The ring slots of the same hour of day +/- :data:`EVIDENCE_HOURS` on each earlier day
+        (days x hours; the middle column is the hour itself), and which of them the ring still holds."""
+        per_day = self.layout.per_day
+        days = range(1, max(self.hours // per_day, 1) + 1)
+        offsets = range(-EVIDENCE_HOURS, EVIDENCE_HOURS + 1)
+        grid = np.array([[hour - per_day * day + offset for offset in offsets] for day in days])
+        held: npt.NDArray[np.bool_] = (grid >= hour - self.hours) & (grid < hour)
+        slots: npt.NDArray[np.int64] = np.where(held, grid, hour) % self.hours
+        return slots, held
+
     def _plain_means(self, hour: int, part: slice) -> tuple[F64, F64]:
         """The plain hourly means the windowed evidence weighs rises against: the same hour of day
         +/- :data:`EVIDENCE_HOURS` on each earlier day (NaN where not learnt); and per day, the
@@ -383,18 +390,15 @@ class Baseline:
         ramps down into the next one, well above that hour's mean for a quarter of an hour or more.
         Two hours either side reach the busy hour before the ramp.
         """
-        per_day = self.layout.per_day
-        days = max(self.hours // per_day, 1)
-        offsets = range(-EVIDENCE_HOURS, EVIDENCE_HOURS + 1)
-        grid = np.array([hour - per_day * day + offset for day in range(1, days + 1) for offset in offsets])
-        in_ring = (grid >= hour - self.hours) & (grid < hour)
-        slots = np.where(in_ring, grid, hour) % self.hours
+        days_by_hours, held = self._same_hours(hour)
+        days, hours_a_day = days_by_hours.shape
+        slots, in_ring = days_by_hours.ravel(), held.ravel()
         c = self.cols
         n = c["hour_n"][part][:, slots].astype(np.float64)
         usable = in_ring & (n >= max(self.layout.block // 2, 1))
         total = c["hour_sum"][part][:, slots]
         plain: F64 = np.where(usable, total / np.maximum(n, 1), np.nan)
-        shape = (len(plain), days, len(offsets))
+        shape = (len(plain), days, hours_a_day)
         n_day = np.where(usable, n, 0.0).reshape(shape).sum(axis=2)
         sum_day = np.where(usable, total, 0.0).reshape(shape).sum(axis=2)
         pooled: F64 = np.where(n_day > 0, sum_day / np.maximum(n_day, 1), np.nan)
