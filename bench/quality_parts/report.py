@@ -50,4 +50,12 @@ def summary(anomalous: TraceScore, clean: TraceScore, api_days: float, decoys: i
         "delay_minutes": _delays(all_delays),
         "delay_minutes_by_kind": {kind: _delays(values) for kind, values in sorted(anomalous.delays.items())},
         "median_eventtime_delay_minutes": _delays(anomalous.time_delays)["median"],
+        # Within the ceiling (bench/quality_parts/ceiling.py): of each tier's anomalies, how many the
+        # realised counts put within reach of the threshold, and how many of those were found.
+        "ceiling_by_tier": {
+            tier: f"{anomalous.reachable.get(tier, [0, 0])[0]}/{n}" for tier, (_, n) in sorted(tiers.items())
+        },
+        "recall_within_ceiling_by_tier": {
+            tier: f"{found}/{within}" for tier, (within, found) in sorted(anomalous.reachable.items())
+        },
     }

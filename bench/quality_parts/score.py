@@ -6,6 +6,8 @@
   otherwise it is true if it falls on an API during (or ``TAIL`` minutes after) one of its anomalies,
   of any insight type (an error storm on a write API also raises its call rate), else false.
 * Delay: the minute whose close decided the first matching Start minus the anomaly's first minute.
+* Ceiling: given which anomalies the trace's realised counts put within reach of the threshold
+  (``bench/quality_parts/ceiling.py``), how many of them there are and how many were found, by tier.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class TraceScore:
     false: list[str] = field(default_factory=list)
     decoy_trips: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
+    #: Per tier: anomalies within the ceiling, and how many of those were found.
+    reachable: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
 
     def add(self, other: TraceScore) -> None:
         """Add ``other``'s counts and lists to these."""
@@ -59,6 +63,9 @@ class TraceScore:
         self.false += other.false
         self.decoy_trips += other.decoy_trips
         self.missed += other.missed
+        for tier, (within, found) in other.reachable.items():
+            self.reachable[tier][0] += within
+            self.reachable[tier][1] += found
 
 
 def _hits(a: dict[str, Any], starts: list[InsightTransition]) -> list[InsightTransition]:
@@ -72,23 +79,30 @@ def _hits(a: dict[str, Any], starts: list[InsightTransition]) -> list[InsightTra
     ]
 
 
-def score(labels: dict[str, Any], found: list[InsightTransition]) -> TraceScore:
-    """Score the transitions ``found`` in a trace against its labels (anomalies may be none)."""
+def score(
+    labels: dict[str, Any], found: list[InsightTransition], reachable: list[bool] | None = None
+) -> TraceScore:
+    """Score the transitions ``found`` in a trace against its labels (anomalies may be none);
+    ``reachable`` says, per anomaly, whether it is within the ceiling (none: not counted)."""
     result = TraceScore()
     starts = [t for t in found if t.state == "Start"]
     anomalies = labels["anomalies"]
-    for a in anomalies:
+    for i, a in enumerate(anomalies):
         tier = a.get("tier", "clear")
         result.found[(a["kind"], tier)][1] += 1
         hits = _hits(a, starts)
+        if reachable is not None and reachable[i]:
+            result.reachable[tier][0] += 1
+            result.reachable[tier][1] += bool(hits)
         if hits:
             first = min(hits, key=lambda t: t.decided_minute)
             result.found[(a["kind"], tier)][0] += 1
             result.delays[a["kind"]].append(first.decided_minute - a["start_minute"])
             result.time_delays.append(first.start_minute - a["start_minute"])
         else:
+            reach = "" if reachable is None else f" ({'within' if reachable[i] else 'beyond'} ceiling)"
             result.missed.append(
-                f"{a['kind']}/{tier} z={a.get('z')}:{a['eventName']}:{a['errorCode']}@{a['start']}"
+                f"{a['kind']}/{tier} z={a.get('z')}:{a['eventName']}:{a['errorCode']}@{a['start']}{reach}"
             )
     for t in starts:
         result.starts += 1

@@ -3,11 +3,15 @@ and tier, true and false Starts, decoy trips kept apart, delays from the decidin
 
 from __future__ import annotations
 
+import gzip
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.quality import detector_params
+from bench.quality_parts.ceiling import anomaly_realised_z, reach_z, realised_counts
 from bench.quality_parts.report import summary
 from bench.quality_parts.score import SLACK, TAIL, TraceScore, score
 from insights.transition import InsightTransition
@@ -119,3 +123,55 @@ def test_detector_knobs_are_set_by_name_and_checked() -> None:
         detector_params(6.0, ["rise_ratio=2"])
     with pytest.raises(ValueError):
         detector_params(6.0, ["evidence_rise_ratio=0.5"])  # its bounds: > 1
+
+
+def test_recall_within_the_ceiling_counts_only_the_anomalies_within_reach() -> None:
+    found = [_start("RunInstances", 1000, 1003), _start("CreateTags", 3000, 3001)]
+    result = score(LABELS, found, reachable=[True, True, False, False])
+    assert dict(result.reachable) == {"clear": [1, 1], "edge": [1, 0]}
+    assert result.missed == [
+        "low_rate_rise/edge z=5.0:RunInstances:None@2000 (within ceiling)",
+        "known_code_surge/clear z=9.0:DescribeVolumes:Throttling@1000 (beyond ceiling)",
+    ]
+    figures = summary(result, TraceScore(), api_days=1.0, decoys=0)
+    assert figures["ceiling_by_tier"] == {"clear": "1/2", "edge": "1/2"}
+    assert figures["recall_within_ceiling_by_tier"] == {"clear": "1/1", "edge": "0/1"}
+
+
+def _log_file(path: Path, records: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
+
+
+def _record(name: str, minute_of_day: int, code: str | None = None) -> dict[str, Any]:
+    return {
+        "eventTime": f"2026-01-05T{minute_of_day // 60:02d}:{minute_of_day % 60:02d}:30Z",
+        "recipientAccountId": API["account"],
+        "awsRegion": API["region"],
+        "eventSource": API["eventSource"],
+        "eventName": name,
+        "errorCode": code,
+    }
+
+
+def test_realised_counts_and_z_read_the_anomalys_window_from_the_trace(tmp_path: Path) -> None:
+    day = 29_459_520  # 2026-01-05T00:00Z in epoch minutes
+    place = tmp_path / "AWSLogs" / API["account"] / "CloudTrail" / API["region"] / "2026" / "01" / "05"
+    inside = [_record("RunInstances", 600 + i % 10) for i in range(30)]
+    around = [_record("RunInstances", 599), _record("RunInstances", 610), _record("StopInstances", 605)]
+    failures = [_record("RunInstances", 605, "Throttling"), _record("RunInstances", 606, "AccessDenied")]
+    _log_file(place / "a.json.gz", inside[:20] + around)
+    _log_file(place / "b.json.gz", inside[20:] + failures)
+    rise = _anomaly("step", "clear", "RunInstances", day + 600, day + 610) | {
+        "direction": "up",
+        "rate": 3.0,
+        "baseline_rate": 1.0,
+        "z": 5.0,
+    }
+    surge = _anomaly("known_code_surge", "clear", "RunInstances", day + 600, day + 610, "Throttling")
+    counts = realised_counts(tmp_path, [rise, surge])
+    assert counts == [32, 1]  # every call in the window, failures too; only that code's failures
+    # 20 extra calls expected in a standard deviation of 4; the trace holds 22.
+    assert anomaly_realised_z(rise, counts[0]) == pytest.approx(5.5)
+    assert anomaly_realised_z(rise | {"direction": "down"}, counts[0]) == pytest.approx(-5.5)
+    assert reach_z(6.0) < anomaly_realised_z(rise, counts[0])
