@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from insights.alike_days import ALIKE_HOURS, alike
 from insights.columns import Columns, Field
 from insights.snapshot import pack_array, unpack_array
 
@@ -402,10 +403,13 @@ class Baseline:
         n_day = np.where(usable, n, 0.0).reshape(shape).sum(axis=2)
         sum_day = np.where(usable, total, 0.0).reshape(shape).sum(axis=2)
         pooled: F64 = np.where(n_day > 0, sum_day / np.maximum(n_day, 1), np.nan)
-        same_hour = plain.reshape(shape)[:, :, EVIDENCE_HOURS]
         shrunk = _shrunk(plain.reshape(shape), pooled, n.reshape(shape), c["dispersion"][part]).reshape(
             plain.shape
         )
+        # The steep sum's days: those like today only (insights.alike_days).
+        alike = self._alike_days(hour, part, days)
+        n_day, sum_day = np.where(alike, n_day, 0.0), np.where(alike, sum_day, 0.0)
+        same_hour = np.where(alike, plain.reshape(shape)[:, :, EVIDENCE_HOURS], np.nan)
         with warnings.catch_warnings():  # keys with no such hour learnt: NaN, as meant
             warnings.simplefilter("ignore", RuntimeWarning)
             daily_job = np.nanmedian(same_hour, axis=1)
@@ -413,6 +417,20 @@ class Baseline:
             daily_job = np.fmax(daily_job, same_hour[:, WEEK - 1])
         steep = np.where(n_day > 0, (sum_day + STEEP_PRIOR_CALLS) / np.maximum(n_day, 1), np.nan)
         return shrunk, np.fmax(steep, daily_job[:, None])
+
+    def _alike_days(self, hour: int, part: slice, days: int) -> npt.NDArray[np.bool_]:
+        """Which of the ``days`` earlier days were like today (keys x days; see
+        :mod:`insights.alike_days`), by the :data:`ALIKE_HOURS` hours before ``hour``."""
+        per_day, c = self.layout.per_day, self.cols
+        back = np.arange(1, ALIKE_HOURS + 1)
+        grid = hour - per_day * np.arange(days + 1)[:, None] - back[None, :]
+        held = grid >= hour - self.hours
+        slots = np.where(held, grid, hour) % self.hours
+        n = np.where(held, c["hour_n"][part][:, slots.ravel()].reshape(-1, *grid.shape), 0).astype(np.float64)
+        total = np.where(held, c["hour_sum"][part][:, slots.ravel()].reshape(-1, *grid.shape), 0.0)
+        sums, minutes = total.sum(axis=2, dtype=np.float64), n.sum(axis=2)
+        phi = c["dispersion"][part].astype(np.float64)
+        return alike(sums[:, 0], minutes[:, 0], sums[:, 1:], minutes[:, 1:], phi)
 
     def references(
         self,

@@ -1,23 +1,34 @@
-"""What the traces carry: each anomaly's *realised* z, and the recall no detector could beat.
+"""What the traces carry: each anomaly's *realised* evidence, and the recall no detector could beat.
 
 A label's z is what the anomaly was drawn to be under the generator's true model (its expected
 extra count over the window, in standard deviations of the window's count without it); the counts
 in the trace are one draw. A clear anomaly (z 8) can realise weaker, and an edge one (z 4-6) often
-does. The realised z is the same ratio with the extra count the trace holds: the window's realised
-count less the count expected without the anomaly, over the same standard deviation.
+does.
 
-The ceiling asks, of each anomaly, whether a detector that knew the true reference, the model's
-variance and the anomaly's exact window would find it at the engine's threshold: a realised z of at
-least ``sqrt(2 * evidence_surprise * ln 10)``, the z whose log-likelihood ratio (``z**2 / 2`` nats,
-for a shift known in advance) reaches what the windowed evidence needs. No detector knows those
-three things, so the ceiling is optimistic: a recall below it is the detector's (its estimated
-references, its search over windows), a recall goal above it cannot be met at that threshold,
-whose false-alarm rate the issue fixes.
+The ceiling asks, of each anomaly, whether a detector that knew the true reference (the label's
+``baseline_rate``), the model's variance and the anomaly's exact window could find it at the
+engine's threshold ``h = evidence_surprise * ln 10``, by either of two readings of the window's
+realised count, whichever is the more generous:
+
+* the quasi-Poisson log-likelihood ratio of the count against the count expected without the
+  anomaly (the rate fitted to the window, over the dispersion ``variance / expected``): the exact
+  reading for rare counts, where a code failing once a week that fails twice in five minutes is a
+  one-in-ten-million event whatever its z;
+* the realised z (the extra count the trace holds, in the label's standard deviation), whose
+  log-likelihood ratio for a shift known in advance is ``z**2 / 2``: at least ``sqrt(2 h)``.
+
+No detector knows those three things, so the ceiling is optimistic: a recall below it is the
+detector's (its estimated references, its search over windows, its least counts), a recall goal
+above it cannot be met at that threshold, whose false-alarm rate the issue fixes.
 
 >>> realised_z(observed=30, expected=10.0, sd=4.0, up=True)
 5.0
 >>> realised_z(observed=8, expected=10.0, sd=4.0, up=True)
 -0.5
+>>> round(window_evidence(observed=30, expected=10.0, variance=10.0, up=True), 2)
+12.96
+>>> round(window_evidence(observed=2, expected=0.0005, variance=1.0, up=True), 1)
+14.6
 >>> round(reach_z(6.0), 2)
 5.26
 """
@@ -33,6 +44,9 @@ from typing import Any
 import msgspec
 
 ApiKey = tuple[str, str, str, str]
+#: A label variance at most this is the window z's floor of one count (a count almost surely zero),
+#: give or take the rounding of the label's z and rates: the count is then read as Poisson.
+FLOORED = 1.05
 
 
 class _Record(msgspec.Struct):
@@ -105,11 +119,39 @@ def reach_z(evidence_surprise: float) -> float:
     return math.sqrt(2.0 * evidence_surprise * math.log(10.0))
 
 
-def anomaly_realised_z(a: dict[str, Any], observed: int) -> float:
-    """:func:`realised_z` of anomaly ``a`` (a label) with ``observed`` realised counts, in the
-    standard deviation its z was computed with (``|extra| / z``)."""
+def window_evidence(observed: int, expected: float, variance: float, up: bool) -> float:
+    """The quasi-Poisson log-likelihood ratio (nats) of a window's ``observed`` count against its
+    ``expected`` one (variance ``variance``), the rate fitted to the window, for a change in the
+    direction ``up``; 0 against it."""
+    mean = max(expected, 1e-9)
+    if (observed > mean) != up or observed == mean:
+        return 0.0
+    llr = (observed * math.log(observed / mean) if observed > 0 else 0.0) - (observed - mean)
+    dispersion = variance / mean if variance > FLOORED else 1.0
+    return llr / max(dispersion, 1.0)
+
+
+def _window(a: dict[str, Any]) -> tuple[float, float]:
+    """Anomaly ``a``'s expected count without it and that count's standard deviation (the one its
+    z was computed with: ``|extra| / z``)."""
     minutes = a["end_minute"] - a["start_minute"]
-    expected = a["baseline_rate"] * minutes
+    expected = float(a["baseline_rate"]) * minutes
     extra = abs(a["rate"] - a["baseline_rate"]) * minutes
     sd = extra / a["z"] if a.get("z") else math.sqrt(max(expected, 1.0))
+    return expected, sd
+
+
+def anomaly_realised_z(a: dict[str, Any], observed: int) -> float:
+    """:func:`realised_z` of anomaly ``a`` (a label) with ``observed`` realised counts."""
+    expected, sd = _window(a)
     return realised_z(observed, expected, sd, a["direction"] == "up")
+
+
+def within_reach(a: dict[str, Any], observed: int, evidence_surprise: float) -> bool:
+    """Whether anomaly ``a`` with ``observed`` realised counts is within the ceiling at the
+    threshold ``evidence_surprise`` (either reading of the module docstring)."""
+    expected, sd = _window(a)
+    up = a["direction"] == "up"
+    h = evidence_surprise * math.log(10.0)
+    by_z = realised_z(observed, expected, sd, up) >= reach_z(evidence_surprise)
+    return by_z or window_evidence(observed, expected, sd * sd, up) >= h

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bench.quality import detector_params
-from bench.quality_parts.ceiling import anomaly_realised_z, reach_z, realised_counts
+from bench.quality_parts.ceiling import anomaly_realised_z, reach_z, realised_counts, within_reach
 from bench.quality_parts.report import summary
 from bench.quality_parts.score import SLACK, TAIL, TraceScore, score
 from insights.transition import InsightTransition
@@ -175,3 +175,25 @@ def test_realised_counts_and_z_read_the_anomalys_window_from_the_trace(tmp_path:
     assert anomaly_realised_z(rise, counts[0]) == pytest.approx(5.5)
     assert anomaly_realised_z(rise | {"direction": "down"}, counts[0]) == pytest.approx(-5.5)
     assert reach_z(6.0) < anomaly_realised_z(rise, counts[0])
+
+
+def test_within_reach_by_either_reading_of_the_count() -> None:
+    """A step's 22 extra calls in a standard deviation of 4 reach the threshold by their z (5.5); a
+    code failing once a week that fails twice in five minutes has a z of 2 (the window z's floor of
+    one count) and is a one-in-ten-million event, within reach by its likelihood ratio; 4 extra
+    calls in that step are in neither."""
+    step = _anomaly("step", "clear", "RunInstances", 0, 10) | {
+        "direction": "up",
+        "rate": 3.0,
+        "baseline_rate": 1.0,
+        "z": 5.0,
+    }
+    new_code = _anomaly("error_new_code", "edge", "RunInstances", 0, 5, "AccessDenied") | {
+        "direction": "up",
+        "rate": 0.9,
+        "baseline_rate": 0.0001,
+        "z": 4.5,
+    }
+    assert within_reach(step, 32, 6.0) and not within_reach(step, 14, 6.0)
+    assert anomaly_realised_z(new_code, 2) == pytest.approx(2.0, abs=0.01)
+    assert within_reach(new_code, 2, 6.0) and not within_reach(new_code, 0, 6.0)
