@@ -43,6 +43,8 @@ from typing import Any
 
 import msgspec
 
+from insights.eventtime import event_minute
+
 ApiKey = tuple[str, str, str, str]
 #: A label variance at most this is the window z's floor of one count (a count almost surely zero),
 #: give or take the rounding of the label's z and rates: the count is then read as Poisson.
@@ -62,21 +64,6 @@ class _LogFile(msgspec.Struct):
     Records: list[_Record] = []
 
 
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a Gregorian date (Howard Hinnant's algorithm)."""
-    year -= month <= 2
-    era = year // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-
-
-def _minute(iso: str) -> int:
-    """Epoch minute of a CloudTrail ``eventTime`` (``2026-01-05T10:31:07Z``)."""
-    days = _days_from_civil(int(iso[0:4]), int(iso[5:7]), int(iso[8:10]))
-    return days * 1440 + int(iso[11:13]) * 60 + int(iso[14:16])
-
-
 def _api(item: dict[str, Any]) -> ApiKey:
     return (item["account"], item["region"], item["eventSource"], item["eventName"])
 
@@ -93,8 +80,8 @@ def realised_counts(trace: Path, anomalies: list[dict[str, Any]]) -> list[int]:
         for path in sorted((trace / "AWSLogs" / account / "CloudTrail" / region).rglob("*.json.gz")):
             for r in decoder.decode(gzip.decompress(path.read_bytes())).Records:
                 key = (r.recipientAccountId, r.awsRegion, r.eventSource, r.eventName)
-                if key in wanted:
-                    per_minute[key][(_minute(r.eventTime), r.errorCode)] += 1
+                if key in wanted and (minute := event_minute(r.eventTime)) is not None:
+                    per_minute[key][(minute, r.errorCode)] += 1
     counts = []
     for a in anomalies:
         code = a["errorCode"] if a["insightType"] == "ApiErrorRateInsight" else None
