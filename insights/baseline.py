@@ -407,9 +407,9 @@ class Baseline:
             plain.shape
         )
         # The steep sum's days: those like today only (insights.alike_days).
-        alike = self._alike_days(hour, part, days)
-        n_day, sum_day = np.where(alike, n_day, 0.0), np.where(alike, sum_day, 0.0)
-        same_hour = np.where(alike, plain.reshape(shape)[:, :, EVIDENCE_HOURS], np.nan)
+        like_today = self._alike_days(hour, part, days)
+        n_day, sum_day = np.where(like_today, n_day, 0.0), np.where(like_today, sum_day, 0.0)
+        same_hour = np.where(like_today, plain.reshape(shape)[:, :, EVIDENCE_HOURS], np.nan)
         with warnings.catch_warnings():  # keys with no such hour learnt: NaN, as meant
             warnings.simplefilter("ignore", RuntimeWarning)
             daily_job = np.nanmedian(same_hour, axis=1)
