@@ -13,7 +13,7 @@ delivery, error, log) runs on the thread calling poll, flush or close.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from confluent_kafka import Consumer as LibrdkafkaConsumer
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
@@ -25,6 +25,7 @@ from consumers.kafka.confluent_base import (
     build,
     consume,
     kafka_errors,
+    message_of,
     partition_keys,
     produce,
     raise_or_log,
@@ -118,14 +119,10 @@ class ConfluentConsumer:
             if error is not None:
                 raise_or_log(error, "consumer")
                 continue
-            topic, partition, offset = m.topic(), m.partition(), m.offset()
-            assert topic is not None and partition is not None and offset is not None  # set on records
-            if (topic, partition) in self._pending_seeks:
+            message = message_of(m)
+            if (message.topic, message.partition) in self._pending_seeks:
                 continue
-            # The consumer gives headers as a list of (name, bytes or None).
-            headers = cast(list[tuple[str, bytes | None]], m.headers() or [])
-            header_list = [(name, data or b"") for name, data in headers]
-            messages.append(Message(topic, partition, offset, m.value() or b"", header_list))
+            messages.append(message)
         return messages
 
     def seek(self, partition: TopicPartitionKey, offset: int) -> None:
@@ -194,7 +191,7 @@ class ConfluentConsumer:
         finally:
             self._outside.close()
 
-    def read_since(self, topic: str, since_s: float) -> list[bytes]:
+    def read_since(self, topic: str, since_s: float) -> list[Message]:
         return self._outside.read_since(topic, since_s)
 
     def end_offsets(self, topics: Sequence[str], pattern: str | None) -> dict[TopicPartitionKey, int]:

@@ -9,14 +9,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from confluent_kafka import Consumer as LibrdkafkaConsumer
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka import Message as LibrdkafkaMessage
 from confluent_kafka import Producer as LibrdkafkaProducer
 
-from consumers.kafka.protocol import KafkaClientError, TopicPartitionKey
+from consumers.kafka.protocol import KafkaClientError, Message, TopicPartitionKey
 
 LOG = logging.getLogger("consumers.kafka.confluent")
 Client = TypeVar("Client")
@@ -35,6 +35,16 @@ def kafka_errors(doing: str) -> Iterator[None]:
 
 def partition_keys(partitions: Iterable[TopicPartition]) -> list[TopicPartitionKey]:
     return sorted((tp.topic, tp.partition) for tp in partitions)
+
+
+def message_of(m: LibrdkafkaMessage) -> Message:
+    """A record librdkafka delivered (not an error: its topic, partition and offset are set)."""
+    topic, partition, offset = m.topic(), m.partition(), m.offset()
+    assert topic is not None and partition is not None and offset is not None  # set on records
+    # The consumer gives headers as a list of (name, bytes or None).
+    headers = cast(list[tuple[str, bytes | None]], m.headers() or [])
+    value = m.value() or b""
+    return Message(topic, partition, offset, value, [(name, data or b"") for name, data in headers])
 
 
 def consume(consumer: LibrdkafkaConsumer, max_records: int, timeout_s: float) -> list[LibrdkafkaMessage]:

@@ -15,8 +15,14 @@ from typing import Any, cast
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 from confluent_kafka import Consumer as LibrdkafkaConsumer
 
-from consumers.kafka.confluent_base import build, consume, kafka_errors, raise_or_log
-from consumers.kafka.protocol import READ_TIMEOUT_S, KafkaClientError, StoredRecord, TopicPartitionKey
+from consumers.kafka.confluent_base import build, consume, kafka_errors, message_of, raise_or_log
+from consumers.kafka.protocol import (
+    READ_TIMEOUT_S,
+    KafkaClientError,
+    Message,
+    StoredRecord,
+    TopicPartitionKey,
+)
 
 READ_BATCH = 1000
 
@@ -67,8 +73,8 @@ class OutsideReader:
         with kafka_errors(f"no end offset for {tp.topic}:{tp.partition}"):
             return self._client().get_watermark_offsets(tp, timeout=READ_TIMEOUT_S, cached=False)[1]
 
-    def read_since(self, topic: str, since_s: float) -> list[bytes]:
-        """Values of every record written to ``topic`` at or after ``since_s`` (by record timestamp)."""
+    def read_since(self, topic: str, since_s: float) -> list[Message]:
+        """Every record written to ``topic`` at or after ``since_s`` (by record timestamp)."""
         reader = self._client()
         partitions = self._partitions([topic], None)
         ends = {tp.partition: self._end(tp) for tp in partitions}
@@ -82,7 +88,7 @@ class OutsideReader:
             raise KafkaClientError(f"cannot look up offsets by time in {topic}: {'; '.join(failed)}")
         # Offset -1: no record at or after since_s.
         starts = {tp.partition: tp.offset for tp in found if 0 <= tp.offset < ends[tp.partition]}
-        values: list[bytes] = []
+        records: list[Message] = []
         deadline = time.monotonic() + READ_TIMEOUT_S
         reader.assign([TopicPartition(topic, p, o) for p, o in starts.items()])
         try:
@@ -98,12 +104,12 @@ class OutsideReader:
                         continue
                     assert partition is not None and offset is not None  # set on records
                     if partition in starts and offset < ends[partition]:
-                        values.append(m.value() or b"")
+                        records.append(message_of(m))
                     if offset + 1 >= ends[partition]:
                         starts.pop(partition, None)
         finally:
             reader.unassign()
-        return values
+        return records
 
     def end_offsets(self, topics: Sequence[str], pattern: str | None) -> dict[TopicPartitionKey, int]:
         """The end offset of every partition of ``topics`` (or of the topics ``pattern`` matches)."""

@@ -24,6 +24,7 @@ from consumers.kafka.protocol import (
     CommitRejectedError,
     Consumer,
     KafkaClientError,
+    Message,
     Producer,
     RebalanceHandler,
     Received,
@@ -159,8 +160,8 @@ class KafkaPythonConsumer:
             self._reader = KafkaConsumer(**{**config, "group_id": None, "enable_auto_commit": False})
         return self._reader
 
-    def read_since(self, topic: str, since_s: float) -> list[bytes]:
-        """Values of every record written to ``topic`` at or after ``since_s`` (by record timestamp)."""
+    def read_since(self, topic: str, since_s: float) -> list[Message]:
+        """Every record written to ``topic`` at or after ``since_s`` (by record timestamp)."""
 
         reader = self._outside()
         partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
@@ -172,15 +173,18 @@ class KafkaPythonConsumer:
         reader.assign(partitions)
         for tp, offset in starts.items():
             reader.seek(tp, offset)
-        values: list[bytes] = []
+        read: list[Message] = []
         deadline = time.monotonic() + READ_TIMEOUT_S
         while any(reader.position(tp) < ends[tp] for tp in partitions):
             if time.monotonic() > deadline:
                 raise KafkaClientError(f"could not read {topic} to its end within {READ_TIMEOUT_S} s")
             for records in reader.poll(timeout_ms=500).values():
-                values.extend(r.value or b"" for r in records)
+                read.extend(
+                    Message(r.topic, r.partition, r.offset, r.value or b"", list(r.headers or []))
+                    for r in records
+                )
         reader.unsubscribe()
-        return values
+        return read
 
     def end_offsets(self, topics: Sequence[str], pattern: str | None) -> dict[TopicPartitionKey, int]:
         """The end offset of every partition of ``topics`` (or of the topics ``pattern`` matches)."""

@@ -49,6 +49,7 @@ from typing import Any
 from consumers.kafka.protocol import (
     Consumer,
     KafkaClientError,
+    Message,
     Producer,
     RebalanceHandler,
     Received,
@@ -271,8 +272,12 @@ class MemoryConsumer:
     def close(self) -> None:
         self._handler = None
 
-    def read_since(self, topic: str, since_s: float) -> list[bytes]:
-        return [r.value or b"" for r in self.cluster.records(topic) if r.timestamp >= since_s]
+    def read_since(self, topic: str, since_s: float) -> list[Message]:
+        return [
+            Message(r.topic, r.partition, r.offset, r.value or b"", r.headers)
+            for r in self.cluster.records(topic)
+            if r.timestamp >= since_s
+        ]
 
     def end_offsets(self, topics: Sequence[str], pattern: str | None) -> dict[TopicPartitionKey, int]:
         names = [t for t in self.cluster.topics if re.match(pattern, t)] if pattern else topics

@@ -132,7 +132,13 @@ class Daemon:
         self.recall.outputs_since = state.outputs_since
         self._restore_outbox(state.outbox)
         self.log.info("state_restored", state=self.store.location, offsets=offset_doc(self.offsets))
-        self.recall.start(self.consumer, self.offsets, self.config.input_topics, self.config.input_pattern)
+        self.recall.start(
+            self.consumer,
+            self.offsets,
+            self.engine.closed_through,
+            self.config.input_topics,
+            self.config.input_pattern,
+        )
 
     # Rebalance callbacks (kafka-python calls them from inside poll/close).
     def on_assigned(self, partitions: list[TopicPartitionKey]) -> None:
@@ -207,7 +213,7 @@ class Daemon:
         self.partition_time.delivered(tp)
         self.offsets[tp] = messages[-1].offset + 1
         if self.recall.active:
-            self.recall.progress(self.offsets)
+            self.recall.progress(self.offsets, self.engine.closed_through)
 
     def _emit(self, transitions: list[InsightTransition]) -> None:
         """Hand Insight events to the insight sinks; log each Start with its reason (at most
@@ -282,6 +288,8 @@ class Daemon:
             self.busy = False
         if self.partition_time.update(self.offsets, self.engine.closed_through):
             self._emit(self.engine.advance())
+            if self.recall.active:
+                self.recall.progress(self.offsets, self.engine.closed_through)
         self.status.progress()
         if time.monotonic() - self.checkpoint.last_taken >= c.checkpoint_interval_s:
             self.checkpoint.take()

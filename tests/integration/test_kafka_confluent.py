@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 
 from consumers.kafka.confluent import ConfluentProducer, confluent_clients
+from consumers.kafka.kafka_python import kafka_python_clients
 from consumers.kafka.protocol import Consumer, KafkaClientError, Message, Producer, TopicPartitionKey
 from tests.kafka_broker import KafkaBroker, consume_all, create_topic, produce, unique_topic
 
 pytestmark = pytest.mark.kafka
 
 Event = tuple[str, list[TopicPartitionKey]]
+ClientPair = Callable[[Mapping[str, Any], str], tuple[Consumer, Producer]]
 
 
 class Recorder:
@@ -149,8 +151,9 @@ def test_flush_is_false_while_sends_are_retried_and_fails_once_they_give_up() ->
         given_up.flush(5)
 
 
-def test_read_since_returns_the_records_written_from_then(
-    kafka_broker: KafkaBroker, topic: str, open_clients: Callable[..., tuple[Consumer, Producer]]
+@pytest.mark.parametrize("clients", [confluent_clients, kafka_python_clients])
+def test_read_since_returns_the_records_written_from_then_with_their_headers(
+    kafka_broker: KafkaBroker, topic: str, clients: ClientPair
 ) -> None:
     bootstrap = kafka_broker.bootstrap
     create_topic(bootstrap, topic, partitions=2)
@@ -159,12 +162,23 @@ def test_read_since_returns_the_records_written_from_then(
     time.sleep(0.05)
     since = time.time()
     time.sleep(0.05)
-    produce(bootstrap, topic, [b"new-0", b"newer-0"], partition=0)
-    consumer, _ = open_clients(unique_topic("group"))
-    assert sorted(consumer.read_since(topic, since)) == [b"new-0", b"newer-0"]
-    assert sorted(consumer.read_since(topic, since - 60)) == [b"new-0", b"newer-0", b"old-0", b"old-1"]
-    assert consumer.read_since(topic, time.time() + 60) == []
-    assert consumer.read_since(unique_topic("missing"), since) == []
+    produce(bootstrap, topic, [b"new-0"], partition=0)
+    consumer, producer = clients({"bootstrap_servers": bootstrap}, unique_topic("group"))
+    try:
+        producer.send(topic, b"newer", b"k", [("trailpulse.decided_minute", b"28623100")])
+        assert producer.flush(30)
+        read = consumer.read_since(topic, since)
+        assert sorted(m.value for m in read) == [b"new-0", b"newer"]
+        [newer] = [m for m in read if m.value == b"newer"]
+        assert newer.topic == topic and newer.headers == [("trailpulse.decided_minute", b"28623100")]
+        assert [m.headers for m in read if m.value == b"new-0"] == [[]]
+        older = consumer.read_since(topic, since - 60)
+        assert sorted(m.value for m in older) == [b"new-0", b"newer", b"old-0", b"old-1"]
+        assert consumer.read_since(topic, time.time() + 60) == []
+        assert consumer.read_since(unique_topic("missing"), since) == []
+    finally:
+        consumer.close()
+        producer.close()
 
 
 def test_end_offsets_of_topics_and_of_a_pattern(

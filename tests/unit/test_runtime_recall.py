@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from datetime import datetime
 
+import msgspec
 import pytest
 
 from consumers.kafka.memory import ABORT, EOF, AbortError
+from consumers.sinks.output_topic import DECIDED_HEADER
+from tests.builders import api, poisson_counts, stream
 from tests.runtime_harness import (
     FIRST_SPIKE,
     OUTPUT,
@@ -53,6 +58,10 @@ def test_a_restart_after_a_crash_sends_no_event_id_twice() -> None:
     assert again.daemon.counts["insights.start"] == again.daemon.counts["insights.end"] == 1
     # Every insight sink but the output topic gets them all: an alert lost in the crash is sent again.
     assert [i.event_id for i in again.alerts.received] == sent
+    for record in harness.cluster.records(OUTPUT):  # each says which minute's close decided it
+        [(name, decided)] = record.headers
+        event_time = datetime.fromisoformat(json.loads(record.value or b"")["eventTime"])
+        assert name == DECIDED_HEADER and int(decided) >= event_time.timestamp() // 60
 
 
 def test_the_recalled_event_ids_are_dropped_once_the_restart_is_caught_up() -> None:
@@ -76,15 +85,79 @@ def test_the_recalled_event_ids_are_dropped_once_the_restart_is_caught_up() -> N
     assert harness.store.saved[-1].outputs_since > outputs_since
 
 
-def test_a_restart_with_nothing_to_replay_drops_the_recalled_event_ids_at_once() -> None:
+def test_a_restart_with_nothing_to_replay_nor_to_close_drops_the_recalled_event_ids_at_once() -> None:
     harness = Harness()
-    harness.cluster.produce(SOURCE, [*traffic(), EOF])
+    harness.cluster.produce(SOURCE, [*traffic()[:CRASH], EOF])
     harness.start().run_to_eof()
     again = harness.start()
     [recalled] = harness.events("outputs_recalled")
-    assert recalled["event_ids"] == 4 and recalled["replay_ends"] == 0
+    assert recalled["event_ids"] == 2 and recalled["replay_ends"] == 0
     assert not again.daemon.recall.active and not again.output.recalled
-    assert [e["not_recomputed"] for e in harness.events("replay_done")] == [4]
+    assert [e["not_recomputed"] for e in harness.events("replay_done")] == [2]
+
+
+def test_the_recalled_event_ids_are_kept_until_the_minutes_that_decided_them_close() -> None:
+    """Stopped shortly after the first spike: the restored engine has not closed its insights'
+    deciding minutes plus the margin, so input that comes later could still bring them round."""
+    harness = Harness()
+    messages = traffic()
+    stop = FIRST_SPIKE[1] + 22
+    harness.cluster.produce(SOURCE, [*messages[:stop], EOF])
+    harness.start().run_to_eof()
+    sent = harness.sent_event_ids()
+    again = harness.start()
+    recall = again.daemon.recall
+    [recalled] = harness.events("outputs_recalled")
+    assert recalled["replay_ends"] == 0 and recalled["close_through"] == recall.close_through
+    closed = again.daemon.engine.closed_through
+    assert recall.close_through is not None and closed is not None and closed < recall.close_through
+    assert recall.active and again.output.recalled == {*sent}
+    assert harness.store.saved[-1].outputs_since == recall.outputs_since  # kept at each checkpoint
+
+    harness.cluster.produce(SOURCE, [*messages[stop:], EOF])
+    again.run_to_eof()
+    assert not recall.active and [e["not_recomputed"] for e in harness.events("replay_done")] == [2]
+    assert harness.sent_event_ids() == expected_event_ids(messages)
+    assert harness.store.saved[-1].outputs_since > recalled["since"]  # type: ignore[operator]
+
+
+def test_a_restart_sends_nothing_twice_when_the_killed_daemon_closed_minutes_on_an_idle_partition() -> None:
+    """The killed daemon read partition 1 (the spikes) while partition 0, read to its end an hour
+    earlier in event time, went idle: that closed the spikes' minutes and sent their insights. The
+    restarted daemon reads partition 1 to the end again, but waits ``partition_idle_s`` of its own
+    before partition 0 is idle, and only then computes the spikes' insights again: the recalled
+    eventIDs must outlive the replay of the offsets."""
+    quiet = stream({api("DescribeVolumes", account="222233334444"): poisson_counts(4.0, 240, 9)})
+    harness = Harness()
+    harness.cluster.create_topic(SOURCE, 2)
+    quiet_messages = [msgspec.json.encode({"Records": quiet[m]}) for m in sorted(quiet)]
+    harness.cluster.produce(SOURCE, [*quiet_messages, EOF])
+    harness.cluster.produce(SOURCE, [*traffic(), ABORT, EOF], partition=1)
+    quiet_p, busy_p = (SOURCE, 0), (SOURCE, 1)
+    clock = [0.0]
+    first = harness.start(partition_idle_s=30.0, poll_max_records=5)
+    first.daemon.partition_time.now = lambda: clock[0]
+    while first.daemon.offsets.get(quiet_p, 0) < 240 or first.daemon.offsets.get(busy_p, 0) < CHECKPOINTED:
+        first.daemon.turn()
+    assert first.daemon.checkpoint.take() and not harness.sent_event_ids()
+    clock[0] = 100.0  # partition 0 idle: minutes close through partition 1 alone
+    with pytest.raises(AbortError):
+        while True:
+            first.daemon.turn()
+    assert sorted(harness.sent_event_ids()) == sorted(expected_event_ids(traffic()))
+
+    again = harness.start(partition_idle_s=30.0)
+    again.daemon.partition_time.now = lambda: clock[0]
+    again.daemon.turn()  # assigned at 100 s: partition 0 idle from 130 s
+    clock[0] = 120.0
+    while again.daemon.offsets[busy_p] < len(traffic()):
+        again.daemon.turn()
+    assert not again.daemon.recall.replay_ends and again.daemon.recall.active
+    clock[0] = 135.0
+    again.daemon.turn()
+    sent = harness.sent_event_ids()
+    assert not [i for i, n in Counter(sent).items() if n > 1]
+    assert again.daemon.counts["insights.already_sent"] == 4 and not again.daemon.recall.active
 
 
 def test_a_restart_after_a_clean_stop_resumes_where_it_stopped() -> None:
