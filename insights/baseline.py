@@ -80,6 +80,18 @@ def _burst(
     return burst
 
 
+def row_medians(values: F64) -> F64:
+    """Each row's median over its values not NaN (NaN for a row of none): ``np.nanmedian(values,
+    axis=1)``, without its per-row Python work (twenty times slower on thousands of keys)."""
+    ordered = np.sort(values, axis=1)  # NaN last
+    known = (~np.isnan(values)).sum(axis=1)
+    last = max(values.shape[1] - 1, 0)
+    low = np.take_along_axis(ordered, np.maximum((known - 1) // 2, 0)[:, None], axis=1)[:, 0]
+    high = np.take_along_axis(ordered, np.minimum(known // 2, last)[:, None], axis=1)[:, 0]
+    medians: F64 = np.where(known > 0, (low + high) / 2, np.nan)
+    return medians
+
+
 def _shrunk(hourly: F64, pooled: F64, minutes: F64, dispersion: npt.NDArray[np.floating]) -> F64:
     """Each day's hourly means (keys x days x hours) drawn towards that day's mean over the hours
     by as much as their differences are noise: a quiet key's hourly means differ by chance (at 0.3
@@ -327,7 +339,7 @@ class Baseline:
             steep[has_pooled] = np.nanmax(pooled[has_pooled], axis=1)
             day_low = np.full(has_day.shape, np.nan)
             day_low[has_day] = np.nanmin(robust[has_day], axis=1)
-            down[has_near] = np.nanmedian(day_low[has_near], axis=1)
+            down[has_near] = row_medians(day_low[has_near])
         c["ref_up"][part] = up
         level = self._recent_mean(hour, part)
         c["ref_mean"][part] = np.maximum(mean, np.minimum(level, RECENT_CAP * mean))
@@ -410,9 +422,7 @@ class Baseline:
         like_today = self._alike_days(hour, part, days)
         n_day, sum_day = np.where(like_today, n_day, 0.0), np.where(like_today, sum_day, 0.0)
         same_hour = np.where(like_today, plain.reshape(shape)[:, :, EVIDENCE_HOURS], np.nan)
-        with warnings.catch_warnings():  # keys with no such hour learnt: NaN, as meant
-            warnings.simplefilter("ignore", RuntimeWarning)
-            daily_job = np.nanmedian(same_hour, axis=1)
+        daily_job = row_medians(same_hour)
         if days >= WEEK:
             daily_job = np.fmax(daily_job, same_hour[:, WEEK - 1])
         steep = np.where(n_day > 0, (sum_day + STEEP_PRIOR_CALLS) / np.maximum(n_day, 1), np.nan)

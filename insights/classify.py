@@ -142,16 +142,27 @@ def classify_parts(
     arns: list[int] = []
     agents: list[int] = []
     hashes: list[int] = []
-    lanes: list[int] = []
     # Bound once: this loop runs per record, so lookups and calls are kept out of it where they can be.
     # Records come in runs of one account and region (a log file, often a run of a partition's
     # batch): the source's newest minute and its API ids are kept in locals for the run, the newest
-    # minute written back when the run ends.
-    cached_minute, count_context, crc32, adler32 = cache.get, context.get, zlib.crc32, zlib.adler32
+    # minute written back when the run ends. The context is counted at the end, with numpy: per
+    # record only its minute and prior are noted (a dictionary update per record cost more than all
+    # the rest of a read's classification), and its source once per run.
+    cached_minute, crc32, adler32 = cache.get, zlib.crc32, zlib.adler32
+    string_id = string_ids.get
     api_ids_by_source: dict[tuple[str, str, str], dict[tuple[str, str], int]] = {}
+    source_ids: dict[tuple[str, str, str], int] = {}
+    noted_minutes: list[int] = []
+    noted_priors: list[int] = []
+    note_minute, note_prior = noted_minutes.append, noted_priors.append
+    run_sources: list[int] = []
+    run_starts: list[int] = []
+    lane_ids: list[int] = []
+    lane_rows: list[int] = []
     total = 0
     for channel, records in parts:
         lane = channel_ids.setdefault(channel, len(channel_ids))
+        rows_before = len(minutes)
         run_account: str | None = None
         run_region, run_newest, run_apis = "", NO_MINUTE, api_ids_by_source.setdefault(("", "", ""), {})
         for r in records:
@@ -179,13 +190,16 @@ def classify_parts(
                 if run_account is not None:
                     newest[(run_account, run_region, channel)] = run_newest
                 run_account, run_region = account, region
-                run_newest = newest.get((account, region, channel), NO_MINUTE)
-                run_apis = api_ids_by_source.setdefault((account, region, channel), {})
+                source = (account, region, channel)
+                run_newest = newest.get(source, NO_MINUTE)
+                run_apis = api_ids_by_source.setdefault(source, {})
+                run_sources.append(source_ids.setdefault(source, len(source_ids)))
+                run_starts.append(len(noted_minutes))
             prior = run_newest
             if minute > prior:
                 run_newest = minute
-            key = (minute, account, region, channel, prior)
-            context[key] = count_context(key, 0) + 1
+            note_minute(minute)
+            note_prior(prior)
             write = r.readOnly is False or category == "Data"
             error_code = r.errorCode
             if not write and error_code is None:
@@ -200,15 +214,21 @@ def classify_parts(
                 if category == "Management":
                     run_apis[name] = api
             text = identity.arn if identity is not None else None
-            arn = 0 if not text else string_ids.setdefault(text, len(string_ids))
+            arn = 0 if not text else string_id(text)
+            if arn is None:
+                arn = string_ids[text] = len(string_ids)  # type: ignore[index]
             text = r.userAgent
-            agent = 0 if not text else string_ids.setdefault(text, len(string_ids))
+            agent = 0 if not text else string_id(text)
+            if agent is None:
+                agent = string_ids[text] = len(string_ids)  # type: ignore[index]
+            error = -1 if error_code is None else string_id(error_code)
+            if error is None:
+                error = string_ids[error_code] = len(string_ids)  # type: ignore[index]
             minutes.append(minute)
             priors.append(prior)
-            lanes.append(lane)
             apis.append(api)
             writes.append(write)
-            errors.append(-1 if error_code is None else string_ids.setdefault(error_code, len(string_ids)))
+            errors.append(error)
             arns.append(arn)
             agents.append(agent)
             event_id = r.eventID
@@ -219,7 +239,18 @@ def classify_parts(
                 hashes.append(((crc32(data) & 0x7FFFFFFF) << 32 | adler32(data)) or 1)
         if run_account is not None:
             newest[(run_account, run_region, channel)] = run_newest
+        lane_ids.append(lane)
+        lane_rows.append(len(minutes) - rows_before)
     out.records = total
+    run_ends = [*run_starts[1:], len(noted_minutes)][: len(run_starts)]
+    run_lengths = [end - start for start, end in zip(run_starts, run_ends, strict=True)]
+    _count_context(
+        context,
+        [*source_ids],
+        np.repeat(np.array(run_sources, dtype=np.int64), run_lengths),
+        np.array(noted_minutes, dtype=np.int64),
+        np.array(noted_priors, dtype=np.int64),
+    )
     out.apis = list(api_ids)
     out.strings = list(string_ids)
     out.channels = list(channel_ids)
@@ -232,6 +263,32 @@ def classify_parts(
         "arn": np.array(arns, dtype=np.int64),
         "agent": np.array(agents, dtype=np.int64),
         "event_hash": np.array(hashes, dtype=np.int64),
-        "channel": np.array(lanes, dtype=np.int64),
+        "channel": np.repeat(np.array(lane_ids, dtype=np.int64), lane_rows),
     }
     return out
+
+
+def _count_context(
+    context: Counter[Context],
+    sources: list[tuple[str, str, str]],
+    source: npt.NDArray[np.int64],
+    minute: npt.NDArray[np.int64],
+    prior: npt.NDArray[np.int64],
+) -> None:
+    """Count the records of each (source, minute, prior) into ``context``, in the order each first
+    appears (as a record at a time would)."""
+    if not len(minute):
+        return
+    order = np.lexsort((prior, minute, source))  # stable: a group's first is its earliest record
+    source, minute, prior = source[order], minute[order], prior[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (source[1:] != source[:-1]) | (minute[1:] != minute[:-1]) | (prior[1:] != prior[:-1])
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, len(order)))
+    by_appearance = np.argsort(order[starts], kind="stable")
+    starts, counts = starts[by_appearance], counts[by_appearance]
+    for s, m, p, n in zip(
+        source[starts].tolist(), minute[starts].tolist(), prior[starts].tolist(), counts.tolist(), strict=True
+    ):
+        account, region, channel = sources[s]
+        context[(m, account, region, channel, p)] = n

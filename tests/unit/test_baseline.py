@@ -7,12 +7,14 @@ included, minutes not learnt — e.g. inside an insight — excluded).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from insights.baseline import Baseline, RingLayout
+from insights.baseline import Baseline, RingLayout, row_medians
 
 BASE = 28_000_000 // 1440 * 1440  # a midnight, as an absolute minute (hour- and day-aligned)
 PEAK_HOURS = 24  # the peak reference looks back one day
@@ -254,3 +256,20 @@ def test_a_quiet_jobs_calls_sharing_its_minute_make_it_bursty() -> None:
 def test_a_trickle_of_the_same_calls_at_different_minutes_is_not_bursty() -> None:
     trickle = [[(39 + 17 * k) % 60 for k in range(n)] for n in RUNS]
     assert _burst_after(26, trickle) == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(st.one_of(st.none(), st.floats(0, 1e6, allow_nan=False)), min_size=3, max_size=3),
+        min_size=0,
+        max_size=8,
+    )
+)
+def testrow_medians_are_numpys_nanmedian(rows: list[list[float | None]]) -> None:
+    values = np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=np.float64)
+    values = values.reshape(len(rows), 3)
+    with warnings.catch_warnings():  # rows of NaN only
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = np.nanmedian(values, axis=1) if len(rows) else np.zeros(0)
+    np.testing.assert_array_equal(row_medians(values), want)
