@@ -242,7 +242,7 @@ def classify_parts(
         lane_ids.append(lane)
         lane_rows.append(len(minutes) - rows_before)
     out.records = total
-    run_ends = [*run_starts[1:], len(noted_minutes)][: len(run_starts)]
+    run_ends = [*run_starts[1:], len(noted_minutes)] if run_starts else []
     run_lengths = [end - start for start, end in zip(run_starts, run_ends, strict=True)]
     _count_context(
         context,
