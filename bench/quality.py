@@ -19,7 +19,8 @@ without anomalies (decoys included), replays both through the engine, and report
 * the ceiling (``bench/quality_parts/ceiling.py``): per tier, how many anomalies realise, in the
   trace, evidence that a detector knowing the true reference and the window would find at the
   engine's threshold, and the recall among those: what is the detector's to gain, and what no
-  detector could.
+  detector could; and the delay's floor, the first minute at which the window so far was within
+  reach (beside the engine's delay for the same anomalies, and over all within reach).
 
 Seeds 0-2 are the ones the detector defaults were tuned on; the default seeds here are others.
 Run: ``.venv/bin/python bench/quality.py [--seeds 100 101 102] [--scale 0.1] [--workdir DIR]
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.quality_parts.ceiling import realised_counts, within_reach  # noqa: E402
+from bench.quality_parts.ceiling import earliest_reach, realised_minutes, within_reach  # noqa: E402
 from bench.quality_parts.report import summary  # noqa: E402
 from bench.quality_parts.score import TraceScore, score  # noqa: E402
 from consumers.files.discover import discover  # noqa: E402
@@ -155,12 +156,16 @@ def main() -> int:
             seed=seed, days=args.days, delivery=args.delivery, scale=args.scale, anomaly_suite=args.suite
         )
         labels = generated(trace, options, args.reuse)
-        realised = realised_counts(trace, labels["anomalies"])
+        realised = realised_minutes(trace, labels["anomalies"])
         reachable = [
-            within_reach(a, n, detector.evidence_surprise)
-            for a, n in zip(labels["anomalies"], realised, strict=True)
+            within_reach(a, sum(minutes), detector.evidence_surprise)
+            for a, minutes in zip(labels["anomalies"], realised, strict=True)
         ]
-        result = score(labels, run_trace(trace, args.workers, config)[0], reachable)
+        floors = [
+            earliest_reach(a, minutes, detector.evidence_surprise)
+            for a, minutes in zip(labels["anomalies"], realised, strict=True)
+        ]
+        result = score(labels, run_trace(trace, args.workers, config)[0], reachable, floors)
         clean_labels = generated(
             trace.with_name(trace.name + "-clean"), replace(options, anomalies=False), args.reuse
         )

@@ -70,9 +70,15 @@ def _api(item: dict[str, Any]) -> ApiKey:
 
 def realised_counts(trace: Path, anomalies: list[dict[str, Any]]) -> list[int]:
     """How many records of each anomaly's count (its API's calls, or that error code's failures)
-    the trace holds in the anomaly's window, by event time, duplicates included (the engine skips
-    them; the generator's redeliveries are few); only the log files of the anomalies' accounts and
-    regions are read."""
+    the trace holds in the anomaly's window (see :func:`realised_minutes`)."""
+    return [sum(minutes) for minutes in realised_minutes(trace, anomalies)]
+
+
+def realised_minutes(trace: Path, anomalies: list[dict[str, Any]]) -> list[list[int]]:
+    """Minute by minute of each anomaly's window, how many records of its count (its API's calls,
+    or that error code's failures) the trace holds, by event time, duplicates included (the engine
+    skips them; the generator's redeliveries are few); only the log files of the anomalies'
+    accounts and regions are read."""
     wanted = {_api(a) for a in anomalies}
     per_minute: dict[ApiKey, Counter[tuple[int, str | None]]] = {key: Counter() for key in wanted}
     decoder = msgspec.json.Decoder(_LogFile)
@@ -82,17 +88,15 @@ def realised_counts(trace: Path, anomalies: list[dict[str, Any]]) -> list[int]:
                 key = (r.recipientAccountId, r.awsRegion, r.eventSource, r.eventName)
                 if key in wanted and (minute := event_minute(r.eventTime)) is not None:
                     per_minute[key][(minute, r.errorCode)] += 1
-    counts = []
+    series = []
     for a in anomalies:
         code = a["errorCode"] if a["insightType"] == "ApiErrorRateInsight" else None
-        counts.append(
-            sum(
-                n
-                for (minute, error), n in per_minute[_api(a)].items()
-                if a["start_minute"] <= minute < a["end_minute"] and (code is None or error == code)
-            )
-        )
-    return counts
+        minutes = [0] * (a["end_minute"] - a["start_minute"])
+        for (minute, error), n in per_minute[_api(a)].items():
+            if a["start_minute"] <= minute < a["end_minute"] and (code is None or error == code):
+                minutes[minute - a["start_minute"]] += n
+        series.append(minutes)
+    return series
 
 
 def realised_z(observed: int, expected: float, sd: float, up: bool) -> float:
@@ -134,11 +138,40 @@ def anomaly_realised_z(a: dict[str, Any], observed: int) -> float:
     return realised_z(observed, expected, sd, a["direction"] == "up")
 
 
-def within_reach(a: dict[str, Any], observed: int, evidence_surprise: float) -> bool:
+def within_reach(
+    a: dict[str, Any], observed: int, evidence_surprise: float, minutes: int | None = None
+) -> bool:
     """Whether anomaly ``a`` with ``observed`` realised counts is within the ceiling at the
-    threshold ``evidence_surprise`` (either reading of the module docstring)."""
+    threshold ``evidence_surprise`` (either reading of the module docstring); with ``minutes``,
+    over the window's first ``minutes`` only (its expected count and variance in proportion)."""
     expected, sd = _window(a)
+    if minutes is not None:
+        share = minutes / (a["end_minute"] - a["start_minute"])
+        expected, sd = expected * share, sd * math.sqrt(share)
     up = a["direction"] == "up"
     h = evidence_surprise * math.log(10.0)
     by_z = realised_z(observed, expected, sd, up) >= reach_z(evidence_surprise)
     return by_z or window_evidence(observed, expected, sd * sd, up) >= h
+
+
+def earliest_reach(a: dict[str, Any], per_minute: list[int], evidence_surprise: float) -> int | None:
+    """The floor of anomaly ``a``'s detection delay: the fewest minutes after its first minute at
+    whose close the realised counts of the window so far (``per_minute``) are within reach of the
+    threshold (:func:`within_reach` of the first ``k`` minutes, at ``k - 1``); None if never.
+
+    The bench's delay is the minute whose close decided the Start minus the anomaly's first minute,
+    so a Start decided at the close of its first minute has a delay of 0, as does this floor when
+    one minute suffices. A detector knowing the reference and the moment the anomaly began could
+    do no better; one that must also find the moment pays for searching, as the CUSUM does.
+
+    >>> step = {"start_minute": 0, "end_minute": 4, "direction": "up", "rate": 3.0,
+    ...         "baseline_rate": 1.0, "z": 4.0}
+    >>> [earliest_reach(step, minutes, 6.0) for minutes in ([9, 9, 9, 9], [2, 5, 5, 5], [3, 3, 3, 3])]
+    [0, 3, None]
+    """
+    total = 0
+    for k, count in enumerate(per_minute, start=1):
+        total += count
+        if within_reach(a, total, evidence_surprise, minutes=k):
+            return k - 1
+    return None

@@ -5,7 +5,9 @@
 * A Start on a decoy's API within ``[window start - SLACK, window end + TAIL)`` is a decoy trip;
   otherwise it is true if it falls on an API during (or ``TAIL`` minutes after) one of its anomalies,
   of any insight type (an error storm on a write API also raises its call rate), else false.
-* Delay: the minute whose close decided the first matching Start minus the anomaly's first minute.
+* Delay: the minute whose close decided the first matching Start minus the anomaly's first minute;
+  beside it, its floor (``ceiling.earliest_reach``): the first minute's close at which the window's
+  realised counts so far were within reach of the threshold.
 * Ceiling: given which anomalies the trace's realised counts put within reach of the threshold
   (``bench/quality_parts/ceiling.py``), how many of them there are and how many were found, by tier.
 """
@@ -49,6 +51,10 @@ class TraceScore:
     missed: list[str] = field(default_factory=list)
     #: Per tier: anomalies within the ceiling, and how many of those were found.
     reachable: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    #: Of the anomalies found that were within the ceiling: the delay and its floor, each.
+    paired_delays: list[tuple[int, int]] = field(default_factory=list)
+    #: The delay floor of every anomaly within the ceiling, found or not.
+    floors: list[int] = field(default_factory=list)
 
     def add(self, other: TraceScore) -> None:
         """Add ``other``'s counts and lists to these."""
@@ -66,6 +72,8 @@ class TraceScore:
         for tier, (within, found) in other.reachable.items():
             self.reachable[tier][0] += within
             self.reachable[tier][1] += found
+        self.paired_delays += other.paired_delays
+        self.floors += other.floors
 
 
 def _hits(a: dict[str, Any], starts: list[InsightTransition]) -> list[InsightTransition]:
@@ -80,10 +88,14 @@ def _hits(a: dict[str, Any], starts: list[InsightTransition]) -> list[InsightTra
 
 
 def score(
-    labels: dict[str, Any], found: list[InsightTransition], reachable: list[bool] | None = None
+    labels: dict[str, Any],
+    found: list[InsightTransition],
+    reachable: list[bool] | None = None,
+    floors: list[int | None] | None = None,
 ) -> TraceScore:
     """Score the transitions ``found`` in a trace against its labels (anomalies may be none);
-    ``reachable`` says, per anomaly, whether it is within the ceiling (none: not counted)."""
+    ``reachable`` says, per anomaly, whether it is within the ceiling (none: not counted), and
+    ``floors`` its delay floor (``ceiling.earliest_reach``; None where it has none)."""
     result = TraceScore()
     starts = [t for t in found if t.state == "Start"]
     anomalies = labels["anomalies"]
@@ -91,6 +103,9 @@ def score(
         tier = a.get("tier", "clear")
         result.found[(a["kind"], tier)][1] += 1
         hits = _hits(a, starts)
+        floor = None if floors is None else floors[i]
+        if floor is not None:
+            result.floors.append(floor)
         if reachable is not None and reachable[i]:
             result.reachable[tier][0] += 1
             result.reachable[tier][1] += bool(hits)
@@ -98,6 +113,8 @@ def score(
             first = min(hits, key=lambda t: t.decided_minute)
             result.found[(a["kind"], tier)][0] += 1
             result.delays[a["kind"]].append(first.decided_minute - a["start_minute"])
+            if floor is not None:
+                result.paired_delays.append((first.decided_minute - a["start_minute"], floor))
             result.time_delays.append(first.start_minute - a["start_minute"])
         else:
             reach = "" if reachable is None else f" ({'within' if reachable[i] else 'beyond'} ceiling)"

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from bench.quality import detector_params
-from bench.quality_parts.ceiling import anomaly_realised_z, reach_z, realised_counts, within_reach
+from bench.quality_parts.ceiling import (
+    anomaly_realised_z,
+    earliest_reach,
+    reach_z,
+    realised_counts,
+    realised_minutes,
+    within_reach,
+)
 from bench.quality_parts.report import summary
 from bench.quality_parts.score import SLACK, TAIL, TraceScore, score
 from insights.transition import InsightTransition
@@ -138,6 +145,42 @@ def test_recall_within_the_ceiling_counts_only_the_anomalies_within_reach() -> N
     assert figures["recall_within_ceiling_by_tier"] == {"clear": "1/1", "edge": "0/1"}
 
 
+def test_the_delay_is_reported_beside_its_floor_for_the_same_anomalies() -> None:
+    """Floors count for every anomaly within the ceiling; the pairs only for those found (the
+    spike's floor is 0, it was found a minute later; the edge rise within reach was missed)."""
+    found = [_start("RunInstances", 1000, 1003), _start("CreateTags", 3000, 3001)]
+    result = score(LABELS, found, reachable=[True, True, False, True], floors=[2, 7, None, 0])
+    assert result.paired_delays == [(3, 2), (1, 0)] and result.floors == [2, 7, 0]
+    figures = summary(result, TraceScore(), api_days=1.0, decoys=0)
+    assert figures["delay_vs_floor_minutes"] == {
+        "anomalies": 2,
+        "delay": {"median": 2.0, "p90": 1},
+        "floor": {"median": 1.0, "p90": 0},
+    }
+    assert figures["delay_floor_within_ceiling_minutes"] == {"median": 2.0, "p90": 2}
+
+
+def test_the_delay_floor_is_the_first_minute_the_window_so_far_is_within_reach() -> None:
+    """A step of 3 calls a minute over 1 (sd 1 a minute): 9 calls in its first minute are z 8 at
+    once; 2, 5, 5, 5 reach z 6.5 only with the fourth minute (12 in three is z 5.2, short of 5.26);
+    3 a minute never gets there within the window. A new code failing once a week reaches the
+    threshold with its second failure, by the likelihood ratio."""
+    step = _anomaly("step", "clear", "RunInstances", 0, 4) | {
+        "direction": "up",
+        "rate": 3.0,
+        "baseline_rate": 1.0,
+        "z": 4.0,
+    }
+    assert [earliest_reach(step, m, 6.0) for m in ([9, 9, 9, 9], [2, 5, 5, 5], [3, 3, 3, 3])] == [0, 3, None]
+    new_code = _anomaly("error_new_code", "edge", "RunInstances", 0, 5, "AccessDenied") | {
+        "direction": "up",
+        "rate": 0.9,
+        "baseline_rate": 0.0001,
+        "z": 4.5,
+    }
+    assert earliest_reach(new_code, [0, 1, 0, 1, 0], 6.0) == 3
+
+
 def _log_file(path: Path, records: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
@@ -171,6 +214,11 @@ def test_realised_counts_and_z_read_the_anomalys_window_from_the_trace(tmp_path:
     surge = _anomaly("known_code_surge", "clear", "RunInstances", day + 600, day + 610, "Throttling")
     counts = realised_counts(tmp_path, [rise, surge])
     assert counts == [32, 1]  # every call in the window, failures too; only that code's failures
+    # minute by minute: 3 calls in each minute of 600-609 (30 spread over ten), 1 more at 605, 606, 610
+    assert realised_minutes(tmp_path, [rise, surge]) == [
+        [3, 3, 3, 3, 3, 4, 4, 3, 3, 3],
+        [0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
+    ]
     # 20 extra calls expected in a standard deviation of 4; the trace holds 22.
     assert anomaly_realised_z(rise, counts[0]) == pytest.approx(5.5)
     assert anomaly_realised_z(rise | {"direction": "down"}, counts[0]) == pytest.approx(-5.5)
