@@ -121,6 +121,18 @@ class DetectorParams:
         " (a rare count surging: a known error code, a seldom-called API)",
         Bounds(low=1, low_open=True),
     )
+    evidence_steep_rate: float = knob(
+        0.1,
+        "the steep rise is weighed to at least this many calls a minute (a rare count hammered: a"
+        " new error code, an API called a few times a day)",
+        AT_LEAST_0,
+    )
+    evidence_steep_min_count: float = knob(
+        3.0,
+        "fewest calls more than expected a steep rise found by the windowed evidence needs, counted"
+        " from its first minute with two calls' evidence behind it (min_count is one minute's)",
+        AT_LEAST_1,
+    )
     evidence_drop_ratio: float = knob(
         0.1, "the windowed evidence weighs a drop to this fraction of the reference", FRACTION
     )

@@ -221,6 +221,24 @@ def ratios(params: dict[str, F64]) -> tuple[F64, F64]:
     return params["evidence_rise_ratio"], params["evidence_drop_ratio"]
 
 
+def steep_ratio(ratio: F64, rate: F64, steep_ref: F64) -> F64:
+    """The ratio the steep sum weighs against ``steep_ref``: ``ratio`` (``evidence_steep_ratio``),
+    or more where that falls short of ``rate`` (``evidence_steep_rate``) calls a minute.
+
+    A count seen a few times a day (a new error code, an API called now and then) hammered by a
+    script's retries is a surge to a hundred times its rate or more. Weighed at eight times, each
+    call adds ``ln 8`` whatever the reference, and the 5-10 calls of such a burst never reach the
+    threshold; weighed at the rate they come, each adds ``ln(rate / reference)``. The cost is a
+    steeper drift per silent minute (the rate itself), so the calls must come within the hour, as
+    hammering does.
+
+    >>> steep_ratio(np.array([8.0, 8.0]), np.array([0.1, 0.1]), np.array([0.001, 0.5])).round(1).tolist()
+    [100.0, 8.0]
+    """
+    weighed: F64 = np.maximum(ratio, rate / np.maximum(steep_ref, MIN_RATE))
+    return weighed
+
+
 def judged(cols: Columns, slots: I64, minute: int) -> None:
     """``slots`` have been judged through ``minute``."""
     cols["ev_at"][slots] = minute

@@ -134,7 +134,7 @@ def _pick_starts(
     surprise: npt.NDArray[np.float64],
     least: npt.NDArray[np.float64],
     min_ratio: npt.NDArray[np.float64],
-    min_count: npt.NDArray[np.float64],
+    steep_least: npt.NDArray[np.float64],
     keep_down: float,
     starts: npt.NDArray[np.bool_],
     rising: npt.NDArray[np.float64],
@@ -143,7 +143,7 @@ def _pick_starts(
     the evidence starts (``starts`` rows: a rise by either sum, by the steep sum, a drop) and the
     rising excursion each reports (``rising``, 4 x keys: the steep sum's where it started the rise
     or is the larger one). Past ``surprise`` (nats), a rise needs ``least`` calls more than expected
-    and ``min_ratio`` times them, a steep rise ``min_count`` more, a drop ``least`` missing, down to
+    and ``min_ratio`` times them, a steep rise ``steep_least`` more, a drop ``least`` missing, down to
     ``keep_down`` of the reference (see :func:`insights.evidence_starts.judge`)."""
     for j in range(out.shape[2]):
         rise_sum, rise_obs, rise_exp = out[0, 0, j], out[2, 0, j], out[3, 0, j]
@@ -151,7 +151,7 @@ def _pick_starts(
         fall_sum, fall_obs, fall_exp = out[0, 2, j], out[2, 2, j], out[3, 2, j]
         up = on[j] and rise_sum >= surprise[j] and rise_obs - rise_exp >= least[j]
         up = up and rise_obs >= min_ratio[j] * rise_exp
-        steep = on[j] and not up and steep_sum >= surprise[j] and steep_obs - steep_exp >= min_count[j]
+        steep = on[j] and not up and steep_sum >= surprise[j] and steep_obs - steep_exp >= steep_least[j]
         down = on[j] and fall_sum >= surprise[j] and fall_exp - fall_obs >= least[j]
         down = down and fall_obs <= keep_down * fall_exp
         side = 1 if steep or (not up and steep_sum > rise_sum) else 0

@@ -23,8 +23,9 @@ Bool = npt.NDArray[np.bool_]
 def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excursion, Bool, Bool, Bool]:
     """Advance the windowed evidence of the judged keys (:mod:`insights.evidence`) and say whose
     rise or drop it starts: a sum past ``evidence_surprise``, over at least twice ``min_count``
-    calls more than expected (rises, which also need ``evidence_min_ratio`` times the reference)
-    or missing (drops, down to ``KEEP_RATIO_DOWN`` of the reference or lower).
+    calls more than expected (rises, which also need ``evidence_min_ratio`` times the reference;
+    steep rises ``evidence_steep_min_count`` calls) or missing (drops, down to ``KEEP_RATIO_DOWN``
+    of the reference or lower).
 
     Returns the rising and falling excursions, which keys' rise and drop start, and which of those
     rises the steep sum started (a reason names its own reference)."""
@@ -47,15 +48,23 @@ def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excur
         c,
         np.stack([up_ref, steep_ref, down_ref]),  # the sides of EVIDENCE_SIDES: up, ux (steep), dn
         refs.phi,
-        np.stack([up_ratio, p["evidence_steep_ratio"], down_ratio]),
+        np.stack(
+            [
+                up_ratio,
+                evidence.steep_ratio(p["evidence_steep_ratio"], p["evidence_steep_rate"], steep_ref),
+                down_ratio,
+            ]
+        ),
         on,
         longest,
         most,
     )
     evidence.judged(cols, hot, minute)
-    # A steep rise is far past the reference by construction; its calls need only clear the
-    # single-minute rules' least count once.
+    # A steep rise is far past the reference by construction; its calls need only clear a least
+    # count once: evidence_steep_min_count (3) more than expected, counted from the excursion's
+    # first minute, which has two calls' evidence behind it (so five calls or more in all).
     starts, rising = np.empty((3, len(hot)), dtype=bool), np.empty((4, len(hot)))
-    pick_starts(out, on, h, least, p["evidence_min_ratio"], p["min_count"], KEEP_RATIO_DOWN, starts, rising)
+    steep_least = p["evidence_steep_min_count"]
+    pick_starts(out, on, h, least, p["evidence_min_ratio"], steep_least, KEEP_RATIO_DOWN, starts, rising)
     up, steep_up, down = starts
     return evidence.excursion(rising), evidence.excursion(out[:, 2]), up, down, steep_up

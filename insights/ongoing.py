@@ -83,7 +83,11 @@ def advance(cols: Columns, view: MinuteView, is_open: Bool) -> tuple[I64, Bool]:
         up_ref, down_ref = evidence_references(view.refs)
         shown = cols["ins_sum"][slots] / np.maximum(cols["ins_n"][slots], 1)
         steepness = shown / np.maximum(up_ref[at], MIN_RATE)
-        rise_ratio = np.clip(steepness, up_ratio[at], p["evidence_steep_ratio"][at])
+        steep_ref = up_ref if view.refs.evidence_steep is None else view.refs.evidence_steep
+        steepest = evidence.steep_ratio(
+            p["evidence_steep_ratio"][at], p["evidence_steep_rate"][at], steep_ref[at]
+        )
+        rise_ratio = np.clip(steepness, up_ratio[at], steepest)
         rho = np.where(up, rise_ratio, down_ratio[at])
         mu = np.where(up, up_ref[at], down_ref[at])
         back = evidence.back_to_normal(cols["ev_back"][slots].astype(np.float64), c, mu, phi, rho)

@@ -71,7 +71,9 @@ def test_a_known_error_code_surging_seventeen_fold_for_two_hours_starts_one_insi
     assert START + surge[0] <= start.start_minute < START + surge[1]
     assert start.decided_minute < START + surge[1]
     assert end.event_minute <= START + surge[1] + 3 * HOUR
-    gentle = dataclasses.replace(ON, detector=DetectorParams(evidence_surprise=6.0, evidence_steep_ratio=1.5))
+    gentle = dataclasses.replace(
+        ON, detector=DetectorParams(evidence_surprise=6.0, evidence_steep_ratio=1.5, evidence_steep_rate=0.0)
+    )
     assert not [t for t in of(run_engine(records, gentle), NAME) if t.error_code]
 
 
@@ -91,6 +93,29 @@ def test_a_code_failing_once_an_hour_surging_sixteen_fold_for_an_hour_starts_a_s
     assert START + surge[0] <= start.start_minute < START + surge[1]
     assert start.reason is not None and start.reason.rule == "evidence_steep_rise"
     assert start.reason.reference == "window_mean"
+
+
+def test_a_code_the_api_never_failed_with_failing_six_times_in_ten_minutes_starts_a_steep_rise() -> None:
+    """One failure a minute in six of ten minutes, of a code never seen: weighed at eight times
+    its (floored) reference each failure adds ln 8 and six gather 12.5 nats, short of the
+    threshold's 13.8; weighed at ``evidence_steep_rate`` (0.1 a minute, sixty times it) each adds
+    ln 60, and the sixth starts the insight: the excursion is counted from its third failure, the
+    first with two calls' evidence behind it, and ``evidence_steep_min_count`` (3) calls more than
+    expected take four counted (a little is always expected). At 4 it would take a seventh."""
+    burst = 26 * HOUR + np.array([0, 1, 3, 4, 6, 8])
+    failing = np.zeros(N, dtype=np.int64)
+    failing[burst] = 1
+    series = {api(): steady_with(2.0, N, 24), api(error_code="ValidationException"): failing}
+    records = merge(background(N), stream(series))
+
+    def error_starts(**knobs: float) -> list[int]:
+        config = dataclasses.replace(ON, detector=dataclasses.replace(ON.detector, **knobs))
+        transitions = checked(run_engine(records, config))
+        return [t.decided_minute - START for t in starts(of(transitions, NAME)) if t.error_code]
+
+    assert error_starts() == [int(burst[-1])]
+    assert error_starts(evidence_steep_min_count=4.0) == []
+    assert error_starts(evidence_steep_rate=0.0) == []
 
 
 def business_day(days: int, shift_from_day: int, shift_minutes: int) -> list[int]:
