@@ -21,6 +21,7 @@ from bench.quality_parts.ceiling import (
 )
 from bench.quality_parts.report import summary
 from bench.quality_parts.score import SLACK, TAIL, TraceScore, score
+from bench.trace_anomaly import find_label, key_of
 from insights.transition import InsightTransition
 
 API = {"account": "111122223333", "region": "us-east-1", "eventSource": "ec2.amazonaws.com"}
@@ -245,3 +246,18 @@ def test_within_reach_by_either_reading_of_the_count() -> None:
     assert within_reach(step, 32, 6.0) and not within_reach(step, 14, 6.0)
     assert anomaly_realised_z(new_code, 2) == pytest.approx(2.0, abs=0.01)
     assert within_reach(new_code, 2, 6.0) and not within_reach(new_code, 0, 6.0)
+
+
+def test_the_anomaly_tracer_finds_a_label_by_id_or_as_verbose_prints_it_and_names_its_key() -> None:
+    surge = _anomaly("known_code_surge", "clear", "DescribeVolumes", 1000, 1020, "Throttling") | {
+        "id": "a001",
+        "start": "2026-01-07T03:57:00Z",
+    }
+    labels = {"anomalies": [LABELS["anomalies"][0] | {"id": "a000", "start": "x"}, surge]}
+    assert find_label(labels, "a001") is surge
+    assert find_label(labels, "DescribeVolumes@2026-01-07T03:57:00Z") is surge
+    with pytest.raises(SystemExit):
+        find_label(labels, "a002")
+    api = (API["account"], API["region"], API["eventSource"], "DescribeVolumes")
+    assert key_of(surge) == (*api, "Throttling")
+    assert key_of(LABELS["anomalies"][0]) == (*api[:3], "RunInstances")
