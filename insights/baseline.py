@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from insights import decay_kernel
 from insights.alike_days import ALIKE_HOURS, alike
 from insights.columns import Columns, Field
+from insights.decay_kernel import decay
 from insights.snapshot import pack_array, unpack_array
 
 F64 = npt.NDArray[np.float64]
@@ -219,6 +221,7 @@ class Baseline:
         self.layout = layout
         self.hours = layout.blocks
         self.alpha = layout.ewma_alpha
+        decay_kernel.load()  # compiled (or loaded from the cache) here, not in the first close
 
     def learn(self, slots: I64, counts: F64) -> None:
         """Add one closed minute's ``counts`` for the keys ``slots`` (others keep their state)."""
@@ -234,26 +237,14 @@ class Baseline:
         """Learn ``owed`` zero minutes for each of ``slots``, as :meth:`learn` would one by one.
 
         Sums and the busiest minute do not move; the recent level decays step by step in float32
-        exactly as :meth:`learn` does it (no closed form gives the same bits), the keys owing the
-        most first so each step works on a prefix.
+        exactly as :meth:`learn` does it (no closed form gives the same bits), in compiled code
+        (:mod:`insights.decay_kernel`).
         """
         due = owed > 0
         slots, owed = slots[due], owed[due]
         c = self.cols
         c["cur_n"][slots] += owed.astype(np.int32)
-        ewma = c["ewma"]
-        level = ewma[slots]
-        decaying = level != 0  # zero stays zero
-        slots, owed, level = slots[decaying], owed[decaying], level[decaying]
-        if not len(slots):
-            return
-        order = np.argsort(-owed, kind="stable")
-        slots, level = slots[order], level[order]
-        descending = -owed[order]
-        for count in np.searchsorted(descending, -np.arange(1, int(owed.max()) + 1), side="right").tolist():
-            head = level[:count]
-            head += (self.alpha * (0.0 - head.astype(np.float64))).astype(np.float32)
-        ewma[slots] = level
+        decay(c["ewma"], slots.astype(np.int64, copy=False), owed.astype(np.int64, copy=False), self.alpha)
 
     def roll_hour(self, new_hour: int, rows: int) -> None:
         """Close the running hour into the ring and refresh every reference for ``new_hour``."""

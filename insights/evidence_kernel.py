@@ -115,7 +115,7 @@ def _step_keys(
             out[3, i, j] = expected
 
 
-def _compiled(function: Callable[..., None]) -> Callable[..., None]:
+def compiled(function: Callable[..., None]) -> Callable[..., None]:
     """``function`` compiled, the machine code cached beside the module (or in ``NUMBA_CACHE_DIR``, or
     the user's cache directory); where none of them is writable (a read-only install run without a
     home) numba refuses to cache, and each process compiles afresh rather than failing to start."""
@@ -125,7 +125,7 @@ def _compiled(function: Callable[..., None]) -> Callable[..., None]:
         return cast(Callable[..., None], numba.njit(nogil=True)(function))
 
 
-step_keys = _compiled(_step_keys)
+step_keys = compiled(_step_keys)
 
 
 def _pick_starts(
@@ -162,7 +162,7 @@ def _pick_starts(
         starts[2, j] = down
 
 
-pick_starts = _compiled(_pick_starts)
+pick_starts = compiled(_pick_starts)
 
 
 def load() -> None:

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from insights.baseline import Baseline, RingLayout, row_medians
+from insights.decay_kernel import decay
 
 BASE = 28_000_000 // 1440 * 1440  # a midnight, as an absolute minute (hour- and day-aligned)
 PEAK_HOURS = 24  # the peak reference looks back one day
@@ -273,3 +274,32 @@ def testrow_medians_are_numpys_nanmedian(rows: list[list[float | None]]) -> None
         warnings.simplefilter("ignore", RuntimeWarning)
         want = np.nanmedian(values, axis=1) if len(rows) else np.zeros(0)
     np.testing.assert_array_equal(row_medians(values), want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    levels=st.lists(st.floats(0.0, 500.0, width=32), min_size=1, max_size=12),
+    owed=st.data(),
+)
+def test_learning_owed_zero_minutes_at_once_gives_the_bits_of_learning_them_one_by_one(
+    levels: list[float], owed: st.DataObject
+) -> None:
+    """The compiled decay (and the same loop uncompiled) against :meth:`Baseline.learn` with a
+    count of 0, minute by minute: the recent level is float32, and a step rounded differently
+    would drift from what the closes of a hot key compute."""
+    debts = owed.draw(st.lists(st.integers(0, 90), min_size=len(levels), max_size=len(levels)))
+    start = np.array(levels, dtype=np.float32)
+    slots = np.arange(len(levels), dtype=np.int64)
+    at_once, by_minute = Baseline(RingLayout()), Baseline(RingLayout())
+    for baseline in (at_once, by_minute):
+        baseline.cols.ensure(len(levels))
+        baseline.cols["ewma"][: len(levels)] = start
+    at_once.learn_zeros(slots, np.array(debts, dtype=np.int64))
+    for minute in range(max(debts)):
+        owing = slots[np.array(debts) > minute]
+        by_minute.learn(owing, np.zeros(len(owing)))
+    assert at_once.cols["ewma"][: len(levels)].tobytes() == by_minute.cols["ewma"][: len(levels)].tobytes()
+    assert (at_once.cols["cur_n"] == by_minute.cols["cur_n"]).all()
+    uncompiled = start.copy()
+    decay.py_func(uncompiled, slots, np.array(debts, dtype=np.int64), RingLayout().ewma_alpha)  # type: ignore[attr-defined]
+    assert uncompiled.tobytes() == at_once.cols["ewma"][: len(levels)].tobytes()
