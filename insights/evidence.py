@@ -204,12 +204,13 @@ def upgrade_state(state: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[A
     return upgraded
 
 
-def evidence_references(refs: References) -> tuple[F64, F64]:
-    """The rising and falling references the evidence weighs counts against (see
-    :class:`~insights.baseline.References`)."""
+def evidence_references(refs: References) -> tuple[F64, F64, F64]:
+    """The rising, steep rising and falling references the evidence weighs counts against (see
+    :class:`~insights.baseline.References`; the steep one is the rising one where none was built)."""
     if refs.evidence_up is None:
         raise ValueError("references built without the evidence's (Baseline.references(evidence=True))")
-    return refs.evidence_up, refs.mu_down
+    steep = refs.evidence_up if refs.evidence_steep is None else refs.evidence_steep
+    return refs.evidence_up, steep, refs.mu_down
 
 
 #: The share of the threshold one minute may add (see :func:`accumulate`).

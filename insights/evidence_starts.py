@@ -37,10 +37,9 @@ def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excur
     on = free & weighed & (True if refs.seasoned is None else refs.seasoned)
     minute = view.minute
     longest = p["evidence_max_minutes"]
-    (up_ref, down_ref), (up_ratio, down_ratio) = evidence_references(refs), ratios(p)
+    (up_ref, steep_ref, down_ref), (up_ratio, down_ratio) = evidence_references(refs), ratios(p)
     h, least = p["evidence_surprise"] * LN10, 2 * p["min_count"]
     most = h * MINUTE_SHARE
-    steep_ref = up_ref if refs.evidence_steep is None else refs.evidence_steep
     out = evidence.advance(
         cols,
         hot,

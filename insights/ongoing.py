@@ -80,10 +80,9 @@ def advance(cols: Columns, view: MinuteView, is_open: Bool) -> tuple[I64, Bool]:
         # a rare count surging x17 is over long before its rate is back within x2 for sure.
         p = view.params
         up_ratio, down_ratio = ratios(p)
-        up_ref, down_ref = evidence_references(view.refs)
+        up_ref, steep_ref, down_ref = evidence_references(view.refs)
         shown = cols["ins_sum"][slots] / np.maximum(cols["ins_n"][slots], 1)
         steepness = shown / np.maximum(up_ref[at], MIN_RATE)
-        steep_ref = up_ref if view.refs.evidence_steep is None else view.refs.evidence_steep
         steepest = evidence.steep_ratio(
             p["evidence_steep_ratio"][at], p["evidence_steep_rate"][at], steep_ref[at]
         )
