@@ -228,8 +228,9 @@ def steep_ratio(ratio: F64, rate: F64, steep_ref: F64) -> F64:
 
     A count seen a few times a day (a new error code, an API called now and then) hammered by a
     script's retries is a surge to a hundred times its rate or more. Weighed at eight times, each
-    call adds ``ln 8`` whatever the reference, and the 5-10 calls of such a burst never reach the
-    threshold; weighed at the rate they come, each adds ``ln(rate / reference)``. The cost is a
+    call adds ``ln 8`` whatever the reference, and the five or six calls of such a burst never
+    reach the threshold (13.8 nats takes seven); weighed at the rate they come, each adds
+    ``ln(rate / reference)``, ln 60 for a code never seen. The cost is a
     steeper drift per silent minute (the rate itself), so the calls must come within the hour, as
     hammering does.
 
