@@ -157,14 +157,10 @@ def main() -> int:
         )
         labels = generated(trace, options, args.reuse)
         realised = realised_minutes(trace, labels["anomalies"])
-        reachable = [
-            within_reach(a, sum(minutes), detector.evidence_surprise)
-            for a, minutes in zip(labels["anomalies"], realised, strict=True)
-        ]
-        floors = [
-            earliest_reach(a, minutes, detector.evidence_surprise)
-            for a, minutes in zip(labels["anomalies"], realised, strict=True)
-        ]
+        reachable, floors = [], []
+        for a, minutes in zip(labels["anomalies"], realised, strict=True):
+            reachable.append(within_reach(a, sum(minutes), detector.evidence_surprise))
+            floors.append(earliest_reach(a, minutes, detector.evidence_surprise))
         result = score(labels, run_trace(trace, args.workers, config)[0], reachable, floors)
         clean_labels = generated(
             trace.with_name(trace.name + "-clean"), replace(options, anomalies=False), args.reuse

@@ -59,8 +59,8 @@ def summary(anomalous: TraceScore, clean: TraceScore, api_days: float, decoys: i
             tier: f"{found}/{within}" for tier, (within, found) in sorted(anomalous.reachable.items())
         },
         # The delay's floor (ceiling.earliest_reach): what a detector knowing the reference and the
-        # moment each anomaly began could do, over the anomalies found within the ceiling beside
-        # the engine's delay of the same ones, and over every anomaly within the ceiling.
+        # moment each anomaly began could do, over the anomalies found that have one beside the
+        # engine's delay of the same ones, and over every anomaly that has one, found or not.
         "delay_vs_floor_minutes": {
             "anomalies": len(anomalous.paired_delays),
             "delay": _delays([delay for delay, _ in anomalous.paired_delays]),

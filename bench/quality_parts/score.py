@@ -51,9 +51,10 @@ class TraceScore:
     missed: list[str] = field(default_factory=list)
     #: Per tier: anomalies within the ceiling, and how many of those were found.
     reachable: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
-    #: Of the anomalies found that were within the ceiling: the delay and its floor, each.
+    #: Of the anomalies found that have a delay floor: the delay and its floor, each.
     paired_delays: list[tuple[int, int]] = field(default_factory=list)
-    #: The delay floor of every anomaly within the ceiling, found or not.
+    #: The delay floor of every anomaly that has one (its window so far was within reach at some
+    #: minute), found or not.
     floors: list[int] = field(default_factory=list)
 
     def add(self, other: TraceScore) -> None:
