@@ -136,6 +136,13 @@ class DetectorParams:
     evidence_drop_ratio: float = knob(
         0.1, "the windowed evidence weighs a drop to this fraction of the reference", FRACTION
     )
+    evidence_minute_share: float = knob(
+        0.5,
+        "the most of the windowed evidence's threshold one minute adds: no single minute starts a"
+        " rise or drop, a burst is the single-minute rules' to judge (a bursty key's, an hourly"
+        " job's, adds at most a third)",
+        FRACTION,
+    )
     evidence_min_ratio: float = knob(
         1.3, "a rise found by the windowed evidence is at least this many times the reference", AT_LEAST_1
     )

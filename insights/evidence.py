@@ -213,8 +213,27 @@ def evidence_references(refs: References) -> tuple[F64, F64, F64]:
     return refs.evidence_up, steep, refs.mu_down
 
 
-#: The share of the threshold one minute may add (see :func:`accumulate`).
-MINUTE_SHARE = 1 / 3
+#: The most of the threshold one minute of a bursty key (``References.burst``: an hourly job's) may
+#: add (see :func:`accumulate`), whatever ``evidence_minute_share`` allows other keys. A job runs one
+#: to three minutes, and a run bigger than most is the single-minute rules' to judge against its
+#: other runs: at half, a quiet job's run of 6, 4 and 4 calls (against 6 in all an hour before)
+#: started a rise.
+BURSTY_MINUTE_SHARE = 1 / 3
+
+
+def minute_cap(threshold: F64, share: F64, burst: F64) -> F64:
+    """The most one minute adds to a sum: ``share`` of ``threshold``, at most
+    :data:`BURSTY_MINUTE_SHARE` of it for bursty keys (``burst`` above 0).
+
+    Half (``evidence_minute_share``'s default) lets two minutes at the cap start a rise, never one;
+    a third took three, and a spike of 7 and 8 calls in two minutes against a reference of 0.7 a
+    minute, which no single-minute rule started, held 9.2 of the 13.8 nats and was missed.
+
+    >>> minute_cap(np.array([12.0, 12.0]), np.array([0.5, 0.5]), np.array([0.0, 4.0])).tolist()
+    [6.0, 4.0]
+    """
+    capped: F64 = threshold * np.where(burst > 0, np.minimum(share, BURSTY_MINUTE_SHARE), share)
+    return capped
 
 
 def ratios(params: dict[str, F64]) -> tuple[F64, F64]:

@@ -13,7 +13,7 @@ import numpy.typing as npt
 from insights import evidence
 from insights.columns import Columns
 from insights.decisions import MinuteView
-from insights.evidence import LN10, MINUTE_SHARE, Excursion, evidence_references, ratios
+from insights.evidence import LN10, Excursion, evidence_references, minute_cap, ratios
 from insights.evidence_kernel import pick_starts
 from insights.ongoing import KEEP_RATIO_DOWN
 
@@ -39,7 +39,7 @@ def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excur
     longest = p["evidence_max_minutes"]
     (up_ref, steep_ref, down_ref), (up_ratio, down_ratio) = evidence_references(refs), ratios(p)
     h, least = p["evidence_surprise"] * LN10, 2 * p["min_count"]
-    most = h * MINUTE_SHARE
+    most = minute_cap(h, p["evidence_minute_share"], refs.burst)
     out = evidence.advance(
         cols,
         hot,

@@ -35,7 +35,7 @@ import numpy as np
 from insights.baseline import References
 from insights.config import DetectorParams
 from insights.detector import lower_surprise, upper_surprise
-from insights.evidence import LN10, MINUTE_SHARE, step
+from insights.evidence import LN10, minute_cap, step
 from insights.evidence_kernel import MIN_RATE
 
 #: The sums stop at this many thresholds: a long anomaly's evidence drains within a few rows of its end.
@@ -52,6 +52,7 @@ class SeriesEvidence:
         self.threshold = evidence_surprise * LN10
         self.ratios = {"up": params.evidence_rise_ratio, "dn": params.evidence_drop_ratio}
         self.longest = params.evidence_max_minutes
+        self.share = params.evidence_minute_share
         self.most = CAP * self.threshold
         self.sums = {"up": 0.0, "dn": 0.0}
         self.began = {"up": 0, "dn": 0}
@@ -71,11 +72,12 @@ class SeriesEvidence:
         upper = float(upper_surprise(x, np.maximum(refs.mu_up, refs.burst), phi)[0])
         lower = float(lower_surprise(x, refs.mu_down, phi)[0])
         ratio, side = max((upper / self.start_surprise, 1), (lower / self.start_surprise, -1))
+        most_a_row = float(minute_cap(np.array([self.threshold]), np.array([self.share]), refs.burst)[0])
         for name, mu, sign in (("up", np.maximum(rising, MIN_RATE), 1), ("dn", refs.mu_down, -1)):
             if self.sums[name] > 0 and self.row - self.began[name] >= self.longest:
                 self.sums[name] = 0.0
             added = float(step(x, mu, phi, np.array([self.ratios[name]]))[0])
-            total = min(max(self.sums[name] + min(added, MINUTE_SHARE * self.threshold), 0.0), self.most)
+            total = min(max(self.sums[name] + min(added, most_a_row), 0.0), self.most)
             if total > 0 and self.sums[name] == 0:
                 self.began[name] = self.row
             self.sums[name] = total

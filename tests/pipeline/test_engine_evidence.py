@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
+from insights import evidence
 from insights.config import DetectorParams, EngineConfig
 from tests.builders import DAY, HOUR, NAME, START, api, merge, run_engine, starts, steady_with, stream
 from tests.pipeline.engine_scenarios import background, checked, of, one_insight
@@ -116,6 +118,44 @@ def test_a_code_the_api_never_failed_with_failing_six_times_in_ten_minutes_start
     assert error_starts() == [int(burst[-1])]
     assert error_starts(evidence_steep_min_count=4.0) == []
     assert error_starts(evidence_steep_rate=0.0) == []
+
+
+def test_a_burst_of_two_minutes_on_a_quiet_key_starts_a_rise_at_its_second_minute() -> None:
+    """Six calls in each of two minutes of a key at half a call a minute: the steep sum (eight
+    times the reference) would gather 8 nats a minute; capped at half the threshold each, the two
+    reach it together, and the rise starts at the second minute. No single-minute rule starts it
+    (six calls against about 0.6 is a tail of 1e-4), and at a third of the threshold a minute the
+    two hold 9.2 of the 13.8 nats."""
+    burst = (26 * HOUR, 26 * HOUR + 2)
+    records = merge(background(N), stream({api(): steady_with(0.5, N, 27, {burst: 6})}))
+
+    def decided(share: float = 0.5) -> list[int]:
+        config = dataclasses.replace(
+            ON, detector=dataclasses.replace(ON.detector, evidence_minute_share=share)
+        )
+        return [t.decided_minute - START for t in starts(of(checked(run_engine(records, config)), NAME))]
+
+    assert decided() == [burst[1] - 1]
+    assert decided(1 / 3) == []
+
+
+def test_a_bigger_run_of_an_hourly_job_starts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job running three minutes every hour (4, 1 and 1 calls), then once 12, 12 and 1: a bursty
+    key (its busiest minute far above what its others predict), whose minutes add at most a third
+    of the threshold each, 9.9 nats in all; at half, as a steady key's, the two big minutes alone
+    would reach it."""
+    job = np.zeros(N, dtype=np.int64)
+    for minute, calls in ((10, 4), (11, 1), (12, 1)):
+        job[np.arange(N) % HOUR == minute] = calls
+    job[26 * HOUR + 10 : 26 * HOUR + 13] = [12, 12, 1]
+    records = merge(background(N), stream({api(): job}))
+
+    def decided() -> list[int]:
+        return [t.decided_minute - START for t in starts(of(checked(run_engine(records, ON)), NAME))]
+
+    assert decided() == []
+    monkeypatch.setattr(evidence, "BURSTY_MINUTE_SHARE", 1 / 2)
+    assert decided() in ([26 * HOUR + 11], [26 * HOUR + 12])  # two at the cap reach it to the bit
 
 
 def business_day(days: int, shift_from_day: int, shift_minutes: int) -> list[int]:
