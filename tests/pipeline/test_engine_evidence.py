@@ -142,8 +142,8 @@ def test_a_burst_of_two_minutes_on_a_quiet_key_starts_a_rise_at_its_second_minut
 def test_a_bigger_run_of_an_hourly_job_starts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """A job running three minutes every hour (4, 1 and 1 calls), then once 12, 12 and 1: a bursty
     key (its busiest minute far above what its others predict), whose minutes add at most a third
-    of the threshold each, 9.9 nats in all; at half, as a steady key's, the two big minutes alone
-    would reach it."""
+    of the threshold each, about 10 of the 13.8 nats; at half, as a steady key's, the two big
+    minutes alone would reach it."""
     job = np.zeros(N, dtype=np.int64)
     for minute, calls in ((10, 4), (11, 1), (12, 1)):
         job[np.arange(N) % HOUR == minute] = calls
