@@ -221,7 +221,7 @@ def evidence_references(refs: References) -> tuple[F64, F64, F64]:
 BURSTY_MINUTE_SHARE = 1 / 3
 
 
-def minute_cap(threshold: F64, share: F64, burst: F64) -> F64:
+def minute_cap(threshold: F64 | float, share: F64 | float, burst: F64) -> F64:
     """The most one minute adds to a sum: ``share`` of ``threshold``, at most
     :data:`BURSTY_MINUTE_SHARE` of it for bursty keys (``burst`` above 0).
 

@@ -72,7 +72,7 @@ class SeriesEvidence:
         upper = float(upper_surprise(x, np.maximum(refs.mu_up, refs.burst), phi)[0])
         lower = float(lower_surprise(x, refs.mu_down, phi)[0])
         ratio, side = max((upper / self.start_surprise, 1), (lower / self.start_surprise, -1))
-        most_a_row = float(minute_cap(np.array([self.threshold]), np.array([self.share]), refs.burst)[0])
+        most_a_row = float(minute_cap(self.threshold, self.share, refs.burst)[0])
         for name, mu, sign in (("up", np.maximum(rising, MIN_RATE), 1), ("dn", refs.mu_down, -1)):
             if self.sums[name] > 0 and self.row - self.began[name] >= self.longest:
                 self.sums[name] = 0.0

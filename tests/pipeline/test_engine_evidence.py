@@ -13,7 +13,19 @@ import pytest
 
 from insights import evidence
 from insights.config import DetectorParams, EngineConfig
-from tests.builders import DAY, HOUR, NAME, START, api, merge, run_engine, starts, steady_with, stream
+from tests.builders import (
+    DAY,
+    HOUR,
+    NAME,
+    START,
+    RecordsByMinute,
+    api,
+    merge,
+    run_engine,
+    starts,
+    steady_with,
+    stream,
+)
 from tests.pipeline.engine_scenarios import background, checked, of, one_insight
 
 ON = EngineConfig(
@@ -120,6 +132,11 @@ def test_a_code_the_api_never_failed_with_failing_six_times_in_ten_minutes_start
     assert error_starts(evidence_steep_rate=0.0) == []
 
 
+def decided_minutes(records: RecordsByMinute, config: EngineConfig) -> list[int]:
+    """The minutes (from the stream's first) whose close decided a Start of the API under test."""
+    return [t.decided_minute - START for t in starts(of(checked(run_engine(records, config)), NAME))]
+
+
 def test_a_burst_of_two_minutes_on_a_quiet_key_starts_a_rise_at_its_second_minute() -> None:
     """Six calls in each of two minutes of a key at half a call a minute: the steep sum (eight
     times the reference) would gather 8 nats a minute; capped at half the threshold each, the two
@@ -129,14 +146,11 @@ def test_a_burst_of_two_minutes_on_a_quiet_key_starts_a_rise_at_its_second_minut
     burst = (26 * HOUR, 26 * HOUR + 2)
     records = merge(background(N), stream({api(): steady_with(0.5, N, 27, {burst: 6})}))
 
-    def decided(share: float = 0.5) -> list[int]:
-        config = dataclasses.replace(
-            ON, detector=dataclasses.replace(ON.detector, evidence_minute_share=share)
-        )
-        return [t.decided_minute - START for t in starts(of(checked(run_engine(records, config)), NAME))]
-
-    assert decided() == [burst[1] - 1]
-    assert decided(1 / 3) == []
+    at_a_third = dataclasses.replace(
+        ON, detector=dataclasses.replace(ON.detector, evidence_minute_share=1 / 3)
+    )
+    assert decided_minutes(records, ON) == [burst[1] - 1]
+    assert decided_minutes(records, at_a_third) == []
 
 
 def test_a_bigger_run_of_an_hourly_job_starts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,12 +164,12 @@ def test_a_bigger_run_of_an_hourly_job_starts_nothing(monkeypatch: pytest.Monkey
     job[26 * HOUR + 10 : 26 * HOUR + 13] = [12, 12, 1]
     records = merge(background(N), stream({api(): job}))
 
-    def decided() -> list[int]:
-        return [t.decided_minute - START for t in starts(of(checked(run_engine(records, ON)), NAME))]
-
-    assert decided() == []
+    assert decided_minutes(records, ON) == []
     monkeypatch.setattr(evidence, "BURSTY_MINUTE_SHARE", 1 / 2)
-    assert decided() in ([26 * HOUR + 11], [26 * HOUR + 12])  # two at the cap reach it to the bit
+    assert decided_minutes(records, ON) in (
+        [26 * HOUR + 11],
+        [26 * HOUR + 12],
+    )  # two at the cap reach it to the bit
 
 
 def business_day(days: int, shift_from_day: int, shift_minutes: int) -> list[int]:
