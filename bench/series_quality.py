@@ -5,7 +5,7 @@ Three kinds of series (``bench/series_quality_parts/synth.py``): bursty heavy-ta
 per 5 minutes (bursts not labelled; labelled rises and drops), taxi demand per 30 minutes (labelled
 holidays) and web requests per 5 minutes (labelled rises and outages). Each series goes through:
 
-* ``old``: ``score-series`` as it was before the windowed evidence (``insights/series.py`` at
+* ``old``: ``score-series`` as it was before the windowed evidence (the ``insights`` package at
   ``OLD_COMMIT``, read from git; skipped where git cannot show it);
 * ``new``: ``score-series`` today (its default ``--evidence-surprise``, or the one given);
   ``new-week``: the same with ``--season week``;
@@ -22,11 +22,14 @@ The last line printed is JSON with every figure.
 from __future__ import annotations
 
 import argparse
+import importlib
+import io
 import json
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
-import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,18 +50,36 @@ NB_THRESHOLD = 7.0
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, as the generators' day 0
 
 
-def old_scorer() -> type | None:
-    """``SeriesScorer`` as of :data:`OLD_COMMIT`, or None when git cannot show it."""
-    shown = subprocess.run(
-        ["git", "show", f"{OLD_COMMIT}:insights/series.py"], capture_output=True, text=True, cwd=ROOT
-    )
-    if shown.returncode:
+def old_scorer(keep: list[tempfile.TemporaryDirectory[str]]) -> type | None:
+    """``SeriesScorer`` as of :data:`OLD_COMMIT`, with the whole ``insights`` package of that commit
+    (``series.py`` alone would run on today's baseline and detector, so its figures would move with
+    every later change), or None when git cannot show it.
+
+    The old package is imported from a ``git archive`` in a temporary directory (appended to ``keep``,
+    which must outlive the scorer) under the name ``insights`` while today's modules are set aside, then
+    today's are put back: the old classes keep their own module globals.
+    """
+    archive = subprocess.run(["git", "archive", OLD_COMMIT, "insights"], capture_output=True, cwd=ROOT)
+    if archive.returncode:
         return None
-    module = types.ModuleType("old_series")
-    sys.modules[module.__name__] = module
-    exec(compile(shown.stdout, "old_series.py", "exec"), module.__dict__)
-    scorer: type = module.SeriesScorer
+    directory = tempfile.TemporaryDirectory(prefix="old-insights-")
+    keep.append(directory)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(directory.name, filter="data")
+    today = {name: sys.modules.pop(name) for name in list(sys.modules) if _in_insights(name)}
+    sys.path.insert(0, directory.name)
+    try:
+        scorer: type = importlib.import_module("insights.series").SeriesScorer
+    finally:
+        sys.path.remove(directory.name)
+        for name in [name for name in sys.modules if _in_insights(name)]:
+            del sys.modules[name]
+        sys.modules.update(today)
     return scorer
+
+
+def _in_insights(module_name: str) -> bool:
+    return module_name == "insights" or module_name.startswith("insights.")
 
 
 def engine_scores(scorer: Any, series: Labelled) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +94,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--evidence-surprise", type=float, default=None, help="for the new scorer")
     args = parser.parse_args()
-    old = old_scorer()
+    old_packages: list[tempfile.TemporaryDirectory[str]] = []
+    old = old_scorer(old_packages)
     params = series_params(args.evidence_surprise)
     results: dict[str, dict[str, dict[str, float]]] = {}
     began = time.perf_counter()
