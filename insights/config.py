@@ -130,7 +130,7 @@ class DetectorParams:
     evidence_steep_min_count: float = knob(
         3.0,
         "fewest calls more than expected a steep rise found by the windowed evidence needs, counted"
-        " from its first minute with two calls' evidence behind it (min_count is one minute's)",
+        " from the first minute of its excursion (min_count is one minute's)",
         AT_LEAST_1,
     )
     evidence_drop_ratio: float = knob(

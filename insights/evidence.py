@@ -137,7 +137,11 @@ def accumulate(
     minute adds). The last zero of the sum, the textbook change point, comes too early on quiet
     keys: a few stray calls keep their sum just above zero for long stretches before a change, and
     at one unit a pair of them a few minutes before a rise of a key at 0.3 calls a minute still
-    dated it from the pair, before it began. Downwards it starts after the last minute at the
+    dated it from the pair, before it began. Upwards it is one unit where two are more than
+    ``most``, as on a rare count's steep sum (ln 60 a call, two 8.2 nats against a cap of 6.9):
+    there a minute of three calls, all one minute may add, would start no excursion, and the calls
+    after it alone would have to clear the Start's least count; one unit still takes two calls (a
+    call adds a unit less the minute's drift). Downwards it starts after the last minute at the
     reference or above: a key at one call a minute has silent minutes by chance, and the run of them
     just before a drop is not the drop.
 

@@ -24,7 +24,8 @@ import numpy.typing as npt
 #: never call is not evidence of a rise with each call it makes; with ``evidence_max_minutes``
 #: bounding an excursion, a rare key must make many calls within hours to start one.
 MIN_RATE = 1e-3
-#: Units of evidence (calls' worth) a rising excursion holds from its first minute on.
+#: Units of evidence (calls' worth) a rising excursion holds from its first minute on; one where a
+#: minute may not add them (see :func:`insights.evidence.accumulate`).
 RISE_DATING = 2.0
 #: The first minute of a side with no excursion.
 NOT_STARTED = -1
@@ -73,7 +74,8 @@ def _step_keys(
             drift = m * (r - 1.0)
             quiet_step = -drift / ph  # what a minute without calls adds
             unit = log_rho / ph if r > 1 else quiet_step
-            least = max(unit * (RISE_DATING if r > 1 else 1.0) * (1 - SLACK), TINY)
+            dating = RISE_DATING if r > 1 and unit * RISE_DATING <= most[j] else 1.0
+            least = max(unit * dating * (1 - SLACK), TINY)
             ongoing = first != NOT_STARTED
             if silent > 0:  # the silent minutes since the key was last judged, in one step
                 rising = quiet_step > 0

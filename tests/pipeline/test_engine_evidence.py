@@ -109,13 +109,14 @@ def test_a_code_failing_once_an_hour_surging_sixteen_fold_for_an_hour_starts_a_s
     assert start.reason.reference == "window_mean"
 
 
-def test_a_code_the_api_never_failed_with_failing_six_times_in_ten_minutes_starts_a_steep_rise() -> None:
+def test_a_code_the_api_never_failed_with_failing_five_times_in_seven_minutes_starts_a_steep_rise() -> None:
     """One failure a minute in six of ten minutes, of a code never seen: weighed at eight times
     its (floored) reference each failure adds ln 8 and six gather 12.5 nats, short of the
     threshold's 13.8; weighed at ``evidence_steep_rate`` (0.1 a minute, sixty times it) each adds
-    ln 60, and the sixth starts the insight: the excursion is counted from its third failure, the
-    first with two calls' evidence behind it, and ``evidence_steep_min_count`` (3) calls more than
-    expected take four counted (a little is always expected). At 4 it would take a seventh."""
+    ln 60, and the fifth starts the insight. Two calls' evidence (8.2 nats) is more than one minute
+    may add (6.9), so the excursion is counted from one call's evidence on, the second failure, and
+    ``evidence_steep_min_count`` (3) calls more than expected take four counted (a little is always
+    expected). At 4 it takes the sixth, at 5 there is none."""
     burst = 26 * HOUR + np.array([0, 1, 3, 4, 6, 8])
     failing = np.zeros(N, dtype=np.int64)
     failing[burst] = 1
@@ -127,9 +128,27 @@ def test_a_code_the_api_never_failed_with_failing_six_times_in_ten_minutes_start
         transitions = checked(run_engine(records, config))
         return [t.decided_minute - START for t in starts(of(transitions, NAME)) if t.error_code]
 
-    assert error_starts() == [int(burst[-1])]
-    assert error_starts(evidence_steep_min_count=4.0) == []
+    assert error_starts() == [int(burst[4])]
+    assert error_starts(evidence_steep_min_count=4.0) == [int(burst[5])]
+    assert error_starts(evidence_steep_min_count=5.0) == []
     assert error_starts(evidence_steep_rate=0.0) == []
+
+
+def test_a_new_code_failing_three_times_in_its_first_minute_is_dated_from_it() -> None:
+    """A code never seen fails 3 times in a minute, twice two minutes later and once two after
+    that (a new error code of the quality bench, seed 0 at scale 0.1). Its first minute adds all
+    one minute may (6.9 nats, half the threshold), short of two calls' evidence (8.2): the
+    excursion must count from it, one call's evidence, or the calls after it fall short of
+    ``evidence_steep_min_count`` and the sum, past the threshold, starts nothing. The Start is
+    decided at the sixth failure and dated from the first minute."""
+    first = 26 * HOUR
+    failing = np.zeros(N, dtype=np.int64)
+    failing[[first, first + 2, first + 4]] = [3, 2, 1]
+    series = {api(): steady_with(2.0, N, 24), api(error_code="RepositoryNotFoundException"): failing}
+    transitions = checked(run_engine(merge(background(N), stream(series)), ON))
+    errors = [t for t in starts(of(transitions, NAME)) if t.error_code]
+
+    assert [(t.start_minute - START, t.decided_minute - START) for t in errors] == [(first, first + 4)]
 
 
 def decided_minutes(records: RecordsByMinute, config: EngineConfig) -> list[int]:
