@@ -6,7 +6,8 @@ The data flows one way through small modules, one step each, each the only write
     normalise     classify.py (stateless), normalise.py             semantics, event-time clock, dedup
     keys          keyspace.py (keys.py: interning tables)           which key owns which slot
     aggregate     aggregate.py                                      per-minute buffers, closed_through
-    baseline      baseline.py                                       rolling 7-day references
+    baseline      baseline.py (the hourly ring), references.py,     rolling 7-day references
+                  alike_days.py
     detector      detector.py                                       surprise of a count
     lifecycle     start_rules.py, evidence.py, evidence_starts.py,  Start rules; Start/End; early Starts
                   lifecycle.py, decisions.py, ongoing.py, early.py

@@ -1,7 +1,7 @@
 """Count statistics: how surprising a count is for a key's reference rate.
 
 Minute counts of API calls are over-dispersed Poisson: a negative binomial with mean ``mu`` and
-variance ``phi * mu`` (``phi`` from :mod:`insights.baseline`) fits them, and reduces to Poisson when
+variance ``phi * mu`` (``phi`` from :mod:`insights.references`) fits them, and reduces to Poisson when
 ``phi == 1``. Surprise is ``-log10`` of the tail probability, computed with scipy's log-survival
 functions so that very small probabilities (1e-40) stay exact instead of rounding to zero, which a
 z-score cannot do for small counts.

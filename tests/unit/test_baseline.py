@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from insights.baseline import Baseline, RingLayout, row_medians
+from insights.baseline import Baseline, RingLayout
 from insights.decay_kernel import decay
+from insights.references import row_medians
 
 BASE = 28_000_000 // 1440 * 1440  # a midnight, as an absolute minute (hour- and day-aligned)
 PEAK_HOURS = 24  # the peak reference looks back one day
