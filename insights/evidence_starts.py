@@ -61,8 +61,8 @@ def judge(cols: Columns, view: MinuteView, free: Bool) -> tuple[Excursion, Excur
     evidence.judged(cols, hot, minute)
     # A steep rise is far past the reference by construction; its calls need only clear a least
     # count once: evidence_steep_min_count (3) more than expected, counted from the excursion's
-    # first minute, which has two calls' evidence behind it, or one's (insights.evidence.accumulate):
-    # four calls or more in all.
+    # first minute, which has two calls' evidence behind it (five calls or more in all), or one's
+    # where a minute may not add two (four; insights.evidence.accumulate).
     starts, rising = np.empty((3, len(hot)), dtype=bool), np.empty((4, len(hot)))
     steep_least = p["evidence_steep_min_count"]
     pick_starts(out, on, h, least, p["evidence_min_ratio"], steep_least, KEEP_RATIO_DOWN, starts, rising)
